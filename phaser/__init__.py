@@ -1,0 +1,17 @@
+"""phaser: fast 3D Bragg coherent diffraction imaging phase retrieval.
+
+The public API is small:
+
+- :func:`reconstruct` runs a reconstruction and returns a :class:`Result`;
+- :func:`load_data` and :func:`load_result` read data and result files;
+- :func:`parse_algorithm` parses the algorithm notation (``"ER**50 * (SW * HIO**20)**15"``).
+"""
+
+__version__ = "0.1.0"
+
+from phaser.engine.run import reconstruct
+from phaser.engine.schedule import parse_algorithm
+from phaser.io import load_data, load_result
+from phaser.result import Result
+
+__all__ = ["reconstruct", "load_data", "load_result", "parse_algorithm", "Result", "__version__"]

@@ -1,0 +1,52 @@
+"""The ``phaser`` command line: a typer app with one module per command.
+
+Commands import their heavy dependencies inside their bodies so ``phaser --help`` is quick.
+A :class:`phaser.errors.PhaserError` (bad input, bad option) is printed as one line on
+standard error and the command exits with status 1, leaving no output file.
+"""
+
+import contextlib
+import sys
+
+import typer
+
+from phaser.errors import PhaserError
+
+__all__ = ["app", "main", "user_errors"]
+
+app = typer.Typer(
+    name="phaser",
+    help="Fast 3D Bragg coherent diffraction imaging reconstructions.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+
+@contextlib.contextmanager
+def user_errors():
+    """Turn user errors into one line on stderr and exit status 1 (no traceback)."""
+    try:
+        yield
+    except PhaserError as exc:
+        typer.echo(f"phaser: error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        typer.echo("phaser: interrupted; nothing was written", err=True)
+        raise typer.Exit(130) from None
+
+
+def _register():
+    from phaser.cli import info, run  # noqa: F401  (each module adds its command to `app`)
+
+
+_register()
+
+
+def main():
+    """Console-script entry point."""
+    app(prog_name="phaser")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

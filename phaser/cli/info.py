@@ -1,0 +1,38 @@
+"""``phaser info``: describe a data or result file, or list the plugins."""
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from phaser.cli import app, user_errors
+
+__all__ = ["info"]
+
+
+@app.command()
+def info(
+    file: Optional[Path] = typer.Argument(None, help="Data or result file to describe.", show_default=False),
+    initializers: bool = typer.Option(False, "--initializers", help="List the registered initializers."),
+    backends: bool = typer.Option(False, "--backends", help="List the kernel backends that load here."),
+):
+    """Describe a data or result file (shape, counts, algorithm, metrics), or list plugins."""
+    with user_errors():
+        if initializers:
+            from phaser.initializers import available_initializers
+
+            typer.echo("initializers: " + ", ".join(available_initializers()))
+        if backends:
+            from phaser.kernels import available_backends
+            from phaser.kernels.fft import available_engines
+
+            typer.echo("backends: " + ", ".join(available_backends()))
+            typer.echo("fft engines: " + ", ".join(available_engines()))
+        if file is not None:
+            from phaser.io import describe
+
+            typer.echo(describe(file))
+        elif not (initializers or backends):
+            from phaser.errors import ConfigError
+
+            raise ConfigError("give a FILE to describe, --initializers or --backends")

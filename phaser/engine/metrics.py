@@ -1,0 +1,60 @@
+"""Figures of merit of a reconstruction, in the conventions of DESIGN.md.
+
+``chi2 = sum((sqrt(I_calc) - sqrt(I_obs))**2) / sum(I_obs)`` over unmasked pixels, and the
+Poisson log-likelihood ``llk``: the mean Poisson deviance per unmasked pixel,
+``2 * (I_calc - I_obs + I_obs * log(I_obs / I_calc))``, which is about 1 for a model that
+fits Poisson data with a few counts or more per pixel, and grows with the misfit.
+
+The engine computes the same sums inside its fused projection kernels; these functions are
+for objects and data outside a running reconstruction.
+
+References
+----------
+V. Favre-Nicolin, G. Girard, S. Leake et al., "PyNX: high-performance computing toolkit for
+coherent X-ray imaging based on operators", J. Appl. Cryst. 53, 1404 (2020).
+"""
+
+import numpy as np
+
+from phaser.conventions import to_engine
+from phaser.kernels import get_backend
+
+__all__ = ["chi2", "llk", "figures_of_merit"]
+
+
+def figures_of_merit(obj, iobs, mask=None, backend="numpy"):
+    """chi² and Poisson LLK of a centred object against centred data.
+
+    Parameters
+    ----------
+    obj : numpy.ndarray
+        Complex object, file layout (centred), scaled as in :class:`phaser.result.Result`.
+    iobs : numpy.ndarray
+        Observed intensity, file layout.
+    mask : numpy.ndarray, optional
+        Nonzero = excluded pixel.
+    backend : str, optional
+
+    Returns
+    -------
+    tuple of float
+        ``(chi2, llk)``.
+    """
+    be = get_backend(backend)
+    iobs = to_engine(np.asarray(iobs, np.float32))
+    mask = np.zeros(iobs.shape, np.uint8) if mask is None else to_engine(np.asarray(mask) != 0)
+    psi = be.empty_complex(iobs.shape)
+    be.fft(be.asarray(to_engine(obj), np.complex64), psi)
+    chi_sum, deviance_sum = be.metric_sums(psi, np.sqrt(iobs), mask.astype(np.uint8))
+    keep = mask == 0
+    return chi_sum / float(iobs[keep].sum(dtype=np.float64)), deviance_sum / int(keep.sum())
+
+
+def chi2(obj, iobs, mask=None):
+    """chi² of a centred object against centred data (see :func:`figures_of_merit`)."""
+    return figures_of_merit(obj, iobs, mask)[0]
+
+
+def llk(obj, iobs, mask=None):
+    """Poisson LLK of a centred object against centred data (see :func:`figures_of_merit`)."""
+    return figures_of_merit(obj, iobs, mask)[1]

@@ -1,0 +1,249 @@
+"""Operators of the algorithm notation.
+
+Each operator is a small frozen dataclass called as ``op(state) -> state``.  ``A * B`` is a
+:class:`Chain` (``B`` runs first, as in PyNX's notation, read right to left) and ``A ** n``
+a :class:`Repeat`; no operator re-implements either.  ``str(op)`` is the canonical notation.
+
+The three iterative projections share one real-space update (see
+:meth:`phaser.kernels.numpy_backend.NumpyBackend.update_object`): inside the support the
+object takes the Fourier-projected value ``P_M(x)``; outside it becomes
+``a * x + b * P_M(x)`` with ``(a, b)`` = ``(0, 0)`` for ER, ``(1, -beta)`` for HIO and
+``(beta, 1 - 2 beta)`` for RAAR.
+"""
+
+from dataclasses import dataclass, fields
+
+from phaser.errors import ConfigError, PhaserError
+from phaser.kernels.numpy_backend import SHRINK_WRAP_METHODS
+
+__all__ = ["Operator", "Chain", "Repeat", "ER", "HIO", "RAAR", "ShrinkWrap", "OPERATORS",
+           "SupportCollapseError"]
+
+
+class SupportCollapseError(PhaserError):
+    """The shrink-wrap support became empty."""
+
+
+class Operator:
+    """Base class: composition with ``*`` and repetition with ``**``."""
+
+    #: Elementary iterations (Fourier projections) one call runs.
+    n_iterations = 0
+
+    def __mul__(self, other):
+        if not isinstance(other, Operator):
+            return NotImplemented
+        return Chain(_factors(self) + _factors(other))
+
+    def __pow__(self, n):
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ConfigError(f"repeat count must be a positive integer, got {n!r}")
+        return self if n == 1 else Repeat(self, n)
+
+    def __call__(self, state):
+        raise NotImplementedError
+
+    def __str__(self):
+        name = _NAMES[type(self)]
+        changed = [
+            f"{f.name}={getattr(self, f.name)!r}"
+            for f in fields(self)
+            if getattr(self, f.name) != f.default
+        ]
+        return f"{name}({', '.join(changed)})" if changed else name
+
+
+def _factors(op):
+    return op.factors if isinstance(op, Chain) else (op,)
+
+
+@dataclass(frozen=True, repr=False)
+class Chain(Operator):
+    """Operators applied right to left: ``Chain((A, B))`` runs ``B`` then ``A``."""
+
+    factors: tuple
+
+    @property
+    def n_iterations(self):
+        return sum(op.n_iterations for op in self.factors)
+
+    def __call__(self, state):
+        for op in reversed(self.factors):
+            state = op(state)
+        return state
+
+    def __str__(self):
+        return " * ".join(str(op) for op in self.factors)
+
+    __repr__ = __str__
+
+
+@dataclass(frozen=True, repr=False)
+class Repeat(Operator):
+    """``op`` applied ``n`` times."""
+
+    op: Operator
+    n: int
+
+    @property
+    def n_iterations(self):
+        return self.n * self.op.n_iterations
+
+    def __call__(self, state):
+        for _ in range(self.n):
+            state = self.op(state)
+        return state
+
+    def __str__(self):
+        inner = str(self.op)
+        if isinstance(self.op, (Chain, Repeat)):
+            inner = f"({inner})"
+        return f"{inner}**{self.n}"
+
+    __repr__ = __str__
+
+
+class _Projection(Operator):
+    """One Fourier-modulus projection followed by the shared real-space update."""
+
+    n_iterations = 1
+
+    def coefficients(self):
+        raise NotImplementedError
+
+    def __call__(self, state):
+        state.fourier_projection()
+        a, b = self.coefficients()
+        state.backend.update_object(state.obj, state.psi, state.support, a, b)
+        state.end_iteration()
+        return state
+
+
+def _check_beta(beta, name, upper_open=False):
+    if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not (
+        0 < beta < 1 if upper_open else 0 < beta <= 1
+    ):
+        interval = "(0, 1)" if upper_open else "(0, 1]"
+        raise ConfigError(f"{name} beta must be a number in {interval}, got {beta!r}")
+
+
+@dataclass(frozen=True, repr=False)
+class ER(_Projection):
+    """Error reduction: the object is zero outside the support.
+
+    References
+    ----------
+    J. R. Fienup, "Phase retrieval algorithms: a comparison", Appl. Opt. 21, 2758 (1982).
+    """
+
+    def coefficients(self):
+        return 0.0, 0.0
+
+    __repr__ = Operator.__str__
+
+
+@dataclass(frozen=True, repr=False)
+class HIO(_Projection):
+    """Hybrid input-output: outside the support ``x <- x - beta * P_M(x)``.
+
+    Parameters
+    ----------
+    beta : float
+        Feedback parameter in (0, 1].
+
+    References
+    ----------
+    J. R. Fienup, "Phase retrieval algorithms: a comparison", Appl. Opt. 21, 2758 (1982).
+    """
+
+    beta: float = 0.9
+
+    def __post_init__(self):
+        _check_beta(self.beta, "HIO")
+
+    def coefficients(self):
+        return 1.0, -self.beta
+
+    __repr__ = Operator.__str__
+
+
+@dataclass(frozen=True, repr=False)
+class RAAR(_Projection):
+    """Relaxed averaged alternating reflections: outside ``x <- beta x + (1 - 2 beta) P_M(x)``.
+
+    Parameters
+    ----------
+    beta : float
+        Relaxation parameter in (0, 1).
+
+    References
+    ----------
+    D. R. Luke, "Relaxed averaged alternating reflections for diffraction imaging",
+    Inverse Problems 21, 37 (2005).
+    """
+
+    beta: float = 0.9
+
+    def __post_init__(self):
+        _check_beta(self.beta, "RAAR", upper_open=True)
+
+    def coefficients(self):
+        return self.beta, 1.0 - 2.0 * self.beta
+
+    __repr__ = Operator.__str__
+
+
+@dataclass(frozen=True, repr=False)
+class ShrinkWrap(Operator):
+    """Shrink-wrap support update: threshold the Gaussian-smoothed modulus of the object.
+
+    Parameters
+    ----------
+    threshold : float
+        Threshold relative to the reference level, in (0, 1).
+    sigma : float
+        Width (standard deviation, voxels) of the Gaussian smoothing.
+    method : {"rms", "max", "mean"}
+        Reference level: the root-mean-square or mean of the smoothed modulus inside the
+        current support, or its maximum.
+
+    References
+    ----------
+    S. Marchesini et al., "X-ray image reconstruction from a diffraction pattern alone",
+    Phys. Rev. B 68, 140101 (2003).
+    """
+
+    threshold: float = 0.2
+    sigma: float = 1.0
+    method: str = "rms"
+
+    def __post_init__(self):
+        if isinstance(self.threshold, bool) or not isinstance(self.threshold, (int, float)) \
+                or not 0 < self.threshold < 1:
+            raise ConfigError(f"SW threshold must be in (0, 1), got {self.threshold!r}")
+        if isinstance(self.sigma, bool) or not isinstance(self.sigma, (int, float)) \
+                or not self.sigma > 0:
+            raise ConfigError(f"SW sigma must be a positive number of voxels, got {self.sigma!r}")
+        if self.method not in SHRINK_WRAP_METHODS:
+            raise ConfigError(f"SW method must be one of {SHRINK_WRAP_METHODS}, got {self.method!r}")
+
+    def __call__(self, state):
+        size = state.backend.shrink_wrap(state.obj, state.support, self.threshold, self.sigma,
+                                         self.method)
+        if size == 0:
+            raise SupportCollapseError(
+                f"the support collapsed to 0 voxels at iteration {state.iteration}; "
+                f"lower the shrink-wrap threshold (now {self.threshold})"
+            )
+        state.support_size = size
+        # Zero outside the new support so HIO/RAAR do not feed back on stale values.
+        state.backend.apply_support(state.obj, state.support)
+        return state
+
+    __repr__ = Operator.__str__
+
+
+OPERATORS = {"ER": ER, "HIO": HIO, "RAAR": RAAR, "SW": ShrinkWrap}
+"""Names of the notation and the operator classes they stand for."""
+
+_NAMES = {cls: name for name, cls in OPERATORS.items()}

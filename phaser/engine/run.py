@@ -1,0 +1,185 @@
+"""The reconstruction loop: setup, step, run and finalize, with callbacks."""
+
+import sys
+import time
+
+import numpy as np
+
+from phaser.config import ReconstructionConfig
+from phaser.conventions import OBJECT_DTYPE, SUPPORT_DTYPE, to_engine, to_file
+from phaser.engine.state import State
+from phaser.initializers import get_initializer
+from phaser.kernels import get_backend
+from phaser.random import as_generator
+from phaser.result import Result
+
+__all__ = ["Reconstructor", "reconstruct"]
+
+
+class Reconstructor:
+    """Runs an algorithm on one data set.
+
+    Parameters
+    ----------
+    config : ReconstructionConfig, optional
+    callbacks : sequence of callable, optional
+        Called as ``callback(state)`` after every iteration (progress bars, live plots).
+    command : str, optional
+        Command line stored with the result.
+
+    Examples
+    --------
+    >>> rec = Reconstructor(ReconstructionConfig(iters=100, seed=1))  # doctest: +SKIP
+    >>> rec.setup(iobs)                                               # doctest: +SKIP
+    >>> rec.step(rec.config.operator())                               # doctest: +SKIP
+    >>> result = rec.finalize()                                       # doctest: +SKIP
+    """
+
+    def __init__(self, config=None, callbacks=(), command=None):
+        self.config = config or ReconstructionConfig()
+        self.callbacks = list(callbacks)
+        self.command = command if command is not None else " ".join(sys.argv)
+        self.state = None
+        self._ran = []
+        self._t0 = self._t_setup = None
+        self._t_iter = 0.0
+
+    def setup(self, iobs, mask=None, support=None):
+        """Validate the data, start the object and move everything onto the backend.
+
+        Parameters
+        ----------
+        iobs : array_like
+            Observed intensity, (z, y, x), file layout (q = 0 at the centre).
+        mask : array_like, optional
+            Nonzero = bad pixel.
+        support : array_like, optional
+            Starting support, file layout; replaces the initializer's support.
+
+        Returns
+        -------
+        State
+        """
+        from phaser.io.validate import check_intensity, check_mask, check_ndim, check_support
+
+        self._t0 = time.perf_counter()
+        cfg = self.config
+        check_ndim(iobs, "intensity")
+        shape = np.shape(iobs)
+        mask = np.zeros(shape, np.uint8) if mask is None else check_mask(mask, shape, "mask")
+        iobs = check_intensity(iobs, "intensity", mask)
+        backend = get_backend(cfg.backend, cfg.threads)
+        rng = as_generator(cfg.seed)
+        obj, init_support = get_initializer(cfg.init)(iobs, mask, rng=rng)
+        if support is not None:
+            init_support = check_support(support, iobs.shape, "support")
+            obj = obj * (init_support != 0)
+        obj = to_engine(np.asarray(obj, OBJECT_DTYPE))
+        init_support = to_engine(np.asarray(init_support != 0, SUPPORT_DTYPE))
+        iobs_e, mask_e = to_engine(iobs), to_engine(mask)
+        obj *= _data_scale(obj, iobs_e, mask_e)
+        self.state = State(backend, iobs_e, mask_e, obj, init_support,
+                           metrics_every=cfg.metrics_every, callbacks=self.callbacks)
+        self._t_setup = time.perf_counter() - self._t0
+        return self.state
+
+    def step(self, operator):
+        """Apply `operator` (parsed algorithm or notation string) to the state."""
+        from phaser.engine.schedule import parse_algorithm
+
+        operator = parse_algorithm(operator)
+        t = time.perf_counter()
+        self.state = operator(self.state)
+        self._t_iter += time.perf_counter() - t
+        self._ran.append(operator)
+        return self.state
+
+    def run(self, iobs, mask=None, support=None):
+        """``setup``, then the configured algorithm, then ``finalize``."""
+        self.setup(iobs, mask, support)
+        self.step(self.config.operator())
+        return self.finalize()
+
+    def finalize(self):
+        """Record the final metrics and return the :class:`~phaser.result.Result`."""
+        from phaser import __version__
+
+        st = self.state
+        st.record_final_metrics()
+        be = st.backend
+        algorithm = " * ".join(str(op) for op in reversed(self._ran))
+        total = time.perf_counter() - self._t0
+        return Result(
+            obj=to_file(be.to_host(st.obj)),
+            support=to_file(be.to_host(st.support)).astype(SUPPORT_DTYPE),
+            history={k: np.asarray(v) for k, v in st.history.items()},
+            config=self.config.to_dict(),
+            timings={
+                "setup": self._t_setup,
+                "iterations": self._t_iter,
+                "total": total,
+                "iterations_per_s": st.iteration / self._t_iter if self._t_iter else 0.0,
+            },
+            algorithm=algorithm,
+            backend=be.name,
+            seed=self.config.seed,
+            version=__version__,
+            command=self.command,
+        )
+
+
+def _data_scale(obj, iobs, mask):
+    """Factor that gives the object the data's total intensity (Parseval)."""
+    norm = float(np.sum(np.abs(obj) ** 2, dtype=np.float64)) * obj.size
+    total = float(iobs[mask == 0].sum(dtype=np.float64)) * obj.size / max(int((mask == 0).sum()), 1)
+    return np.float32(np.sqrt(total / norm)) if norm > 0 else np.float32(1)
+
+
+def reconstruct(iobs, mask=None, algorithm=None, init="autocorr", backend="numba", seed=None, *,
+                iters=None, support=None, metrics_every=10, threads=None, callbacks=(),
+                config=None):
+    """Reconstruct a 3D BCDI pattern.
+
+    Parameters
+    ----------
+    iobs : array_like
+        Observed intensity (z, y, x), q = 0 at the array centre, as measured.
+    mask : array_like, optional
+        Nonzero = bad pixel (gap, hot pixel, beamstop): free in the projection, excluded
+        from chi² and LLK.
+    algorithm : str, optional
+        PyNX notation, e.g. ``"ER**50 * (SW * HIO**20)**15"``; default: the default schedule.
+    init : str, optional
+        Initializer name (``autocorr`` or ``random``, or a plugin).
+    backend : {"numba", "numpy", "cupy"}, optional
+    seed : int, optional
+        Seed of the random start (reproducible on a given backend).
+    iters : int, optional
+        Iterations of the default schedule (only without `algorithm`).
+    support : array_like, optional
+        Starting support, centred, replacing the initializer's.
+    metrics_every : int, optional
+        Record chi² and LLK every this many iterations.
+    threads : int, optional
+        CPU threads (default: all available).
+    callbacks : sequence of callable, optional
+        Called as ``callback(state)`` after every iteration.
+    config : ReconstructionConfig, optional
+        Complete configuration; when given, the keyword options above are ignored.
+
+    Returns
+    -------
+    Result
+
+    Examples
+    --------
+    >>> import phaser                                                   # doctest: +SKIP
+    >>> result = phaser.reconstruct(iobs, seed=0)                       # doctest: +SKIP
+    >>> result.chi2, result.algorithm                                   # doctest: +SKIP
+    """
+    if config is None:
+        config = ReconstructionConfig(algorithm=None if algorithm is None else str(algorithm),
+                                      iters=iters, init=init, backend=backend, seed=seed,
+                                      metrics_every=metrics_every, threads=threads)
+    rec = Reconstructor(config, callbacks, command="phaser.reconstruct(...)")
+    return rec.run(iobs, mask, support)

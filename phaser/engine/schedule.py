@@ -1,0 +1,146 @@
+"""The algorithm notation: a small whitelisted parser (never ``eval``) and the default schedule.
+
+``ER**50 * (SW * HIO**20)**15`` runs, right to left, 15 times (20 HIO then one shrink-wrap),
+then 50 ER.  Operators take numeric or string keyword (or positional) arguments:
+``HIO(beta=0.8)``, ``SW(0.15, 1.5)``, ``SW(method="max")``.
+"""
+
+import ast
+from dataclasses import fields
+
+from phaser.engine.operators import OPERATORS, Operator
+from phaser.errors import ConfigError
+
+__all__ = ["parse_algorithm", "default_algorithm", "DEFAULT_ITERATIONS"]
+
+DEFAULT_ITERATIONS = 600
+"""Iterations of the default schedule, as in the papers' random-start baseline."""
+
+_SW_EVERY = 20
+_HIO_FRACTION = 5 / 6
+
+
+def default_algorithm(iters=DEFAULT_ITERATIONS):
+    """The default BCDI schedule scaled to `iters` iterations.
+
+    Five sixths of the iterations are HIO (beta 0.9) with a shrink-wrap every 20, and the
+    last sixth ER with a shrink-wrap every 20: for 600 iterations
+    ``(SW * ER**20)**5 * (SW * HIO**20)**25``.  See the README for how it was chosen.
+
+    Parameters
+    ----------
+    iters : int
+        Total number of iterations (Fourier projections), at least 2.
+
+    Returns
+    -------
+    Operator
+    """
+    if isinstance(iters, bool) or not isinstance(iters, int) or iters < 1:
+        raise ConfigError(f"--iters must be a positive integer, got {iters!r}")
+    n_hio = int(round(iters * _HIO_FRACTION)) if iters > 1 else 0
+    n_er = iters - n_hio
+    return _blocks("ER", n_er) * _blocks("HIO", n_hio) if n_hio else _blocks("ER", n_er)
+
+
+def _blocks(name, n):
+    """``n`` iterations of `name` in blocks of about 20, each followed by a shrink-wrap."""
+    op, sw = OPERATORS[name](), OPERATORS["SW"]()
+    k = max(1, round(n / _SW_EVERY))
+    size, longer = divmod(n, k)
+    algo = (sw * op**size) ** (k - longer)
+    return (sw * op ** (size + 1)) ** longer * algo if longer else algo
+
+
+def parse_algorithm(text):
+    """Parse the algorithm notation into an :class:`~phaser.engine.operators.Operator`.
+
+    Parameters
+    ----------
+    text : str or Operator
+        For example ``"ER**50 * (SW * HIO**20)**15"``.  An Operator is returned unchanged.
+
+    Returns
+    -------
+    Operator
+        ``str()`` of it gives the canonical string.
+
+    Raises
+    ------
+    phaser.errors.ConfigError
+        Malformed or unknown input, with a one-line explanation.
+    """
+    if isinstance(text, Operator):
+        return text
+    if not isinstance(text, str) or not text.strip():
+        raise ConfigError("the algorithm string is empty")
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except SyntaxError:
+        raise ConfigError(f"malformed algorithm string {text!r}") from None
+    try:
+        op = _build(tree.body)
+    except ConfigError as exc:
+        raise ConfigError(f"algorithm {text!r}: {exc}") from None
+    if not isinstance(op, Operator):
+        raise ConfigError(f"algorithm {text!r} contains no operator")
+    if op.n_iterations == 0:
+        raise ConfigError(f"algorithm {text!r} runs no iteration (add ER, HIO or RAAR)")
+    return op
+
+
+def _build(node):
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult):
+        left, right = _build(node.left), _build(node.right)
+        if not (isinstance(left, Operator) and isinstance(right, Operator)):
+            raise ConfigError("'*' joins two operators")
+        return left * right
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow):
+        base, n = _build(node.left), _build(node.right)
+        if not isinstance(base, Operator):
+            raise ConfigError("'**' needs an operator on its left")
+        if isinstance(n, bool) or not isinstance(n, int):
+            raise ConfigError(f"the repeat count after '**' must be an integer, got {n!r}")
+        return base**n
+    if isinstance(node, ast.Name):
+        return _operator(node.id, [], {})
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+        args = [_literal(a) for a in node.args]
+        kwargs = {}
+        for kw in node.keywords:
+            if kw.arg is None:
+                raise ConfigError("'**kwargs' is not allowed")
+            kwargs[kw.arg] = _literal(kw.value)
+        return _operator(node.func.id, args, kwargs)
+    if isinstance(node, (ast.Constant, ast.UnaryOp)):
+        return _literal(node)
+    raise ConfigError(f"unexpected {ast.unparse(node)!r}")
+
+
+def _literal(node):
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        value = _literal(node.operand)
+        if isinstance(value, (int, float)):
+            return -value
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float, str)) \
+            and not isinstance(node.value, bool):
+        return node.value
+    raise ConfigError(f"operator arguments must be numbers or strings, got {ast.unparse(node)!r}")
+
+
+def _operator(name, args, kwargs):
+    cls = OPERATORS.get(name)
+    if cls is None:
+        raise ConfigError(f"unknown operator {name!r}; known: {', '.join(OPERATORS)}")
+    names = [f.name for f in fields(cls)]
+    if len(args) > len(names):
+        raise ConfigError(f"{name} takes at most {len(names)} arguments ({', '.join(names)})")
+    for key in kwargs:
+        if key not in names:
+            allowed = ", ".join(names) or "none"
+            raise ConfigError(f"{name} has no parameter {key!r} (parameters: {allowed})")
+    params = dict(zip(names, args))
+    params.update(kwargs)
+    if any(isinstance(v, int) and not isinstance(v, bool) for v in params.values()):
+        params = {k: float(v) if isinstance(v, int) else v for k, v in params.items()}
+    return cls(**params)

@@ -1,0 +1,96 @@
+"""The reconstruction state: object, support, data and history, in engine layout on a backend."""
+
+import numpy as np
+
+from phaser.result import HISTORY_KEYS
+
+__all__ = ["State"]
+
+
+class State:
+    """Everything an operator reads or updates during a reconstruction.
+
+    Arrays are in engine layout (origin at the corner) and live on `backend`.
+
+    Parameters
+    ----------
+    backend : object
+        Kernel backend (see :func:`phaser.kernels.get_backend`).
+    iobs : numpy.ndarray
+        Observed intensity, float32, engine layout.
+    mask : numpy.ndarray
+        Uint8 mask, nonzero = pixel free in the projection and excluded from metrics.
+    obj : numpy.ndarray
+        Starting object, complex64, engine layout.
+    support : numpy.ndarray
+        Starting support, uint8, engine layout.
+    metrics_every : int
+        Record chi² and LLK every this many iterations (and once at the end).
+    callbacks : sequence of callable, optional
+        Called as ``callback(state)`` after every iteration.
+
+    Attributes
+    ----------
+    psi : array
+        Work buffer: the Fourier transform of the object, then its modulus projection.
+    iteration : int
+        Iterations (Fourier projections) completed.
+    history : dict of str to list
+        chi², LLK and support size recorded every `metrics_every` iterations.
+    """
+
+    def __init__(self, backend, iobs, mask, obj, support, metrics_every=10, callbacks=()):
+        be = self.backend = backend
+        shape = iobs.shape
+        unmasked = mask == 0
+        self.iobs_sum = float(iobs[unmasked].sum(dtype=np.float64))
+        self.n_data = int(np.count_nonzero(unmasked))
+        self.amp = be.asarray(np.sqrt(iobs), np.float32)
+        self.mask = be.asarray(mask, np.uint8)
+        self.support = be.asarray(support, np.uint8)
+        self.obj = be.empty_complex(shape)
+        self.obj[...] = be.asarray(obj, np.complex64)
+        self.psi = be.empty_complex(shape)
+        # The inverse FFT is unnormalised; the projection applies its 1/N.
+        self.scale = 1.0 / float(np.prod(shape))
+        self.metrics_every = int(metrics_every)
+        self.callbacks = list(callbacks)
+        self.iteration = 0
+        self.support_size = be.support_size(self.support)
+        self.history = {key: [] for key in HISTORY_KEYS}
+
+    @property
+    def shape(self):
+        """Shape of the data grid."""
+        return self.amp.shape
+
+    def fourier_projection(self):
+        """``psi = P_M(obj)``, recording metrics on this iteration if it is due."""
+        be = self.backend
+        be.fft(self.obj, self.psi)
+        due = self.iteration % self.metrics_every == 0
+        sums = be.project_modulus(self.psi, self.amp, self.mask, self.scale, metrics=due)
+        if due:
+            self._record(sums)
+        be.ifft(self.psi)
+
+    def end_iteration(self):
+        """Count one iteration and run the callbacks."""
+        self.iteration += 1
+        for callback in self.callbacks:
+            callback(self)
+
+    def record_final_metrics(self):
+        """Record chi² and LLK of the current object, unless this iteration already has them."""
+        if self.history["iteration"] and self.history["iteration"][-1] == self.iteration:
+            return
+        be = self.backend
+        be.fft(self.obj, self.psi)
+        self._record(be.metric_sums(self.psi, self.amp, self.mask))
+
+    def _record(self, sums):
+        chi_sum, deviance_sum = sums
+        self.history["iteration"].append(self.iteration)
+        self.history["chi2"].append(chi_sum / self.iobs_sum)
+        self.history["llk"].append(deviance_sum / max(self.n_data, 1))
+        self.history["support_size"].append(self.support_size)

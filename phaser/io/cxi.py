@@ -1,0 +1,286 @@
+"""CXI (HDF5) files: measured data in, results out.
+
+Data layout (read and written)::
+
+    /cxi_version                              150
+    /entry_1/data_1/data                      float32 intensity (z, y, x), q = 0 at the centre
+    /entry_1/instrument_1/detector_1/data     hard link to the same dataset
+    /entry_1/instrument_1/detector_1/mask     uint8, nonzero = bad pixel (optional)
+    /entry_1/attribution, /entry_1/notes      strings (optional)
+
+Reading also accepts the intensity only under ``detector_1/data`` and a mask under
+``/entry_1/data_1/mask``.
+
+Result layout::
+
+    /entry_1/image_1/data                     complex64 object, centred
+    /entry_1/image_1/support                  uint8
+    /entry_1/image_1/process_1/               NXprocess
+        program, version, command, algorithm, backend, seed (-1 = none), date
+        configuration                         the configuration as a JSON string
+        timings/<name>                        one float64 scalar per timing
+        history/<key>                         one 1-D dataset per history column
+"""
+
+import contextlib
+import datetime
+
+import h5py
+import numpy as np
+
+from ..conventions import OBJECT_DTYPE, SUPPORT_DTYPE
+from ..errors import InputError
+from ..result import Result
+from .metadata import from_json, result_arrays, result_info, to_json
+
+__all__ = [
+    "CXI_VERSION",
+    "DATA_PATHS",
+    "MASK_PATHS",
+    "OBJECT_PATH",
+    "SUPPORT_PATH",
+    "PROCESS_PATH",
+    "open_hdf5",
+    "read_data",
+    "read_mask",
+    "read_support",
+    "is_result",
+    "write_data",
+    "write_result",
+    "read_result",
+]
+
+CXI_VERSION = 150
+DATA_PATHS = ("/entry_1/data_1/data", "/entry_1/instrument_1/detector_1/data")
+MASK_PATHS = ("/entry_1/instrument_1/detector_1/mask", "/entry_1/data_1/mask")
+OBJECT_PATH = "/entry_1/image_1/data"
+SUPPORT_PATH = "/entry_1/image_1/support"
+PROCESS_PATH = "/entry_1/image_1/process_1"
+
+# Compression for every array written: gzip is readable everywhere (no plugin), and the
+# shuffle filter roughly doubles its ratio on float data.
+_COMPRESSION = dict(compression="gzip", compression_opts=4, shuffle=True, chunks=True)
+
+
+def _one_line(exc):
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+@contextlib.contextmanager
+def open_hdf5(path):
+    """Open an existing HDF5 file for reading, turning failures into InputError.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        Existing file.
+
+    Yields
+    ------
+    h5py.File
+    """
+    # Beamline files are often compressed with bitshuffle/LZ4; these filters read only
+    # when hdf5plugin has registered them.
+    with contextlib.suppress(ImportError):
+        import hdf5plugin  # noqa: F401
+    try:
+        f = h5py.File(path, "r")
+    except OSError as exc:
+        raise InputError(f"cannot read {path} as HDF5: {_one_line(exc)}") from exc
+    with f:
+        yield f
+
+
+def _find(f, paths):
+    for p in paths:
+        if p in f and isinstance(f[p], h5py.Dataset):
+            return f[p]
+    return None
+
+
+def _read(dataset, path):
+    try:
+        return dataset[()]
+    except OSError as exc:
+        raise InputError(
+            f"cannot read {dataset.name} from {path}: {_one_line(exc)}"
+            " (a compression filter missing? try installing hdf5plugin)"
+        ) from exc
+
+
+def _missing(path, paths, what):
+    return InputError(f"{path} has no {what} dataset at {' or '.join(paths)}")
+
+
+def read_data(path):
+    """Read the intensity and optional mask of a CXI data file, unvalidated.
+
+    Returns
+    -------
+    iobs : numpy.ndarray
+        As stored.
+    mask : numpy.ndarray or None
+        The detector mask, if the file has one.
+
+    Raises
+    ------
+    InputError
+        If the file is not HDF5 or has no intensity dataset.
+    """
+    with open_hdf5(path) as f:
+        data = _find(f, DATA_PATHS)
+        if data is None:
+            if OBJECT_PATH in f:
+                raise InputError(
+                    f"{path} is a phaser result file, not diffraction data"
+                    f" (no {DATA_PATHS[0]})"
+                )
+            raise _missing(path, DATA_PATHS, "intensity")
+        mask = _find(f, MASK_PATHS)
+        return _read(data, path), None if mask is None else _read(mask, path)
+
+
+def read_mask(path):
+    """Read a separate CXI mask file: its mask dataset, else its data dataset."""
+    with open_hdf5(path) as f:
+        dataset = _find(f, MASK_PATHS + DATA_PATHS)
+        if dataset is None:
+            raise _missing(path, MASK_PATHS + DATA_PATHS, "mask")
+        return _read(dataset, path)
+
+
+def read_support(path):
+    """Read the support of a CXI result file (``/entry_1/image_1/support``)."""
+    with open_hdf5(path) as f:
+        dataset = _find(f, (SUPPORT_PATH,))
+        if dataset is None:
+            raise _missing(path, (SUPPORT_PATH,), "support")
+        return _read(dataset, path)
+
+
+def is_result(path):
+    """Whether the HDF5 file `path` holds a reconstructed object."""
+    with open_hdf5(path) as f:
+        return OBJECT_PATH in f
+
+
+def _set_attrs(node, **attrs):
+    for key, value in attrs.items():
+        node.attrs[key] = value
+
+
+def _new_file(path, default_group):
+    f = h5py.File(path, "w")
+    _set_attrs(
+        f,
+        NX_class="NXroot",
+        creator="phaser",
+        file_time=datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+        default="entry_1",
+    )
+    f.create_dataset("cxi_version", data=CXI_VERSION)
+    entry = f.create_group("entry_1")
+    _set_attrs(entry, NX_class="NXentry", default=default_group)
+    return f, entry
+
+
+def write_data(path, iobs, mask=None, *, attribution=None, notes=None):
+    """Write validated data to a CXI file at `path` (not atomic; see ``save_data``)."""
+    f, entry = _new_file(path, "data_1")
+    with f:
+        data_1 = entry.create_group("data_1")
+        _set_attrs(data_1, NX_class="NXdata", signal="data")
+        data = data_1.create_dataset("data", data=iobs, **_COMPRESSION)
+        detector = entry.create_group("instrument_1").create_group("detector_1")
+        entry["instrument_1"].attrs["NX_class"] = "NXinstrument"
+        detector.attrs["NX_class"] = "NXdetector"
+        # Both CXI locations of the intensity, without storing it twice.
+        detector["data"] = data
+        if mask is not None:
+            detector.create_dataset("mask", data=mask, **_COMPRESSION)
+        for key, text in (("attribution", attribution), ("notes", notes)):
+            if text is not None:
+                entry.create_dataset(key, data=str(text))
+
+
+def _write_process(process, result, history):
+    """Fill the ``process_1`` group; separate so tests can fail a write midway."""
+    info = result_info(result)
+    process.attrs["NX_class"] = "NXprocess"
+    process.create_dataset("program", data="phaser")
+    for key in ("version", "command", "algorithm", "backend"):
+        process.create_dataset(key, data=info[key])
+    process.create_dataset("seed", data=np.int64(-1 if info["seed"] is None else info["seed"]))
+    process.create_dataset(
+        "date", data=datetime.datetime.now().astimezone().isoformat(timespec="seconds")
+    )
+    process.create_dataset("configuration", data=to_json(info["config"]))
+    # track_order keeps the columns in the order the engine recorded them.
+    timings = process.create_group("timings", track_order=True)
+    timings.attrs["NX_class"] = "NXcollection"
+    for key, value in info["timings"].items():
+        timings.create_dataset(key, data=np.float64(value))
+    group = process.create_group("history", track_order=True)
+    group.attrs["NX_class"] = "NXcollection"
+    for key, column in history.items():
+        group.create_dataset(key, data=column)
+
+
+def write_result(result, path):
+    """Write `result` to a CXI file at `path` (not atomic; see ``save_result``)."""
+    obj, support, history = result_arrays(result)
+    f, entry = _new_file(path, "image_1")
+    with f:
+        image = entry.create_group("image_1")
+        _set_attrs(image, NX_class="NXdata", signal="data")
+        image.create_dataset("data", data=obj, **_COMPRESSION)
+        image.create_dataset("support", data=support, **_COMPRESSION)
+        image.create_dataset("data_space", data="real")
+        _write_process(image.create_group("process_1"), result, history)
+
+
+def _string(group, key, default=""):
+    if key not in group:
+        return default
+    value = group[key][()]
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def read_result(path):
+    """Read a CXI result file back into a :class:`~phaser.result.Result`.
+
+    Fields absent from the file (e.g. results written by other programs that follow the
+    same ``image_1`` layout) take the defaults of :class:`~phaser.result.Result`.
+
+    Raises
+    ------
+    InputError
+        If the file is not HDF5 or has no object or support.
+    """
+    with open_hdf5(path) as f:
+        obj = _find(f, (OBJECT_PATH,))
+        if obj is None:
+            raise InputError(f"{path} is not a phaser result file (no {OBJECT_PATH})")
+        support = _find(f, (SUPPORT_PATH,))
+        if support is None:
+            raise _missing(path, (SUPPORT_PATH,), "support")
+        result = Result(
+            obj=_read(obj, path).astype(OBJECT_DTYPE, copy=False),
+            support=_read(support, path).astype(SUPPORT_DTYPE, copy=False),
+        )
+        process = f.get(PROCESS_PATH)
+        if process is None:
+            return result
+        result.algorithm = _string(process, "algorithm")
+        result.backend = _string(process, "backend")
+        result.version = _string(process, "version")
+        result.command = _string(process, "command")
+        seed = int(process["seed"][()]) if "seed" in process else -1
+        result.seed = None if seed < 0 else seed
+        if "configuration" in process:
+            result.config = from_json(_string(process, "configuration"), path)
+        if "timings" in process:
+            result.timings = {k: float(v[()]) for k, v in process["timings"].items()}
+        if "history" in process:
+            result.history = {k: v[()] for k, v in process["history"].items()}
+        return result

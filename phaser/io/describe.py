@@ -1,0 +1,90 @@
+"""Short human-readable summaries of data and result files (``phaser info FILE``)."""
+
+import math
+
+import numpy as np
+
+from .load import _load_data, is_result_file, load_result
+
+__all__ = ["describe"]
+
+
+def _rows(title, rows):
+    width = max(len(key) for key, _ in rows)
+    return "\n".join([title] + [f"  {key:<{width}}  {value}" for key, value in rows])
+
+
+def _describe_data(path):
+    iobs, mask, stored = _load_data(path)
+    n = iobs.size
+    peak = np.unravel_index(int(np.argmax(iobs)), iobs.shape)
+    n_masked = int(np.count_nonzero(mask))
+    # float64 sum: float32 accumulation loses counts on large detectors.
+    total = float(iobs.sum(dtype=np.float64))
+    rows = [
+        ("shape", f"{iobs.shape} (z, y, x)"),
+        ("dtype", f"{stored} (read as float32)" if stored != iobs.dtype else str(stored)),
+        ("total", f"{total:.6g} counts"),
+        ("max", f"{float(iobs[peak]):.6g} at {tuple(int(i) for i in peak)}"),
+        ("zeros", f"{np.count_nonzero(iobs == 0) / n:.1%} of pixels"),
+        ("masked", f"{n_masked} pixels ({n_masked / n:.2%})"),
+    ]
+    return _rows(f"{path}: diffraction data", rows)
+
+
+def _last(history, key):
+    values = history.get(key)
+    return float(values[-1]) if values is not None and len(values) else math.nan
+
+
+def _describe_result(path):
+    r = load_result(path)
+    history = r.history
+    if "iteration" in history and len(history["iteration"]):
+        iterations = str(int(history["iteration"][-1]))
+    elif history:
+        iterations = str(len(next(iter(history.values()))))
+    else:
+        iterations = "unknown"
+    n_support = int(np.count_nonzero(r.support))
+    total = r.timings.get("total")
+    rows = [
+        ("shape", f"{r.obj.shape} (z, y, x)"),
+        ("algorithm", r.algorithm or "unknown"),
+        ("backend", r.backend or "unknown"),
+        ("seed", "none" if r.seed is None else str(r.seed)),
+        ("version", r.version or "unknown"),
+        ("chi2", f"{_last(history, 'chi2'):.6g}"),
+        ("llk", f"{_last(history, 'llk'):.6g}"),
+        ("support", f"{n_support} voxels ({n_support / r.support.size:.2%})"),
+        ("iterations", iterations),
+        ("wall time", "unknown" if total is None else f"{total:.3g} s"),
+    ]
+    return _rows(f"{path}: phaser result", rows)
+
+
+def describe(path):
+    """Summarise a data or result file in a few lines.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Any file :func:`~phaser.io.load_data` or :func:`~phaser.io.load_result` reads;
+        whether it is a result (it holds a reconstructed object) or data is decided by
+        its content, not its name.
+
+    Returns
+    -------
+    str
+        For data: shape, stored dtype, total counts, maximum and its position, fraction of
+        zero pixels and number of masked pixels.  For a result: shape, algorithm, backend,
+        seed, version, final chi² and LLK, support size, iterations and wall time.
+
+    Raises
+    ------
+    InputError
+        If the file is missing, unreadable or invalid.
+    """
+    if is_result_file(path):
+        return _describe_result(path)
+    return _describe_data(path)

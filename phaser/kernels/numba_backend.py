@@ -1,0 +1,148 @@
+"""Numba backend: every elementwise step is one fused, multi-threaded pass over the array.
+
+FFTs go through planned pyFFTW (scipy.fft when pyFFTW is missing).  Kernels work on flat
+views of C-contiguous arrays, in single precision, with float64 accumulators for metrics.
+"""
+
+import math
+import os
+
+# Numba's OpenMP threads spin-wait after each parallel loop by default, stealing both
+# cores from the FFTW threads that run next: 18 ms instead of 1 ms per 64^3 iteration on a
+# 2-core machine.  A passive wait policy must be set before the OpenMP runtime loads.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import numba  # noqa: E402
+import numpy as np  # noqa: E402
+
+from phaser.kernels.numpy_backend import NumpyBackend  # noqa: E402
+
+__all__ = ["NumbaBackend"]
+
+_JIT = dict(parallel=True, fastmath=True, cache=True, nogil=True)
+
+
+@numba.njit(**_JIT)
+def _project(psi, amp, mask, scale):
+    for i in numba.prange(psi.size):
+        p = psi[i]
+        if mask[i]:
+            psi[i] = p * scale
+        else:
+            m = math.sqrt(p.real * p.real + p.imag * p.imag)
+            if m > 1e-30:
+                psi[i] = p * (amp[i] * scale / m)
+            else:
+                psi[i] = amp[i] * scale
+
+
+@numba.njit(**_JIT)
+def _project_metrics(psi, amp, mask, scale):
+    chi = 0.0
+    dev = 0.0
+    for i in numba.prange(psi.size):
+        p = psi[i]
+        if mask[i]:
+            psi[i] = p * scale
+        else:
+            m2 = p.real * p.real + p.imag * p.imag
+            m = math.sqrt(m2)
+            o = amp[i]
+            chi += (m - o) * (m - o)
+            dev += _deviance(o * o, m2)
+            if m > 1e-30:
+                psi[i] = p * (o * scale / m)
+            else:
+                psi[i] = o * scale
+    return chi, 2.0 * dev
+
+
+@numba.njit(**_JIT)
+def _metrics(psi, amp, mask):
+    chi = 0.0
+    dev = 0.0
+    for i in numba.prange(psi.size):
+        if not mask[i]:
+            p = psi[i]
+            m2 = p.real * p.real + p.imag * p.imag
+            o = amp[i]
+            d = math.sqrt(m2) - o
+            chi += d * d
+            dev += _deviance(o * o, m2)
+    return chi, 2.0 * dev
+
+
+@numba.njit(inline="always", fastmath=True)
+def _deviance(io, ic):
+    ic = max(np.float64(ic), 1e-30)
+    if io > 0:
+        return ic - io + io * math.log(io / ic)
+    return ic
+
+
+@numba.njit(**_JIT)
+def _update(obj, psi, support, a, b):
+    for i in numba.prange(obj.size):
+        if support[i]:
+            obj[i] = psi[i]
+        else:
+            obj[i] = a * obj[i] + b * psi[i]
+
+
+@numba.njit(**_JIT)
+def _apply_support(obj, support):
+    for i in numba.prange(obj.size):
+        if not support[i]:
+            obj[i] = 0
+
+
+@numba.njit(**_JIT)
+def _modulus(obj, out):
+    for i in numba.prange(obj.size):
+        p = obj[i]
+        out[i] = math.sqrt(p.real * p.real + p.imag * p.imag)
+
+
+class NumbaBackend(NumpyBackend):
+    """Fused Numba kernels with planned pyFFTW transforms.
+
+    Parameters
+    ----------
+    threads : int, optional
+        Threads for kernels and FFTs (default: every core this process may use).
+    fft_engine : {"auto", "pyfftw", "scipy"}, optional
+        ``"auto"`` takes pyFFTW when it imports.
+    """
+
+    name = "numba"
+
+    def __init__(self, threads=None, fft_engine="auto"):
+        super().__init__(threads, fft_engine)
+        numba.set_num_threads(min(self.threads, numba.config.NUMBA_NUM_THREADS))
+
+    def project_modulus(self, psi, amp, mask, scale, metrics=False):
+        args = (psi.reshape(-1), amp.reshape(-1), mask.reshape(-1), np.float32(scale))
+        if metrics:
+            return _project_metrics(*args)
+        _project(*args)
+        return None
+
+    def metric_sums(self, psi, amp, mask):
+        return _metrics(psi.reshape(-1), amp.reshape(-1), mask.reshape(-1))
+
+    def update_object(self, obj, psi, support, a, b):
+        _update(obj.reshape(-1), psi.reshape(-1), support.reshape(-1), np.float32(a), np.float32(b))
+
+    def apply_support(self, obj, support):
+        _apply_support(obj.reshape(-1), support.reshape(-1))
+
+    def smoothed_modulus(self, obj, sigma):
+        modulus = np.empty(obj.shape, np.float32)
+        _modulus(obj.reshape(-1), modulus.reshape(-1))
+        return _gaussian_wrap(modulus, sigma)
+
+
+def _gaussian_wrap(a, sigma):
+    import scipy.ndimage
+
+    return scipy.ndimage.gaussian_filter(a, sigma, mode="wrap", truncate=3.0, output=a)

@@ -1,0 +1,64 @@
+"""The result of a reconstruction, as returned by :func:`phaser.reconstruct` and read back by
+:func:`phaser.load_result`."""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["Result", "HISTORY_KEYS"]
+
+HISTORY_KEYS = ("iteration", "chi2", "llk", "support_size")
+"""Per-iteration history columns, each a 1-D array of the same length."""
+
+
+@dataclass
+class Result:
+    """A reconstructed object with everything needed to reproduce it.
+
+    Attributes
+    ----------
+    obj : numpy.ndarray
+        Complex64 object, (z, y, x), centred (file layout), scaled so that
+        ``abs(fftn(ifftshift(obj)))**2`` matches the data.
+    support : numpy.ndarray
+        Uint8 support, same shape and layout as `obj`.
+    history : dict of str to numpy.ndarray
+        Metrics recorded during the run; keys are :data:`HISTORY_KEYS`.
+    config : dict
+        The full configuration of the run (plain, TOML-compatible values).
+    timings : dict of str to float
+        Wall times in seconds (``setup``, ``iterations``, ``total``) and ``iterations_per_s``.
+    algorithm : str
+        Canonical algorithm string as run.
+    backend : str
+        Name of the kernel backend that ran it.
+    seed : int or None
+        Seed of the random start, if one was given.
+    version : str
+        phaser version that produced it.
+    command : str
+        Command line (or library call) that produced it.
+    """
+
+    obj: np.ndarray
+    support: np.ndarray
+    history: dict = field(default_factory=dict)
+    config: dict = field(default_factory=dict)
+    timings: dict = field(default_factory=dict)
+    algorithm: str = ""
+    backend: str = ""
+    seed: int | None = None
+    version: str = ""
+    command: str = ""
+
+    @property
+    def chi2(self):
+        """Final chi² (last entry of the history), or NaN if none was recorded."""
+        values = self.history.get("chi2")
+        return float(values[-1]) if values is not None and len(values) else float("nan")
+
+    @property
+    def llk(self):
+        """Final Poisson log-likelihood (last entry of the history), or NaN if none was recorded."""
+        values = self.history.get("llk")
+        return float(values[-1]) if values is not None and len(values) else float("nan")

@@ -119,7 +119,7 @@ class NumpyBackend:
         """``|obj|`` convolved with a periodic Gaussian of standard deviation `sigma` voxels."""
         return scipy.ndimage.gaussian_filter(np.abs(obj), sigma, mode="wrap", truncate=3.0)
 
-    def shrink_wrap(self, obj, support, threshold, sigma, method="rms"):
+    def shrink_wrap(self, obj, support, threshold, sigma, method="max"):
         """Update `support` in place to where the smoothed modulus exceeds a threshold.
 
         Parameters

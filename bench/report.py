@@ -1,0 +1,35 @@
+"""Turn a pytest-benchmark JSON file into the README's benchmark table (median times).
+
+Usage: python bench/report.py results.json
+"""
+
+import json
+import sys
+from collections import defaultdict
+
+
+def main(path):
+    with open(path) as f:
+        data = json.load(f)
+    times = defaultdict(dict)
+    for b in data["benchmarks"]:
+        p = b["params"]
+        name = b["name"].split("[")[0].removeprefix("test_")
+        key = (p.get("backend_name"), p.get("size", 64))
+        times[key][name] = b["stats"]["median"] * 1e3
+    print(f"machine: {data['machine_info'].get('cpu', {}).get('brand_raw', '?')}, "
+          f"{data['machine_info'].get('cpu', {}).get('count', '?')} cores")
+    print("| backend | size | HIO iteration (ms) | 2 FFTs (ms) | ratio | shrink-wrap (ms) | default 600 it (s) |")
+    print("|---|---|---|---|---|---|---|")
+    for (backend, size), t in sorted(times.items()):
+        hio, fft = t.get("hio_iteration"), t.get("fft_pair")
+        ratio = f"{hio / fft:.2f}" if hio and fft else ""
+        rec = t.get("default_schedule_64")
+        cells = [f"{t[k]:.2f}" if k in t else "" for k in ("hio_iteration", "fft_pair")]
+        sw = f"{t['shrink_wrap']:.1f}" if "shrink_wrap" in t else ""
+        print(f"| {backend} | {size}³ | {cells[0]} | {cells[1]} | {ratio} | {sw} | "
+              f"{rec / 1e3:.2f} |" if rec else f"| {backend} | {size}³ | {cells[0]} | {cells[1]} | {ratio} | {sw} | |")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

@@ -7,6 +7,7 @@ naming the missing package; it never falls back silently to another backend.
 """
 
 import importlib
+import importlib.util
 
 from phaser.errors import ConfigError
 
@@ -44,14 +45,13 @@ def get_backend(name="numba", threads=None):
     key = (name, threads)
     if key not in _INSTANCES:
         module, cls, package = BACKENDS[name]
+        if importlib.util.find_spec(package) is None:
+            hint = "phaser-cdi[gpu]" if name == "cupy" else package
+            raise ConfigError(f"backend {name!r} needs the package {package!r} (pip install {hint})")
         try:
             mod = importlib.import_module(module)
         except ImportError as exc:
-            missing = getattr(exc, "name", None) or package
-            raise ConfigError(
-                f"backend {name!r} cannot load: package {missing!r} is missing "
-                f"(pip install {'phaser-cdi[gpu]' if name == 'cupy' else missing})"
-            ) from None
+            raise ConfigError(f"backend {name!r} cannot load: {exc}") from None
         _INSTANCES[key] = getattr(mod, cls)(threads=threads)
     return _INSTANCES[key]
 

@@ -101,9 +101,15 @@ def load_config(path):
             data = tomllib.load(f)
     except FileNotFoundError:
         raise ConfigError(f"no such configuration file: {path}") from None
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+    except (OSError, ValueError) as exc:  # TOMLDecodeError and UnicodeDecodeError
         raise ConfigError(f"cannot read configuration {path}: {exc}") from None
-    data = data.get("reconstruction", data)
+    if "reconstruction" in data:
+        table, others = data.pop("reconstruction"), sorted(data)
+        if not isinstance(table, dict):
+            raise ConfigError(f"{path}: 'reconstruction' must be a table of options")
+        if others:
+            raise ConfigError(f"{path}: option(s) {', '.join(others)} outside the [reconstruction] table")
+        data = table
     known = {f.name for f in fields(ReconstructionConfig)}
     unknown = sorted(set(data) - known)
     if unknown:

@@ -45,6 +45,7 @@ def _run(input, algo, iters, init, backend, seed, mask, support, out, force, con
     from phaser.engine.run import Reconstructor
     from phaser.io import load_data, load_support, save_result
     from phaser.io.atomic import check_output
+    from phaser.io.paths import file_format
 
     cfg = load_config(config) if config else ReconstructionConfig()
     cfg = cfg.replace(init=init, backend=backend, seed=seed, metrics_every=metrics_every,
@@ -53,7 +54,8 @@ def _run(input, algo, iters, init, backend, seed, mask, support, out, force, con
         # Either flag replaces the file's whole schedule; both at once is refused.
         cfg = dataclasses.replace(cfg, algorithm=algo, iters=iters)
     out = out or Path(f"{input.stem}_phaser.cxi")
-    check_output(out, force=force)  # fail before the work, not after
+    file_format(out, allowed=("hdf5", "npz"))  # fail before the work, not after
+    check_output(out, force=force)
     iobs, mask_array = load_data(input, mask)
     support_array = load_support(support, iobs.shape) if support else None
 

@@ -30,7 +30,7 @@ def default_algorithm(iters=DEFAULT_ITERATIONS):
     Parameters
     ----------
     iters : int
-        Total number of iterations (Fourier projections), at least 2.
+        Total number of iterations (Fourier projections), at least 1.
 
     Returns
     -------
@@ -38,7 +38,7 @@ def default_algorithm(iters=DEFAULT_ITERATIONS):
     """
     if isinstance(iters, bool) or not isinstance(iters, int) or iters < 1:
         raise ConfigError(f"--iters must be a positive integer, got {iters!r}")
-    n_hio = int(round(iters * _HIO_FRACTION)) if iters > 1 else 0
+    n_hio = min(int(round(iters * _HIO_FRACTION)), iters - 1)  # at least one ER
     n_er = iters - n_hio
     return _blocks("ER", n_er) * _blocks("HIO", n_hio) if n_hio else _blocks("ER", n_er)
 
@@ -72,16 +72,22 @@ def parse_algorithm(text):
     """
     if isinstance(text, Operator):
         return text
-    if not isinstance(text, str) or not text.strip():
+    if not isinstance(text, str):
+        raise ConfigError(f"the algorithm must be a string, got {type(text).__name__} {text!r}")
+    if not text.strip():
         raise ConfigError("the algorithm string is empty")
     try:
         tree = ast.parse(text.strip(), mode="eval")
+    except RecursionError:
+        raise ConfigError("the algorithm string is nested too deeply; use '**' to repeat") from None
     except SyntaxError:
         raise ConfigError(f"malformed algorithm string {text!r}") from None
     try:
         op = _build(tree.body)
     except ConfigError as exc:
         raise ConfigError(f"algorithm {text!r}: {exc}") from None
+    except RecursionError:
+        raise ConfigError("the algorithm string is nested too deeply; use '**' to repeat") from None
     if not isinstance(op, Operator):
         raise ConfigError(f"algorithm {text!r} contains no operator")
     if op.n_iterations == 0:
@@ -110,6 +116,8 @@ def _build(node):
         for kw in node.keywords:
             if kw.arg is None:
                 raise ConfigError("'**kwargs' is not allowed")
+            if kw.arg in kwargs:
+                raise ConfigError(f"{node.func.id} got {kw.arg!r} twice")
             kwargs[kw.arg] = _literal(kw.value)
         return _operator(node.func.id, args, kwargs)
     if isinstance(node, (ast.Constant, ast.UnaryOp)):
@@ -136,6 +144,8 @@ def _operator(name, args, kwargs):
     if len(args) > len(names):
         raise ConfigError(f"{name} takes at most {len(names)} arguments ({', '.join(names)})")
     for key in kwargs:
+        if key in names[: len(args)]:
+            raise ConfigError(f"{name} got {key!r} twice")
         if key not in names:
             allowed = ", ".join(names) or "none"
             raise ConfigError(f"{name} has no parameter {key!r} (parameters: {allowed})")

@@ -9,7 +9,7 @@ from phaser.initializers._start import random_object
 __all__ = ["AutocorrInit", "autocorrelation_support"]
 
 
-def autocorrelation_support(iobs, mask=None, threshold=0.1):
+def autocorrelation_support(iobs, mask=None, threshold=0.05):
     """Support from the thresholded autocorrelation of the object.
 
     The inverse Fourier transform of the intensity is the autocorrelation of the object,
@@ -47,7 +47,7 @@ class AutocorrInit:
         Autocorrelation threshold relative to its maximum, in (0, 1).
     """
 
-    def __init__(self, threshold=0.1):
+    def __init__(self, threshold=0.05):
         if not 0 < threshold < 1:
             raise ConfigError(f"autocorrelation threshold must be in (0, 1), got {threshold!r}")
         self.threshold = threshold

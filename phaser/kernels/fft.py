@@ -78,8 +78,8 @@ class FFTPlan:
     -----
     ``forward(src, dst)`` computes ``dst = fftn(src)`` leaving `src` intact and
     ``backward(a)`` computes ``a = N * ifftn(a)`` in place.  With pyFFTW the arrays must be
-    the ones returned by :meth:`empty` (aligned, C-contiguous); other arrays are copied
-    through the plan's buffers.
+    C-contiguous and SIMD-aligned like those returned by :meth:`empty` (the engine allocates
+    every FFT array that way).
     """
 
     def __init__(self, shape, dtype, engine, threads):

@@ -144,16 +144,16 @@ class NumpyBackend:
         S. Marchesini et al., "X-ray image reconstruction from a diffraction pattern alone",
         Phys. Rev. B 68, 140101 (2003).
         """
+        if method not in SHRINK_WRAP_METHODS:
+            raise ConfigError(f"unknown shrink-wrap method {method!r}; choose from {SHRINK_WRAP_METHODS}")
         smooth = self.smoothed_modulus(obj, sigma)
         inside = support != 0
         if method == "max" or not inside.any():
             level = smooth.max()
         elif method == "rms":
             level = np.sqrt(np.mean(np.square(smooth[inside], dtype=np.float64)))
-        elif method == "mean":
-            level = smooth[inside].mean(dtype=np.float64)
         else:
-            raise ConfigError(f"unknown shrink-wrap method {method!r}; choose from {SHRINK_WRAP_METHODS}")
+            level = smooth[inside].mean(dtype=np.float64)
         np.greater(smooth, threshold * level, out=support, casting="unsafe")
         return int(np.count_nonzero(support))
 

@@ -1,0 +1,53 @@
+"""``phaser info``: data and result files, plugins and backends."""
+
+import numpy as np
+
+import phaser
+from phaser.initializers import available_initializers
+from phaser.kernels import available_backends
+
+
+def test_info_on_data(invoke, data):
+    res = invoke("info", data)
+    assert res.exit_code == 0, res.stderr
+    text = res.stdout
+    assert "diffraction data" in text
+    assert "(32, 32, 32)" in text and "float32" in text and "masked" in text
+
+
+def test_info_on_a_result(invoke, data, tmp_path):
+    assert invoke("run", data, "--algo", "ER**3 * HIO**4", "--seed", 9, "--backend", "numpy",
+                  "--out", "r.cxi").exit_code == 0
+    result = phaser.load_result(tmp_path / "r.cxi")
+    res = invoke("info", "r.cxi")
+    assert res.exit_code == 0, res.stderr
+    text = res.stdout
+    assert "phaser result" in text
+    assert "ER**3 * HIO**4" in text and "numpy" in text
+    lines = {line.split()[0]: line.split(None, 1)[1] for line in text.splitlines()[1:]}
+    assert lines["seed"] == "9" and lines["iterations"] == "7"
+    assert float(lines["chi2"]) == np.float64(f"{result.chi2:.6g}")
+
+
+def test_info_on_an_npz_result(invoke, data, tmp_path):
+    assert invoke("run", data, "--iters", 4, "--backend", "numpy", "--out", "r.npz").exit_code == 0
+    res = invoke("info", "r.npz")
+    assert res.exit_code == 0, res.stderr
+    assert "phaser result" in res.stdout
+
+
+def test_info_initializers(invoke):
+    res = invoke("info", "--initializers")
+    assert res.exit_code == 0
+    line = res.stdout.strip()
+    assert line.startswith("initializers: ")
+    listed = line.split(": ", 1)[1].split(", ")
+    assert listed == available_initializers()
+    assert {"random", "autocorr"} <= set(listed)
+
+
+def test_info_backends(invoke):
+    res = invoke("info", "--backends")
+    assert res.exit_code == 0
+    assert f"backends: {', '.join(available_backends())}" in res.stdout
+    assert "fft engines: " in res.stdout

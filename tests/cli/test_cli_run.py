@@ -1,0 +1,201 @@
+"""``phaser run``: results, overwrite protection, configuration files, the console script."""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import phaser
+from phaser.engine.metrics import chi2
+from phaser.engine.run import Reconstructor
+
+SUMMARY = re.compile(r"chi2 \S+\s+LLK \S+\s+.*\b(\d+) iterations in \S+ s \((\d+) it/s, (\w+)\)")
+
+
+def _ok(result):
+    assert result.exit_code == 0, (result.stdout, result.stderr, result.exception)
+    return result
+
+
+def test_run_writes_a_cxi_result_and_a_summary_line(invoke, data, tmp_path, iobs):
+    out = tmp_path / "r.cxi"
+    res = _ok(invoke("run", data, "--iters", 20, "--seed", 1, "--out", out))
+    lines = res.stdout.strip().splitlines()
+    assert len(lines) == 1
+    match = SUMMARY.search(lines[0])
+    assert match, lines[0]
+    assert match.group(1) == "20" and "it/s" in lines[0] and str(out) in lines[0]
+    result = phaser.load_result(out)
+    assert result.history["iteration"][-1] == 20
+    assert result.algorithm == str(phaser.engine.schedule.default_algorithm(20))
+    assert result.seed == 1 and result.config["iters"] == 20 and result.config["seed"] == 1
+    assert result.config["input"] == str(data)
+    assert result.obj.dtype == np.complex64 and result.obj.shape == iobs.shape
+    assert f"chi2 {result.chi2:.4g}" in lines[0] and f"LLK {result.llk:.4g}" in lines[0]
+    assert chi2(result.obj, iobs) == pytest.approx(result.chi2, rel=1e-3)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data.npy", "r.cxi"]
+
+
+def test_run_writes_npz(invoke, data, tmp_path):
+    out = tmp_path / "r.npz"
+    _ok(invoke("run", data, "--algo", "ER**4 * HIO**6", "--seed", 2, "--backend", "numpy",
+               "--out", out))
+    result = phaser.load_result(out)
+    assert result.algorithm == "ER**4 * HIO**6" and result.backend == "numpy"
+    assert result.history["iteration"][-1] == 10
+
+
+def test_default_output_name_is_next_to_the_working_directory(invoke, data, tmp_path):
+    _ok(invoke("run", data, "--iters", 5, "--backend", "numpy", "-q"))
+    assert (tmp_path / "data_phaser.cxi").is_file()
+
+
+def test_same_seed_same_file_content(invoke, data, tmp_path):
+    for name in ("a.cxi", "b.cxi"):
+        _ok(invoke("run", data, "--iters", 10, "--seed", 4, "--backend", "numpy", "--out", name))
+    a, b = phaser.load_result(tmp_path / "a.cxi"), phaser.load_result(tmp_path / "b.cxi")
+    np.testing.assert_array_equal(a.obj, b.obj)
+
+
+def test_refuses_to_overwrite_without_force(invoke, data, tmp_path):
+    out = tmp_path / "r.cxi"
+    _ok(invoke("run", data, "--iters", 5, "--seed", 1, "--backend", "numpy", "--out", out))
+    before = out.read_bytes()
+    res = invoke("run", data, "--iters", 6, "--seed", 2, "--backend", "numpy", "--out", out)
+    assert res.exit_code != 0
+    assert res.stderr.strip().splitlines() == [f"phaser: error: {out} exists; use --force to overwrite"]
+    assert out.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data.npy", "r.cxi"]
+    _ok(invoke("run", data, "--iters", 6, "--seed", 2, "--backend", "numpy", "--out", out, "--force"))
+    assert out.read_bytes() != before
+    assert phaser.load_result(out).history["iteration"][-1] == 6
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data.npy", "r.cxi"]
+
+
+def test_overwrite_refusal_comes_before_the_work(invoke, data, tmp_path, monkeypatch):
+    (tmp_path / "r.cxi").write_text("precious")
+    ran = []
+    monkeypatch.setattr(Reconstructor, "run", lambda self, *a: ran.append(a))
+    res = invoke("run", data, "--out", "r.cxi")
+    assert res.exit_code != 0 and ran == []
+    assert (tmp_path / "r.cxi").read_text() == "precious"
+
+
+def test_unsupported_output_suffix_is_refused_before_the_work(invoke, data, tmp_path, monkeypatch):
+    ran = []
+    original = Reconstructor.run
+
+    def spy(self, *args):
+        ran.append(True)
+        return original(self, *args)
+
+    monkeypatch.setattr(Reconstructor, "run", spy)
+    res = invoke("run", data, "--iters", 5, "--backend", "numpy", "--out", "r.txt")
+    assert res.exit_code != 0 and "unknown file type .txt" in res.stderr
+    assert ran == []
+
+
+def test_config_file_and_command_line_override(invoke, data, tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[reconstruction]\niters = 12\nseed = 2\nbackend = "numpy"\nmetrics_every = 3\n')
+    _ok(invoke("run", data, "--config", cfg, "--out", "a.cxi"))
+    a = phaser.load_result(tmp_path / "a.cxi")
+    assert a.history["iteration"][-1] == 12 and a.seed == 2 and a.backend == "numpy"
+    np.testing.assert_array_equal(a.history["iteration"], [0, 3, 6, 9, 12])
+    # Command-line values win over the file's.
+    _ok(invoke("run", data, "--config", cfg, "--seed", 5, "--iters", 7, "--out", "b.cxi"))
+    b = phaser.load_result(tmp_path / "b.cxi")
+    assert b.seed == 5 and b.history["iteration"][-1] == 7 and b.backend == "numpy"
+    assert b.config["metrics_every"] == 3
+    # --algo replaces the file's iters instead of clashing with it.
+    _ok(invoke("run", data, "--config", cfg, "--algo", "ER**4", "--out", "c.cxi"))
+    c = phaser.load_result(tmp_path / "c.cxi")
+    assert c.algorithm == "ER**4" and c.config["iters"] is None and c.seed == 2
+
+
+def test_config_file_errors_are_one_line(invoke, data, tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("iters = 12\nbeta = 3\n")
+    res = invoke("run", data, "--config", cfg, "--out", "r.cxi")
+    assert res.exit_code != 0
+    assert len(res.stderr.strip().splitlines()) == 1 and "unknown option(s) beta" in res.stderr
+    assert not (tmp_path / "r.cxi").exists()
+
+
+def test_binary_config_file_is_one_error_line(invoke, data, tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_bytes(b"\xff\xfe\x00\x01")
+    res = invoke("run", data, "--config", cfg, "--out", "r.cxi")
+    assert res.exception is None or isinstance(res.exception, SystemExit), repr(res.exception)
+    assert res.exit_code == 1
+    assert len(res.stderr.strip().splitlines()) == 1 and "Traceback" not in res.output
+
+
+def test_mask_option(invoke, data, tmp_path, iobs):
+    mask = np.zeros(iobs.shape, np.uint8)
+    mask[:, 16, :] = 1
+    np.save(tmp_path / "mask.npy", mask)
+    _ok(invoke("run", data, "--mask", "mask.npy", "--algo", "ER**5", "--seed", 0,
+               "--backend", "numpy", "--out", "r.cxi"))
+    result = phaser.load_result(tmp_path / "r.cxi")
+    assert result.config["mask"] == "mask.npy"
+    assert chi2(result.obj, iobs, mask) == pytest.approx(result.chi2, rel=1e-3)
+
+
+def test_help_lists_the_commands(invoke):
+    res = _ok(invoke("--help"))
+    assert "run" in res.stdout and "info" in res.stdout
+    assert "--iters" in _ok(invoke("run", "--help")).stdout
+
+
+def test_console_script(tmp_path, iobs):
+    exe = shutil.which("phaser") or os.path.join(os.path.dirname(sys.executable), "phaser")
+    if not os.path.exists(exe):
+        pytest.skip("the phaser console script is not installed (pip install -e .)")
+    np.save(tmp_path / "data.npy", iobs)
+    proc = subprocess.run([exe, "run", "data.npy", "--iters", "20", "--seed", "1", "--out", "r.cxi"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert SUMMARY.search(proc.stdout) and "it/s" in proc.stdout
+    result = phaser.load_result(tmp_path / "r.cxi")
+    assert result.history["iteration"][-1] == 20
+    assert result.command == "phaser run data.npy --iters 20 --seed 1 --out r.cxi"
+    # A user error through the real entry point: one line, status 1, no traceback.
+    proc = subprocess.run([exe, "run", "missing.npy", "--out", "x.cxi"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines() == ["phaser: error: no such file: missing.npy"]
+    assert not (tmp_path / "x.cxi").exists()
+
+
+def test_support_from_a_previous_result(invoke, data, tmp_path):
+    _ok(invoke("run", data, "--iters", 10, "--seed", 1, "--backend", "numpy", "--out", "first.cxi"))
+    first = phaser.load_result(tmp_path / "first.cxi")
+    _ok(invoke("run", data, "--algo", "ER", "--support", "first.cxi", "--seed", 1,
+               "--backend", "numpy", "--out", "second.cxi"))
+    second = phaser.load_result(tmp_path / "second.cxi")
+    assert second.config["support"] == "first.cxi"
+    # One ER iteration without shrink-wrap keeps the given support.
+    np.testing.assert_array_equal(second.support, first.support)
+
+
+@pytest.mark.parametrize(
+    "error, code, phrase",
+    [(KeyboardInterrupt(), 130, "interrupted; nothing was written"),
+     (phaser.engine.operators.SupportCollapseError("the support collapsed to 0 voxels"), 1,
+      "the support collapsed")],
+)
+def test_failures_during_the_run_leave_nothing(invoke, data, tmp_path, monkeypatch, error, code, phrase):
+    def boom(self, *args):
+        raise error
+
+    monkeypatch.setattr(Reconstructor, "run", boom)
+    res = invoke("run", data, "--iters", 5, "--out", "r.cxi")
+    assert res.exit_code == code
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and phrase in lines[0] and "Traceback" not in res.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data.npy"]

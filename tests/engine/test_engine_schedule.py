@@ -1,0 +1,163 @@
+"""Running operators: right-to-left order, iteration counts, the default schedule, collapse."""
+
+import dataclasses
+
+import pytest
+
+from phaser.config import ReconstructionConfig
+from phaser.engine.operators import ER, HIO, RAAR, ShrinkWrap, SupportCollapseError
+from phaser.engine.run import Reconstructor
+from phaser.engine.schedule import (
+    DEFAULT_ITERATIONS,
+    default_algorithm,
+    parse_algorithm,
+)
+from phaser.errors import ConfigError, PhaserError
+from phaser.kernels.numpy_backend import NumpyBackend
+from phaser.simulate import simulate_crystal
+
+NAMES = {"ER": ER().coefficients(), "HIO": HIO().coefficients(), "RAAR": RAAR().coefficients()}
+
+
+def _name(a, b):
+    for name, (ca, cb) in NAMES.items():
+        if abs(float(a) - ca) < 1e-6 and abs(float(b) - cb) < 1e-6:
+            return name
+    return (a, b)
+
+
+@pytest.fixture(scope="module")
+def iobs():
+    return simulate_crystal((24, 24, 24), oversampling=3, photons=1e5, rng=1).iobs
+
+
+@pytest.fixture
+def spy(monkeypatch):
+    """Record, in order, every projection (by its update coefficients) and shrink-wrap."""
+    log = []
+    update, shrink = NumpyBackend.update_object, NumpyBackend.shrink_wrap
+
+    def spy_update(self, obj, psi, support, a, b):
+        log.append(_name(a, b))
+        return update(self, obj, psi, support, a, b)
+
+    def spy_shrink(self, *args, **kwargs):
+        log.append("SW")
+        return shrink(self, *args, **kwargs)
+
+    monkeypatch.setattr(NumpyBackend, "update_object", spy_update)
+    monkeypatch.setattr(NumpyBackend, "shrink_wrap", spy_shrink)
+    return log
+
+
+def _run(iobs, algorithm, callbacks=()):
+    rec = Reconstructor(ReconstructionConfig(algorithm=algorithm, backend="numpy", seed=0,
+                                             init="random"), callbacks=callbacks)
+    return rec.run(iobs), rec
+
+
+@pytest.mark.parametrize(
+    "algorithm, expected",
+    [
+        ("ER**2 * HIO**3", ["HIO"] * 3 + ["ER"] * 2),
+        ("HIO**3 * ER**2", ["ER"] * 2 + ["HIO"] * 3),
+        ("ER**2 * (SW * HIO**2)**2", ["HIO", "HIO", "SW", "HIO", "HIO", "SW", "ER", "ER"]),
+        ("ER * RAAR * HIO", ["HIO", "RAAR", "ER"]),
+        ("(ER * HIO)**2", ["HIO", "ER", "HIO", "ER"]),
+    ],
+)
+def test_operators_run_right_to_left(iobs, spy, algorithm, expected):
+    _run(iobs, algorithm)
+    assert spy == expected
+
+
+def test_callbacks_run_once_per_projection_in_order(iobs):
+    seen = []
+    _, rec = _run(iobs, "ER**2 * (SW * HIO**3)**2", callbacks=[lambda st: seen.append(st.iteration)])
+    assert seen == list(range(1, 9))
+    assert rec.state.iteration == 8 == parse_algorithm("ER**2 * (SW * HIO**3)**2").n_iterations
+
+
+def test_operators_are_frozen_and_repeat_counts_checked():
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        HIO().beta = 0.5
+    for n in (0, -1, 2.0, True, "3"):
+        with pytest.raises(ConfigError, match="positive integer"):
+            ER() ** n
+    assert ER() ** 1 == ER()
+    assert str(ER() ** 2 * (ShrinkWrap() * HIO() ** 20) ** 15) == "ER**2 * (SW * HIO**20)**15"
+    assert str(RAAR(beta=0.5) * ShrinkWrap(method="mean")) == "RAAR(beta=0.5) * SW(method='mean')"
+
+
+@pytest.mark.parametrize(
+    "make, phrase",
+    [
+        (lambda: HIO(beta=0), "HIO beta"),
+        (lambda: HIO(beta=1.01), "HIO beta"),
+        (lambda: HIO(beta=True), "HIO beta"),
+        (lambda: RAAR(beta=1.0), "RAAR beta"),
+        (lambda: ShrinkWrap(threshold=0.0), "SW threshold"),
+        (lambda: ShrinkWrap(threshold=1.0), "SW threshold"),
+        (lambda: ShrinkWrap(sigma=0), "SW sigma"),
+        (lambda: ShrinkWrap(method="median"), "SW method"),
+    ],
+)
+def test_operator_parameters_are_validated(make, phrase):
+    with pytest.raises(ConfigError, match=phrase):
+        make()
+
+
+# -- default schedule ------------------------------------------------------------------------
+
+def test_default_is_600_iterations():
+    assert DEFAULT_ITERATIONS == 600
+    assert default_algorithm().n_iterations == 600
+    assert ReconstructionConfig().operator().n_iterations == 600
+    assert str(ReconstructionConfig().operator()) == str(default_algorithm(600))
+
+
+
+
+@pytest.mark.parametrize("start", [1, 401, 1201])
+def test_default_algorithm_has_exactly_n_iterations(start):
+    for n in range(start, start + 800):
+        op = default_algorithm(n)
+        assert op.n_iterations == n, n
+        again = parse_algorithm(str(op))  # its canonical string is valid notation
+        assert again == op and again.n_iterations == n, n
+
+
+def test_default_algorithm_for_two_iterations():
+    assert default_algorithm(2).n_iterations == 2
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 7, 19, 25, 61])
+def test_default_algorithm_runs_exactly_n_iterations(iobs, n):
+    seen = []
+    rec = Reconstructor(ReconstructionConfig(iters=n, backend="numpy", seed=0),
+                        callbacks=[lambda st: seen.append(st.iteration)])
+    result = rec.run(iobs)
+    assert len(seen) == n and rec.state.iteration == n
+    assert result.history["iteration"][-1] == n
+    assert result.algorithm == str(default_algorithm(n))
+
+
+@pytest.mark.parametrize("bad", [0, -1, -600, True, 2.0, "600", None])
+def test_default_algorithm_rejects_bad_counts(bad):
+    with pytest.raises(ConfigError):
+        default_algorithm(bad)
+
+
+# -- support collapse ------------------------------------------------------------------------
+
+def test_a_collapsing_support_raises_support_collapse_error(iobs):
+    rec = Reconstructor(ReconstructionConfig(algorithm="ER", backend="numpy", seed=0))
+    rec.setup(iobs)
+    rec.step("ER**2")
+    rec.state.obj[...] = 0  # nothing above any threshold: shrink-wrap keeps no voxel
+    with pytest.raises(SupportCollapseError) as info:
+        rec.step("ER * SW(threshold=0.99)")
+    message = str(info.value)
+    assert "collapsed" in message and "iteration 2" in message and "0.99" in message
+    assert "\n" not in message
+    assert isinstance(info.value, PhaserError)

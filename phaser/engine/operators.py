@@ -43,6 +43,10 @@ class Operator:
     def __call__(self, state):
         raise NotImplementedError
 
+    def __repr__(self):
+        # Dataclasses here use repr=False so every operator shows its notation.
+        return str(self)
+
     def __str__(self):
         name = _NAMES[type(self)]
         changed = [
@@ -75,8 +79,6 @@ class Chain(Operator):
     def __str__(self):
         return " * ".join(str(op) for op in self.factors)
 
-    __repr__ = __str__
-
 
 @dataclass(frozen=True, repr=False)
 class Repeat(Operator):
@@ -99,8 +101,6 @@ class Repeat(Operator):
         if isinstance(self.op, (Chain, Repeat)):
             inner = f"({inner})"
         return f"{inner}**{self.n}"
-
-    __repr__ = __str__
 
 
 class _Projection(Operator):
@@ -139,8 +139,6 @@ class ER(_Projection):
     def coefficients(self):
         return 0.0, 0.0
 
-    __repr__ = Operator.__str__
-
 
 @dataclass(frozen=True, repr=False)
 class HIO(_Projection):
@@ -163,8 +161,6 @@ class HIO(_Projection):
 
     def coefficients(self):
         return 1.0, -self.beta
-
-    __repr__ = Operator.__str__
 
 
 @dataclass(frozen=True, repr=False)
@@ -189,8 +185,6 @@ class RAAR(_Projection):
 
     def coefficients(self):
         return self.beta, 1.0 - 2.0 * self.beta
-
-    __repr__ = Operator.__str__
 
 
 @dataclass(frozen=True, repr=False)
@@ -241,8 +235,6 @@ class ShrinkWrap(Operator):
         # Zero outside the new support so HIO/RAAR do not feed back on stale values.
         state.backend.apply_support(state.obj, state.support)
         return state
-
-    __repr__ = Operator.__str__
 
 
 OPERATORS = {"ER": ER, "HIO": HIO, "RAAR": RAAR, "SW": ShrinkWrap}

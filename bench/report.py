@@ -12,7 +12,11 @@ def main(path):
     with open(path) as f:
         data = json.load(f)
     times = defaultdict(dict)
+    simulate = []
     for b in data["benchmarks"]:
+        if b.get("group") == "simulate":
+            simulate.append(b)
+            continue
         p = b["params"]
         name = b["name"].split("[")[0].removeprefix("test_")
         key = (p.get("backend_name"), p.get("size", 64))
@@ -29,6 +33,22 @@ def main(path):
         sw = f"{t['shrink_wrap']:.1f}" if "shrink_wrap" in t else ""
         print(f"| {backend} | {size}³ | {cells[0]} | {cells[1]} | {ratio} | {sw} | "
               f"{rec / 1e3:.2f} |" if rec else f"| {backend} | {size}³ | {cells[0]} | {cells[1]} | {ratio} | {sw} | |")
+    if simulate:
+        _simulate_table(simulate)
+
+
+def _simulate_table(benchmarks):
+    print()
+    print("| simulation | family | strain | workers | time per call (s) | samples/s | atoms |")
+    print("|---|---|---|---|---|---|---|")
+    for b in benchmarks:
+        info, p = b["extra_info"], b["params"]
+        median = b["stats"]["median"]
+        atoms = info.get("atoms")
+        atoms = f"{min(atoms)}-{max(atoms)}" if atoms else ""
+        kind = b["name"].split("[")[0].removeprefix("test_")
+        print(f"| {kind} | {p.get('family', 'faceted')} | {info['strain']} | {info['workers']} | "
+              f"{median:.3g} | {info['count'] / median:.1f} | {atoms} |")
 
 
 if __name__ == "__main__":

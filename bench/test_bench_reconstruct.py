@@ -3,12 +3,12 @@
 import pytest
 
 import phaser
-from phaser.simulate import simulate_crystal
+from phaser.simulate import simulate
 
 
 @pytest.fixture(scope="module")
 def iobs():
-    return simulate_crystal((64, 64, 64), rng=7).iobs
+    return simulate((64, 64, 64), max_phase=1.5, rng=7).iobs
 
 
 def test_default_schedule_64(benchmark, backend_name, iobs):

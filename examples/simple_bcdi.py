@@ -5,11 +5,11 @@ Run: python examples/simple_bcdi.py
 
 import phaser
 from phaser.analysis import align_to_reference, phase_rms
-from phaser.simulate import simulate_crystal
 
-# A faceted crystal with a smooth +-1.5 rad strain phase, oversampled 3x in a 64^3 box,
-# Poisson noise with 1e6 photons in the Bragg peak.
-sim = simulate_crystal((64, 64, 64), oversampling=3.0, photons=1e6, rng=0)
+# A faceted crystal with a Gaussian-correlated +-1.5 rad strain phase, oversampled 3x in a
+# 64^3 box, Poisson noise with 1e6 photons in the Bragg peak.
+sim = phaser.simulate(64, family="faceted", strain="gaussian", oversampling=3.0,
+                      photons=1e6, max_phase=1.5, rng=0)
 
 # The default schedule: (SW * ER**20)**5 * (SW * HIO**20)**25, read right to left.
 result = phaser.reconstruct(sim.iobs, seed=0)

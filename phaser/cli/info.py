@@ -12,11 +12,11 @@ __all__ = ["info"]
 
 @app.command()
 def info(
-    file: Optional[Path] = typer.Argument(None, help="Data or result file to describe.", show_default=False),
+    file: Optional[Path] = typer.Argument(None, help="Data, result or simulated data-set file to describe.", show_default=False),
     initializers: bool = typer.Option(False, "--initializers", help="List the registered initializers."),
     backends: bool = typer.Option(False, "--backends", help="List the kernel backends that load here."),
 ):
-    """Describe a data or result file (shape, counts, algorithm, metrics), or list plugins."""
+    """Describe a data, result or simulated data-set file, or list the plugins."""
     with user_errors():
         if initializers:
             from phaser.initializers import available_initializers

@@ -76,7 +76,8 @@ def describe(path):
     Returns
     -------
     str
-        For data: shape, stored dtype, total counts, maximum and its position, fraction of
+        For a simulated data set (``phaser simulate``): sample count, shape, families,
+        strain models, oversampling, photons, seed and command. For data: shape, stored dtype, total counts, maximum and its position, fraction of
         zero pixels and number of masked pixels.  For a result: shape, algorithm, backend,
         seed, version, final chi² and LLK, support size, iterations and wall time.
 
@@ -85,6 +86,11 @@ def describe(path):
     InputError
         If the file is missing, unreadable or invalid.
     """
+    from phaser.simulate.dataset import SimulatedDataset, is_dataset
+
+    if is_dataset(path):
+        with SimulatedDataset(path) as ds:
+            return ds.describe()
     if is_result_file(path):
         return _describe_result(path)
     return _describe_data(path)

@@ -1,35 +1,66 @@
-"""Simulated BCDI data: crystal shapes, phase (strain) fields and the forward model.
+"""Simulated BCDI data: crystal shapes, strain (phase) fields, the forward model, data sets.
 
-The quickest way to a test data set is :func:`simulate_crystal`::
+The module itself is callable: ``phaser.simulate(...)`` is :func:`simulate`, one crystal::
 
-    from phaser.simulate import simulate_crystal
-    sim = simulate_crystal((64, 64, 64), oversampling=3, photons=1e6, rng=0)
+    import phaser
+    sim = phaser.simulate(64, family="faceted", strain="gaussian", oversampling=3,
+                          photons=1e6, rng=0)
     sim.iobs      # float32 intensity, q = 0 at the array centre
     sim.obj       # complex64 ground truth, centred
     sim.support   # uint8 ground-truth support
+    sim.parameters  # everything that was drawn
 
-The building blocks (:func:`faceted_crystal`, :func:`smooth_phase`, :func:`diffraction`)
-compose into other simulations. Every function that draws random numbers takes ``rng``, a
+:func:`write_dataset` writes many samples to a chunked, compressed HDF5 file (what
+``phaser simulate`` does) and :class:`SimulatedDataset` reads one back. The building blocks
+(:mod:`~phaser.simulate.shapes`, :mod:`~phaser.simulate.phase`,
+:mod:`~phaser.simulate.atomistic`, :mod:`~phaser.simulate.forward`) compose into other
+simulations. Every function that draws random numbers takes ``rng``, a
 :class:`numpy.random.Generator` or a seed.
 """
 
-from phaser.simulate.crystal import SimulatedCrystal, simulate_crystal
-from phaser.simulate.forward import diffraction
-from phaser.simulate.phase import smooth_phase
-from phaser.simulate.shapes import (
-    LOW_INDEX_FAMILIES,
-    facet_normals,
-    faceted_crystal,
-    random_rotation,
+import sys
+import types
+
+from phaser.simulate.dataset import SimulatedDataset, write_dataset
+from phaser.simulate.forward import detector_mask, diffraction
+from phaser.simulate.phase import gaussian_phase, remove_ramp
+from phaser.simulate.sample import (
+    SHAPE_FAMILIES,
+    STRAIN_MODELS,
+    SimulatedCrystal,
+    SimulationConfig,
+    sample_rng,
+    simulate,
+    simulate_sample,
 )
+from phaser.simulate.shapes import Placement, draw_body, facet_normals, random_rotation
 
 __all__ = [
-    "LOW_INDEX_FAMILIES",
+    "SHAPE_FAMILIES",
+    "STRAIN_MODELS",
+    "Placement",
     "SimulatedCrystal",
+    "SimulatedDataset",
+    "SimulationConfig",
+    "detector_mask",
     "diffraction",
+    "draw_body",
     "facet_normals",
-    "faceted_crystal",
+    "gaussian_phase",
     "random_rotation",
-    "simulate_crystal",
-    "smooth_phase",
+    "remove_ramp",
+    "sample_rng",
+    "simulate",
+    "simulate_sample",
+    "write_dataset",
 ]
+
+
+class _CallableModule(types.ModuleType):
+    """Lets ``phaser.simulate(...)`` be the library call while its parts stay importable."""
+
+    def __call__(self, *args, **kwargs):
+        return simulate(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

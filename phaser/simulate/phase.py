@@ -1,8 +1,15 @@
 """Phase fields of simulated crystals.
 
 In BCDI the phase of the crystal image is φ(r) = G·u(r), the lattice displacement u
-projected on the Bragg vector G, in radians; a smooth random φ stands in for a smooth
-strain field.
+projected on the Bragg vector G, in radians. Here: a Gaussian-correlated random field
+(Wu et al. 2021, eq. 3) as a generic smooth strain, and the removal of the linear phase
+ramp that centring the detector on the Bragg peak takes out of measured data. Atomistic
+strain fields are in :mod:`phaser.simulate.atomistic`.
+
+References
+----------
+Wu, L., Juhas, P., Yoo, S. & Robinson, I. (2021). Complex imaging of phase domains by
+deep neural networks. IUCrJ 8, 12-21.
 """
 
 import numpy as np
@@ -11,84 +18,101 @@ from phaser.conventions import INTENSITY_DTYPE
 from phaser.random import as_generator
 from phaser.simulate._checks import as_shape
 
-__all__ = ["smooth_phase"]
+__all__ = ["gaussian_phase", "remove_ramp"]
 
 
-def smooth_phase(shape, rng=None, max_phase=1.5, correlation=None, *, size=None):
-    """A smooth random phase field, in radians.
+def gaussian_phase(shape, support, max_phase=1.5, correlation=None, rng=None):
+    """A Gaussian-correlated random phase field, in radians.
 
-    Gaussian-filtered white noise with its linear ramp over the ball of diameter `size`
-    centred in the array removed, then shifted and scaled so that inside that ball it spans
-    exactly ``[-max_phase, max_phase]``.
+    White Gaussian noise convolved with a Gaussian of standard deviation ``correlation``
+    voxels per axis (Wu et al. 2021, eq. 3), its linear ramp over the support removed (see
+    :func:`remove_ramp`), then shifted and scaled to span exactly
+    ``[-max_phase, max_phase]`` inside the support.
 
     Parameters
     ----------
     shape : int or tuple of 3 int
         Array shape (z, y, x); an int gives a cube.
+    support : array_like of bool
+        Where the crystal is; the field is normalised over it.
+    max_phase : float, optional
+        Half the peak-to-peak phase inside the support, in radians; π is the strong-phase
+        limit. 0 gives a flat phase.
+    correlation : float or sequence of 3 float, optional
+        Correlation length per axis, in voxels. Default a quarter of the support's extent.
     rng : numpy.random.Generator or seed, optional
         See :func:`phaser.random.as_generator`.
-    max_phase : float, optional
-        Half the peak-to-peak phase inside the ball, in radians. 0 gives a flat phase.
-    correlation : float, optional
-        Standard deviation, in voxels, of the Gaussian filter applied to the white noise;
-        features of the field are about twice this wide. Default ``size / 4``.
-    size : float, optional
-        Diameter in voxels of the centred ball over which the phase is normalised; pass the
-        crystal size. Default ``min(shape)``.
 
     Returns
     -------
     numpy.ndarray
-        Float32 phase in radians, centred layout (the ball is centred at index ``n // 2``).
-        Outside the ball values may exceed `max_phase`.
+        Float32 phase, same layout as `support`. The field continues smoothly outside the
+        support (where it may exceed `max_phase`), so that voxels the crystal only
+        partly fills get a phase consistent with their neighbours.
 
     Notes
     -----
-    A uniform phase gradient only displaces the Bragg peak, which an experiment centres on
-    the detector, so measured data never show it; removing it keeps the simulated peak at
-    the array centre. The filter is applied in Fourier space, so the field is periodic over
-    the array; this is harmless because only the region of the crystal is ever used.
+    The convolution is done in Fourier space, so the field is periodic over the array;
+    harmless, since only the crystal's region is used.
     """
     shape = as_shape(shape)
-    if not max_phase >= 0:
-        raise ValueError(f"max_phase must be >= 0, got {max_phase!r}")
-    size = float(min(shape) if size is None else size)
-    if not size > 0:
-        raise ValueError(f"size must be positive, got {size!r}")
-    correlation = size / 4 if correlation is None else float(correlation)
-    if not correlation > 0:
-        raise ValueError(f"correlation must be positive, got {correlation!r}")
+    support = np.asarray(support, dtype=bool)
+    if support.shape != shape:
+        raise ValueError(f"support has shape {support.shape}, expected {shape}")
+    if not support.any():
+        raise ValueError("the support is empty")
+    if not 0 <= max_phase <= np.pi:
+        raise ValueError(f"max_phase must be within [0, pi], got {max_phase!r}")
+    if correlation is None:
+        idx = np.nonzero(support)
+        correlation = [(i.max() - i.min() + 1) / 4 for i in idx]
+    correlation = np.broadcast_to(np.asarray(correlation, dtype=np.float64), (3,))
+    if not np.all(correlation > 0):
+        raise ValueError(f"correlation lengths must be positive, got {correlation.tolist()}")
 
-    rng = as_generator(rng)
-    noise = rng.standard_normal(shape)
-    # A unit-area Gaussian of standard deviation sigma has Fourier transform
-    # exp(-2 pi^2 sigma^2 f^2), f in cycles per voxel.
+    noise = as_generator(rng).standard_normal(shape)
+    # A unit-area Gaussian of standard deviation L has Fourier transform
+    # exp(-2 pi^2 L^2 f^2), f in cycles per voxel.
     freqs = [np.fft.fftfreq(n) for n in shape[:-1]] + [np.fft.rfftfreq(shape[-1])]
-    f2 = sum(f**2 for f in np.meshgrid(*freqs, indexing="ij", sparse=True))
-    gaussian = np.exp(-2 * np.pi**2 * correlation**2 * f2)
+    grids = np.meshgrid(*freqs, indexing="ij", sparse=True)
+    gaussian = np.exp(-2 * np.pi**2 * sum((c * f) ** 2 for c, f in zip(correlation, grids)))
     phase = np.fft.irfftn(np.fft.rfftn(noise) * gaussian, s=shape, axes=(0, 1, 2))
 
-    inside = _centred_ball(shape, size / 2)
-    phase -= _linear_fit(phase, inside)
-    low, high = phase[inside].min(), phase[inside].max()
+    phase = remove_ramp(phase, support)
+    low, high = phase[support].min(), phase[support].max()
     if max_phase == 0 or high == low:
         return np.zeros(shape, dtype=INTENSITY_DTYPE)
     phase = (phase - (high + low) / 2) * (2 * max_phase / (high - low))
     return phase.astype(INTENSITY_DTYPE)
 
 
-def _centred_ball(shape, radius):
-    """Boolean ball centred at index n // 2; always holds at least the centre voxel."""
-    grids = np.meshgrid(*(np.arange(n) - n // 2 for n in shape), indexing="ij", sparse=True)
-    return sum(g**2 for g in grids) <= max(radius, 0.0) ** 2
+def remove_ramp(phase, weights):
+    """Subtract the weighted least-squares plane a + b·r from a phase field.
 
+    A uniform phase gradient only moves the Bragg peak, which an experiment centres on the
+    detector, so measured data never show it; removing it keeps the simulated peak at the
+    array centre.
 
-def _linear_fit(values, where):
-    """Least-squares plane a + b·r fitted to `values` over `where`, evaluated on the full grid."""
-    points = np.nonzero(where)
-    centre = [n // 2 for n in values.shape]
+    Parameters
+    ----------
+    phase : array_like
+        Phase in radians, 3-D, with no wraps inside the weighted region.
+    weights : array_like
+        Non-negative fit weights (a boolean support, or the crystal's amplitude).
+
+    Returns
+    -------
+    numpy.ndarray
+        Float64 phase minus the fitted plane, over the whole array.
+    """
+    phase = np.asarray(phase, dtype=np.float64)
+    weights = np.asarray(weights, dtype=np.float64)
+    points = np.nonzero(weights > 0)
+    w = np.sqrt(weights[points])
+    centre = [n // 2 for n in phase.shape]
     design = np.column_stack([np.ones(len(points[0]))] + [p - c for p, c in zip(points, centre)])
-    coef, *_ = np.linalg.lstsq(design, values[points], rcond=None)
-    axes = (np.arange(n) - c for n, c in zip(values.shape, centre))
+    coef, *_ = np.linalg.lstsq(design * w[:, None], phase[points] * w, rcond=None)
+    axes = (np.arange(n) - c for n, c in zip(phase.shape, centre))
     grids = np.meshgrid(*axes, indexing="ij", sparse=True)
-    return coef[0] + sum(c * g for c, g in zip(coef[1:], grids))
+    # Only the slope is removed: the constant is the phase origin, set by the caller.
+    return phase - sum(c * g for c, g in zip(coef[1:], grids))

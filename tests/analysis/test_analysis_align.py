@@ -10,12 +10,12 @@ from phaser.analysis import (
     support_iou,
     twin_image,
 )
-from phaser.simulate import simulate_crystal
+from phaser.simulate import simulate
 
 
 @pytest.fixture(scope="module")
 def sim():
-    return simulate_crystal((40, 40, 40), oversampling=3, max_phase=1.5, rng=11)
+    return simulate((40, 40, 40), oversampling=3, max_phase=1.5, rng=11)
 
 
 def max_error(a, b):

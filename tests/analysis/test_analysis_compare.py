@@ -2,12 +2,12 @@ import numpy as np
 import pytest
 
 from phaser.analysis import align_to_reference, phase_rms, support_iou
-from phaser.simulate import simulate_crystal
+from phaser.simulate import simulate
 
 
 @pytest.fixture(scope="module")
 def sim():
-    return simulate_crystal(32, oversampling=3, rng=2)
+    return simulate(32, oversampling=3, max_phase=1.5, rng=2)
 
 
 def test_iou_identical_disjoint_and_partial():

@@ -5,14 +5,14 @@ import pytest
 from typer.testing import CliRunner
 
 from phaser.cli import app
-from phaser.simulate import simulate_crystal
+from phaser.simulate import simulate
 
 SHAPE = (32, 32, 32)
 
 
 @pytest.fixture(scope="session")
 def iobs():
-    return simulate_crystal(SHAPE, oversampling=3, photons=1e5, rng=0).iobs
+    return simulate(SHAPE, oversampling=3, photons=1e5, max_phase=1.5, rng=0).iobs
 
 
 @pytest.fixture

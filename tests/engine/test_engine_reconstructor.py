@@ -12,14 +12,14 @@ from phaser.engine.state import State
 from phaser.errors import ConfigError, InputError
 from phaser.kernels import available_backends
 from phaser.result import HISTORY_KEYS, Result
-from phaser.simulate import simulate_crystal
+from phaser.simulate import simulate
 
 SHAPE = (32, 32, 32)
 
 
 @pytest.fixture(scope="module")
 def sim():
-    return simulate_crystal(SHAPE, oversampling=3, photons=1e5, rng=0)
+    return simulate(SHAPE, oversampling=3, photons=1e5, max_phase=1.5, rng=0)
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +78,7 @@ def test_result_obeys_the_forward_model(result, sim):
 @pytest.mark.parametrize("name", available_backends())
 @pytest.mark.parametrize("shape", [(24, 32, 20), (15, 16, 17)], ids=str)
 def test_forward_model_holds_for_non_cubic_and_odd_shapes(name, shape):
-    sim = simulate_crystal(shape, oversampling=3, photons=1e5, rng=2)
+    sim = simulate(shape, oversampling=3, photons=1e5, max_phase=1.5, rng=2)
     res = phaser.reconstruct(sim.iobs, algorithm="ER**5 * HIO**10", backend=name, seed=1)
     assert res.obj.shape == shape
     assert chi2(res.obj, sim.iobs) == pytest.approx(res.chi2, rel=1e-3)

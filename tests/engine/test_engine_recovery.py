@@ -5,7 +5,7 @@ import pytest
 
 import phaser
 from phaser.analysis import align_support, align_to_reference, phase_rms, support_iou
-from phaser.simulate import simulate_crystal
+from phaser.simulate import simulate
 
 SEEDS = range(5)
 
@@ -13,7 +13,7 @@ SEEDS = range(5)
 def _recover(seed):
     # 64^3, oversampling 3, Poisson noise at 1e6 photons in the Bragg peak, a smooth
     # phase of +-1.5 rad: a faceted crystal as in the 3D-CDI-NN and AutoPhaseNN papers.
-    sim = simulate_crystal((64, 64, 64), oversampling=3.0, photons=1e6, max_phase=1.5,
+    sim = simulate((64, 64, 64), oversampling=3.0, photons=1e6, max_phase=1.5,
                            rng=20260 + seed)
     result = phaser.reconstruct(sim.iobs, seed=seed)
     aligned, info = align_to_reference(result.obj, sim.obj, sim.support)

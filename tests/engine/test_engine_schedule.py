@@ -14,7 +14,7 @@ from phaser.engine.schedule import (
 )
 from phaser.errors import ConfigError, PhaserError
 from phaser.kernels.numpy_backend import NumpyBackend
-from phaser.simulate import simulate_crystal
+from phaser.simulate import simulate
 
 NAMES = {"ER": ER().coefficients(), "HIO": HIO().coefficients(), "RAAR": RAAR().coefficients()}
 
@@ -28,7 +28,7 @@ def _name(a, b):
 
 @pytest.fixture(scope="module")
 def iobs():
-    return simulate_crystal((24, 24, 24), oversampling=3, photons=1e5, rng=1).iobs
+    return simulate((24, 24, 24), oversampling=3, photons=1e5, max_phase=1.5, rng=1).iobs
 
 
 @pytest.fixture

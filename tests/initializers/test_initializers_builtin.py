@@ -7,7 +7,7 @@ from phaser.errors import ConfigError
 from phaser.initializers import available_initializers, get_initializer
 from phaser.initializers.autocorr import AutocorrInit, autocorrelation_support
 from phaser.initializers.random import RandomInit
-from phaser.simulate import simulate_crystal
+from phaser.simulate import simulate
 
 SHAPE = (32, 32, 32)
 NAMES = ["random", "autocorr"]
@@ -15,7 +15,7 @@ NAMES = ["random", "autocorr"]
 
 @pytest.fixture(scope="module")
 def sim():
-    return simulate_crystal(SHAPE, oversampling=3, photons=1e6, rng=0)
+    return simulate(SHAPE, oversampling=3, photons=1e6, max_phase=1.5, rng=0)
 
 
 @pytest.fixture
@@ -94,7 +94,7 @@ def test_random_box_is_centred_with_the_requested_fraction(sim, no_mask):
 
 @pytest.mark.parametrize("seed", [1, 2, 4, 5])
 def test_autocorrelation_support_contains_the_crystal(seed):
-    sim = simulate_crystal(SHAPE, oversampling=3, photons=1e6, rng=seed)
+    sim = simulate(SHAPE, oversampling=3, photons=1e6, max_phase=1.5, rng=seed)
     support = autocorrelation_support(sim.iobs)
     assert support.dtype == np.uint8
     assert not np.any((sim.support == 1) & (support == 0))
@@ -104,13 +104,13 @@ def test_autocorrelation_support_contains_the_crystal(seed):
 
 @pytest.mark.parametrize("seed", range(4))
 def test_autocorrelation_support_contains_an_unstrained_crystal(seed):
-    sim = simulate_crystal(SHAPE, oversampling=3, photons=1e6, max_phase=0.0, rng=seed)
+    sim = simulate(SHAPE, oversampling=3, photons=1e6, max_phase=0.0, rng=seed)
     assert not np.any((sim.support == 1) & (autocorrelation_support(sim.iobs) == 0))
 
 
 @pytest.mark.parametrize("seed", [0, 3])
 def test_autocorrelation_support_contains_a_strongly_strained_crystal(seed):
-    sim = simulate_crystal(SHAPE, oversampling=3, photons=1e6, rng=seed)
+    sim = simulate(SHAPE, oversampling=3, photons=1e6, max_phase=1.5, rng=seed)
     assert not np.any((sim.support == 1) & (autocorrelation_support(sim.iobs) == 0))
 
 

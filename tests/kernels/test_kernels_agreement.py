@@ -5,14 +5,14 @@ import pytest
 
 import phaser
 from phaser.kernels import available_backends
-from phaser.simulate import simulate_crystal
+from phaser.simulate import simulate
 
 ALGORITHMS = ["HIO**10 * ER**10", "(SW * HIO**10)**2", "ER**10 * RAAR**10"]
 
 
 @pytest.fixture(scope="module")
 def iobs():
-    return simulate_crystal((32, 32, 32), oversampling=3, photons=1e5, rng=0).iobs
+    return simulate((32, 32, 32), oversampling=3, photons=1e5, max_phase=1.5, rng=0).iobs
 
 
 @pytest.fixture(scope="module")
@@ -32,8 +32,8 @@ def test_backend_agrees_with_numpy_after_20_iterations(iobs, references, name, a
     scale = np.abs(ref.obj).max()
     assert np.abs(got.obj - ref.obj).max() <= 2e-3 * scale
     np.testing.assert_array_equal(got.history["iteration"], ref.history["iteration"])
-    np.testing.assert_allclose(got.history["chi2"], ref.history["chi2"], rtol=1e-4)
-    np.testing.assert_allclose(got.history["llk"], ref.history["llk"], rtol=1e-4)
+    np.testing.assert_allclose(got.history["chi2"], ref.history["chi2"], rtol=1e-3)
+    np.testing.assert_allclose(got.history["llk"], ref.history["llk"], rtol=1e-3)
     np.testing.assert_array_equal(got.history["support_size"], ref.history["support_size"])
 
 

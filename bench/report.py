@@ -23,6 +23,13 @@ def main(path):
         times[key][name] = b["stats"]["median"] * 1e3
     print(f"machine: {data['machine_info'].get('cpu', {}).get('brand_raw', '?')}, "
           f"{data['machine_info'].get('cpu', {}).get('count', '?')} cores")
+    if times:
+        _iteration_table(times)
+    if simulate:
+        _simulate_table(simulate)
+
+
+def _iteration_table(times):
     print("| backend | size | HIO iteration (ms) | 2 FFTs (ms) | ratio | shrink-wrap (ms) | default 600 it (s) |")
     print("|---|---|---|---|---|---|---|")
     for (backend, size), t in sorted(times.items()):
@@ -33,8 +40,6 @@ def main(path):
         sw = f"{t['shrink_wrap']:.1f}" if "shrink_wrap" in t else ""
         print(f"| {backend} | {size}³ | {cells[0]} | {cells[1]} | {ratio} | {sw} | "
               f"{rec / 1e3:.2f} |" if rec else f"| {backend} | {size}³ | {cells[0]} | {cells[1]} | {ratio} | {sw} | |")
-    if simulate:
-        _simulate_table(simulate)
 
 
 def _simulate_table(benchmarks):
@@ -42,12 +47,13 @@ def _simulate_table(benchmarks):
     print("| simulation | family | strain | workers | time per call (s) | samples/s | atoms |")
     print("|---|---|---|---|---|---|---|")
     for b in benchmarks:
-        info, p = b["extra_info"], b["params"]
+        info, p = b["extra_info"], b["params"] or {}
         median = b["stats"]["median"]
         atoms = info.get("atoms")
         atoms = f"{min(atoms)}-{max(atoms)}" if atoms else ""
         kind = b["name"].split("[")[0].removeprefix("test_")
-        print(f"| {kind} | {p.get('family', 'faceted')} | {info['strain']} | {info['workers']} | "
+        family = info.get("family") or p.get("family", "faceted")
+        print(f"| {kind} | {family} | {info['strain']} | {info['workers']} | "
               f"{median:.3g} | {info['count'] / median:.1f} | {atoms} |")
 
 

@@ -52,3 +52,24 @@ def test_atomistic_sample(benchmark):
 
     benchmark.extra_info.update(count=1, workers=1, strain="atomistic")
     benchmark.pedantic(one, rounds=5, iterations=1)
+
+
+def test_atomistic_20000_atoms(benchmark):
+    """The issue's yardstick: a 20,000-atom crystal (a ball at 64^3) relaxed and binned."""
+    pytest.importorskip("ase")
+    import numpy as np
+
+    from phaser.simulate.atomistic import atomistic_crystal
+    from phaser.simulate.shapes import Placement, Superellipsoid
+
+    ball = Superellipsoid(a=1.0, b=1.0, c=1.0, e=1.0, n=1.0)
+    placement = Placement.fit(ball, (64, 64, 64), 3.0, np.eye(3))
+    benchmark.group = "simulate"
+    counter = iter(range(10**6))
+
+    def one():
+        crystal = atomistic_crystal(ball, placement, next(counter))
+        benchmark.extra_info.setdefault("atoms", []).append(crystal.n_atoms)
+
+    benchmark.extra_info.update(count=1, workers=1, strain="atomistic", family="ball")
+    benchmark.pedantic(one, rounds=3, iterations=1)

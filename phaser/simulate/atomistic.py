@@ -224,14 +224,8 @@ def atomistic_crystal(
 
     References
     ----------
-    Chan, H. et al. (2021). Rapid 3D nanoscale coherent imaging via physics-aware deep
-    learning. Applied Physics Reviews 8, 021407.
-
-    Yao, Y. et al. (2022). AutoPhaseNN: unsupervised physics-aware deep learning of 3D
-    nanoscale Bragg coherent diffraction imaging. npj Computational Materials 8, 124.
-
-    Jacobsen, K. W., Stoltze, P. & Nørskov, J. K. (1996). A semi-empirical effective
-    medium theory for metals and alloys. Surface Science 366, 394-402.
+    Chan et al. (2021), Yao et al. (2022) and Jacobsen et al. (1996): see
+    :mod:`phaser.simulate.atomistic`.
     """
     kind = _resolve_calculator(calculator)
     rng = as_generator(rng)

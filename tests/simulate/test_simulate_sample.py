@@ -158,7 +158,7 @@ def test_photon_counts_follow_the_requested_scale(photons):
     assert abs(noisy.iobs.sum(dtype=np.float64) - expected) < 5 * np.sqrt(expected)
     bright = exact.iobs > 10
     ratio = noisy.iobs[bright].sum(dtype=np.float64) / exact.iobs[bright].sum(dtype=np.float64)
-    assert ratio == pytest.approx(1, abs=5 / np.sqrt(exact.iobs[bright].sum()))
+    assert ratio == pytest.approx(1, abs=5 / np.sqrt(float(exact.iobs[bright].sum())))
 
 
 def test_mean_of_counts_matches_expectation():

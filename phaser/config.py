@@ -43,6 +43,38 @@ class ReconstructionConfig:
     threads: int | None = None
     """CPU threads for kernels and FFTs; None uses every core available."""
 
+    free_fraction: float = 0.05
+    """Fraction of the pixels kept out of the projection, in small islands, to measure the
+    free log-likelihood (Favre-Nicolin et al. 2020); 0 turns it off."""
+
+    runs: int = 1
+    """Independent runs from different random starts (seeds ``seed, seed + 1, ...``)."""
+
+    keep: int = 1
+    """Best runs (lowest free LLK) aligned and averaged into the result; at most `runs`."""
+
+    bragg: tuple | None = None
+    """Miller indices (h, k, l) of the measured reflection, for the displacement and strain
+    maps; with `lattice` (cubic) or `d_spacing`."""
+
+    lattice: float | None = None
+    """Cubic lattice parameter in Angstrom (gold: 4.078)."""
+
+    d_spacing: float | None = None
+    """Spacing of the reflecting planes in Angstrom, instead of `bragg` and `lattice`."""
+
+    voxel_size: tuple | None = None
+    """Real-space voxel size in nm, one value or (z, y, x), for the strain; None gives the
+    strain per voxel."""
+
+    q_axis: int = 0
+    """Array axis along the scattering vector q, for the strain."""
+
+    def postprocess_options(self):
+        """Keyword arguments of :func:`phaser.analysis.postprocess` for this configuration."""
+        return {"bragg": self.bragg, "lattice": self.lattice, "d_spacing": self.d_spacing,
+                "voxel_size": self.voxel_size, "q_axis": self.q_axis}
+
     def __post_init__(self):
         if self.algorithm is not None and self.iters is not None:
             raise ConfigError("--iters scales the default schedule; with --algo write the "
@@ -54,6 +86,31 @@ class ReconstructionConfig:
         _check_int("metrics_every", self.metrics_every, 1)
         if self.threads is not None:
             _check_int("threads", self.threads, 1)
+        _check_int("runs", self.runs, 1)
+        _check_int("keep", self.keep, 1)
+        if self.keep > self.runs:
+            raise ConfigError(f"--keep ({self.keep}) cannot exceed --runs ({self.runs})")
+        if self.bragg is not None:
+            bragg = tuple(self.bragg)
+            if len(bragg) != 3 or not all(isinstance(h, int) and not isinstance(h, bool) for h in bragg) \
+                    or not any(bragg):
+                raise ConfigError(f"--bragg takes three integer Miller indices, not all 0, got {self.bragg!r}")
+            object.__setattr__(self, "bragg", bragg)
+        for name in ("lattice", "d_spacing"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                      or not value > 0):
+                raise ConfigError(f"--{name.replace('_', '-')} must be a positive number of Angstrom, got {value!r}")
+        if self.voxel_size is not None:
+            size = (self.voxel_size,) if isinstance(self.voxel_size, (int, float)) else tuple(self.voxel_size)
+            if len(size) not in (1, 3) or not all(isinstance(v, (int, float)) and v > 0 for v in size):
+                raise ConfigError(f"--voxel-size takes one or three positive numbers (nm), got {self.voxel_size!r}")
+            object.__setattr__(self, "voxel_size", size * 3 if len(size) == 1 else size)
+        if self.q_axis not in (0, 1, 2) or isinstance(self.q_axis, bool):
+            raise ConfigError(f"--q-axis must be 0, 1 or 2, got {self.q_axis!r}")
+        if isinstance(self.free_fraction, bool) or not isinstance(self.free_fraction, (int, float)) \
+                or not 0 <= self.free_fraction <= 0.2:
+            raise ConfigError(f"--free-fraction must be a number in [0, 0.2], got {self.free_fraction!r}")
         for name in ("init", "backend"):
             if not isinstance(getattr(self, name), str) or not getattr(self, name):
                 raise ConfigError(f"{name} must be a non-empty string")

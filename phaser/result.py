@@ -7,7 +7,7 @@ import numpy as np
 
 __all__ = ["Result", "HISTORY_KEYS"]
 
-HISTORY_KEYS = ("iteration", "chi2", "llk", "support_size")
+HISTORY_KEYS = ("iteration", "chi2", "llk", "llk_free", "support_size")
 """Per-iteration history columns, each a 1-D array of the same length."""
 
 
@@ -38,6 +38,17 @@ class Result:
         phaser version that produced it.
     command : str
         Command line (or library call) that produced it.
+    maps : dict of str to numpy.ndarray
+        Post-processed float32 maps on the object's grid and layout (``amplitude``,
+        ``phase``, and with a known d-spacing ``displacement`` and ``strain``), as made by
+        :func:`phaser.analysis.postprocess`; empty if the phase was not post-processed.
+    postprocess : dict
+        How `maps` were made (JSON-serialisable): the Bragg reflection, lattice parameter
+        or d-spacing, voxel size, q direction, origin, and ``units`` (map name -> unit).
+    runs : list of dict
+        One JSON-serialisable summary per independent run of a multi-run reconstruction
+        (seed, ``llk_free``, ``chi2``, ``llk``, status, whether it was kept); empty for a
+        single run.
     """
 
     obj: np.ndarray
@@ -50,6 +61,9 @@ class Result:
     seed: int | None = None
     version: str = ""
     command: str = ""
+    maps: dict = field(default_factory=dict)
+    postprocess: dict = field(default_factory=dict)
+    runs: list = field(default_factory=list)
 
     @property
     def chi2(self):

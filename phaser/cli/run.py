@@ -25,16 +25,26 @@ def run(
     config: Optional[Path] = typer.Option(None, "--config", help="TOML file of options; the command line overrides it."),
     metrics_every: Optional[int] = typer.Option(None, "--metrics-every", help="Record chi2 and LLK every N iterations [default: 10]."),
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads [default: all available]."),
+    runs: Optional[int] = typer.Option(None, "--runs", help="Independent runs from different random starts [default: 1]."),
+    keep: Optional[int] = typer.Option(None, "--keep", help="Best runs (by free LLK) aligned and averaged [default: 1]."),
+    free_fraction: Optional[float] = typer.Option(None, "--free-fraction", help="Pixels kept out of the projection for the free LLK [default: 0.05; 0 = off]."),
+    bragg: Optional[str] = typer.Option(None, "--bragg", help="Reflection h,k,l (e.g. 111) for displacement and strain maps."),
+    lattice: Optional[float] = typer.Option(None, "--lattice", help="Cubic lattice parameter, Angstrom (with --bragg)."),
+    d_spacing: Optional[float] = typer.Option(None, "--d-spacing", help="Plane spacing of the reflection, Angstrom (instead of --bragg/--lattice)."),
+    voxel_size: Optional[str] = typer.Option(None, "--voxel-size", help="Real-space voxel size, nm: one value or z,y,x (for the strain)."),
+    q_axis: Optional[int] = typer.Option(None, "--q-axis", help="Array axis along q, for the strain [default: 0]."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ):
     """Reconstruct INPUT and write the result (object, support, history) to a CXI file."""
     with user_errors():
         _run(input, algo, iters, init, backend, seed, mask, support, out, force, config,
-             metrics_every, threads, quiet)
+             metrics_every, threads, runs, keep, free_fraction,
+             dict(bragg=bragg, lattice=lattice, d_spacing=d_spacing, voxel_size=voxel_size,
+                  q_axis=q_axis), quiet)
 
 
 def _run(input, algo, iters, init, backend, seed, mask, support, out, force, config,
-         metrics_every, threads, quiet):
+         metrics_every, threads, runs, keep, free_fraction, post, quiet):
     import dataclasses
     import shlex
     import sys
@@ -43,13 +53,18 @@ def _run(input, algo, iters, init, backend, seed, mask, support, out, force, con
 
     from phaser.config import ReconstructionConfig, load_config
     from phaser.engine.run import Reconstructor
+    from phaser.analysis.phase import postprocess_result
+    from phaser.engine.runs import run_many, spread
     from phaser.io import load_data, load_support, save_result
     from phaser.io.atomic import check_output
     from phaser.io.paths import file_format
 
     cfg = load_config(config) if config else ReconstructionConfig()
     cfg = cfg.replace(init=init, backend=backend, seed=seed, metrics_every=metrics_every,
-                      threads=threads)
+                      threads=threads, runs=runs, keep=keep, free_fraction=free_fraction,
+                      bragg=_miller(post["bragg"]), lattice=post["lattice"],
+                      d_spacing=post["d_spacing"], voxel_size=_numbers(post["voxel_size"]),
+                      q_axis=post["q_axis"])
     if algo is not None or iters is not None:
         # Either flag replaces the file's whole schedule; both at once is refused.
         cfg = dataclasses.replace(cfg, algorithm=algo, iters=iters)
@@ -60,23 +75,60 @@ def _run(input, algo, iters, init, backend, seed, mask, support, out, force, con
     support_array = load_support(support, iobs.shape) if support else None
 
     total = cfg.operator().n_iterations
-    bar = tqdm(total=total, unit="it", disable=True if quiet else None, leave=False,
+    bar = tqdm(total=total * cfg.runs, unit="it", disable=True if quiet else None, leave=False,
                desc=input.name)
     command = shlex.join(["phaser", *sys.argv[1:]])
-    rec = Reconstructor(cfg, callbacks=[lambda state: bar.update(1)], command=command)
+    callbacks = [lambda state: bar.update(1)]
     try:
-        result = rec.run(iobs, mask_array, support_array)
+        if cfg.runs > 1:
+            result = run_many(cfg, iobs, mask_array, support_array, callbacks=callbacks,
+                              command=command)
+        else:
+            result = Reconstructor(cfg, callbacks=callbacks, command=command).run(
+                iobs, mask_array, support_array)
     finally:
         bar.close()
+    result = postprocess_result(result, **cfg.postprocess_options())
     result.config.update(input=str(input), mask=_str(mask), support=_str(support))
     save_result(result, out, force=force)
     t = result.timings
-    typer.echo(
-        f"chi2 {result.chi2:.4g}  LLK {result.llk:.4g}  support {int(result.support.sum())} voxels  "
-        f"{total} iterations in {t['total']:.2f} s ({t['iterations_per_s']:.0f} it/s, "
-        f"{result.backend})  -> {out}"
-    )
+    llk_free = result.history["llk_free"][-1] if len(result.history.get("llk_free", [])) else float("nan")
+    line = (f"chi2 {result.chi2:.4g}  LLK {result.llk:.4g}  free LLK {llk_free:.4g}  "
+            f"support {int(result.support.sum())} voxels  ")
+    if cfg.runs > 1:
+        kept = [r for r in result.runs if r.get("kept")]
+        failed = [r for r in result.runs if r["status"] in ("collapsed", "exploded")]
+        spread_text = f", phase spread {spread(result):.3g} rad" if len(kept) > 1 else ""
+        failed_text = f", {len(failed)} failed" if failed else ""
+        line += f"{len(kept)} of {cfg.runs} runs averaged{spread_text}{failed_text}  "
+    typer.echo(line + f"{total * cfg.runs} iterations in {t['total']:.2f} s "
+               f"({t['iterations_per_s']:.0f} it/s, {result.backend})  -> {out}")
 
 
 def _str(path):
     return None if path is None else str(path)
+
+
+def _miller(text):
+    """``111`` or ``1,1,1`` (commas needed for negative or two-digit indices) as ints."""
+    if text is None:
+        return None
+    from phaser.errors import ConfigError
+
+    parts = text.split(",") if "," in text else list(text)
+    try:
+        return tuple(int(p) for p in parts)
+    except ValueError:
+        raise ConfigError(f"--bragg takes Miller indices like 111 or 1,1,1, got {text!r}") from None
+
+
+def _numbers(text):
+    if text is None:
+        return None
+    from phaser.errors import ConfigError
+
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise ConfigError(f"--voxel-size takes one number or z,y,x, got {text!r}") from None
+    return values

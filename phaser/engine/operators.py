@@ -16,12 +16,28 @@ from dataclasses import dataclass, fields
 from phaser.errors import ConfigError, PhaserError
 from phaser.kernels.numpy_backend import SHRINK_WRAP_METHODS
 
-__all__ = ["Operator", "Chain", "Repeat", "ER", "HIO", "RAAR", "ShrinkWrap", "OPERATORS",
-           "SupportCollapseError"]
+__all__ = ["Operator", "Chain", "Repeat", "ER", "HIO", "RAAR", "ShrinkWrap", "Detwin",
+           "OPERATORS", "SupportCollapseError", "MIN_SUPPORT_VOXELS", "MAX_SUPPORT_FRACTION"]
+
+MIN_SUPPORT_VOXELS = 27
+"""A shrink-wrap support below this many voxels (a 3³ cube) has collapsed."""
+
+MAX_SUPPORT_FRACTION = 0.4
+"""A shrink-wrap support above this fraction of the array has exploded: data oversampled
+at least twice per axis leave the crystal an eighth of it at most."""
 
 
 class SupportCollapseError(PhaserError):
-    """The shrink-wrap support became empty."""
+    """The shrink-wrap support collapsed (became empty) or exploded (filled the array).
+
+    Attributes
+    ----------
+    kind : {"collapsed", "exploded"}
+    """
+
+    def __init__(self, message, kind="collapsed"):
+        super().__init__(message)
+        self.kind = kind
 
 
 class Operator:
@@ -226,10 +242,18 @@ class ShrinkWrap(Operator):
     def __call__(self, state):
         size = state.backend.shrink_wrap(state.obj, state.support, self.threshold, self.sigma,
                                          self.method)
-        if size == 0:
+        if size < MIN_SUPPORT_VOXELS:
             raise SupportCollapseError(
-                f"the support collapsed to 0 voxels at iteration {state.iteration}; "
+                f"the support collapsed to {size} voxels at iteration {state.iteration}; "
                 f"lower the shrink-wrap threshold (now {self.threshold})"
+            )
+        n = state.support.size
+        if size > MAX_SUPPORT_FRACTION * n:
+            raise SupportCollapseError(
+                f"the support exploded to {size} voxels ({size / n:.0%} of the array) at "
+                f"iteration {state.iteration}; raise the shrink-wrap threshold (now "
+                f"{self.threshold}) or check the data's oversampling",
+                kind="exploded",
             )
         state.support_size = size
         # Zero outside the new support so HIO/RAAR do not feed back on stale values.
@@ -237,7 +261,70 @@ class ShrinkWrap(Operator):
         return state
 
 
-OPERATORS = {"ER": ER, "HIO": HIO, "RAAR": RAAR, "SW": ShrinkWrap}
+@dataclass(frozen=True, repr=False)
+class Detwin(Operator):
+    """Break the object-twin symmetry: HIO on half the support, then the full support back.
+
+    The object and its twin (``conj(obj(-r))``) fit the data equally well, and a run that
+    mixes them stalls. Cutting the support in half through its centre of mass along
+    `axis` keeps one of the two and starves the other, whose support is the mirror half
+    (Favre-Nicolin et al. 2020 use the same idea in PyNX).
+
+    Parameters
+    ----------
+    iterations : int
+        HIO iterations with the half support.
+    axis : int
+        Axis (0, 1 or 2) across which the support is halved.
+    beta : float
+        HIO feedback parameter.
+
+    References
+    ----------
+    V. Favre-Nicolin, G. Girard, S. Leake et al., "PyNX: high-performance computing toolkit
+    for coherent X-ray imaging based on operators", J. Appl. Cryst. 53, 1404 (2020).
+    """
+
+    iterations: int = 20
+    axis: int = 0
+    beta: float = 0.9
+
+    def __post_init__(self):
+        if isinstance(self.iterations, bool) or not isinstance(self.iterations, int) \
+                or self.iterations < 1:
+            raise ConfigError(f"DW iterations must be a positive integer, got {self.iterations!r}")
+        if self.axis not in (0, 1, 2) or isinstance(self.axis, bool):
+            raise ConfigError(f"DW axis must be 0, 1 or 2, got {self.axis!r}")
+        _check_beta(self.beta, "DW")
+
+    @property
+    def n_iterations(self):
+        return self.iterations
+
+    def __call__(self, state):
+        import numpy as np
+
+        from phaser.conventions import to_engine, to_file
+
+        be = state.backend
+        full = be.to_host(state.support).copy()
+        support = to_file(full)
+        coords = np.nonzero(support)[self.axis]
+        if len(coords) == 0:
+            return state
+        half = support.copy()
+        cut = [slice(None)] * 3
+        cut[self.axis] = slice(int(np.ceil(coords.mean())) + 1, None)
+        half[tuple(cut)] = 0
+        state.support[...] = be.asarray(to_engine(half), np.uint8)
+        hio = HIO(self.beta)
+        for _ in range(self.iterations):
+            state = hio(state)
+        state.support[...] = be.asarray(full, np.uint8)
+        return state
+
+
+OPERATORS = {"ER": ER, "HIO": HIO, "RAAR": RAAR, "SW": ShrinkWrap, "DW": Detwin}
 """Names of the notation and the operator classes they stand for."""
 
 _NAMES = {cls: name for name, cls in OPERATORS.items()}

@@ -7,13 +7,14 @@ import numpy as np
 
 from phaser.config import ReconstructionConfig
 from phaser.conventions import OBJECT_DTYPE, SUPPORT_DTYPE, to_engine, to_file
+from phaser.engine.free import free_pixels
 from phaser.engine.state import State
 from phaser.initializers import get_initializer
 from phaser.kernels import get_backend
 from phaser.random import as_generator
 from phaser.result import Result
 
-__all__ = ["Reconstructor", "reconstruct"]
+__all__ = ["Reconstructor", "free_pixel_rng", "reconstruct"]
 
 
 class Reconstructor:
@@ -44,7 +45,7 @@ class Reconstructor:
         self._t0 = self._t_setup = None
         self._t_iter = 0.0
 
-    def setup(self, iobs, mask=None, support=None):
+    def setup(self, iobs, mask=None, support=None, free=None):
         """Validate the data, start the object and move everything onto the backend.
 
         Parameters
@@ -55,6 +56,9 @@ class Reconstructor:
             Nonzero = bad pixel.
         support : array_like, optional
             Starting support, file layout; replaces the initializer's support.
+        free : array_like, optional
+            Free pixels (file layout, nonzero = free); default drawn with
+            :func:`~phaser.engine.free.free_pixels` from the configured fraction and seed.
 
         Returns
         -------
@@ -70,16 +74,23 @@ class Reconstructor:
         iobs = check_intensity(iobs, "intensity", mask)
         backend = get_backend(cfg.backend, cfg.threads)
         rng = as_generator(cfg.seed)
-        obj, init_support = get_initializer(cfg.init)(iobs, mask, rng=rng)
+        if free is None:
+            free = free_pixels(mask, cfg.free_fraction, free_pixel_rng(cfg.seed))
+        # The initializer sees free pixels as masked: nothing may fit them.
+        unseen = (mask != 0) | (np.asarray(free) != 0)
+        obj, init_support = get_initializer(cfg.init)(iobs, unseen.astype(np.uint8), rng=rng)
         if support is not None:
             init_support = check_support(support, iobs.shape, "support")
             obj = obj * (init_support != 0)
         obj = to_engine(np.asarray(obj, OBJECT_DTYPE))
         init_support = to_engine(np.asarray(init_support != 0, SUPPORT_DTYPE))
         iobs_e, mask_e = to_engine(iobs), to_engine(mask)
-        obj *= _data_scale(obj, iobs_e, mask_e)
+        free_e = to_engine(np.asarray(free != 0, np.uint8))
+        # Free pixels must not steer the run, not even through the starting scale.
+        obj *= _data_scale(obj, iobs_e, mask_e | free_e)
         self.state = State(backend, iobs_e, mask_e, obj, init_support,
-                           metrics_every=cfg.metrics_every, callbacks=self.callbacks)
+                           metrics_every=cfg.metrics_every, callbacks=self.callbacks,
+                           free=free_e)
         self._t_setup = time.perf_counter() - self._t0
         return self.state
 
@@ -94,9 +105,9 @@ class Reconstructor:
         self._ran.append(operator)
         return self.state
 
-    def run(self, iobs, mask=None, support=None):
+    def run(self, iobs, mask=None, support=None, free=None):
         """``setup``, then the configured algorithm, then ``finalize``."""
-        self.setup(iobs, mask, support)
+        self.setup(iobs, mask, support, free)
         self.step(self.config.operator())
         return self.finalize()
 
@@ -128,6 +139,12 @@ class Reconstructor:
         )
 
 
+def free_pixel_rng(seed):
+    """Generator of the free pixels: its own stream of `seed`, so that every run of a
+    multi-run reconstruction, and the initializer, are independent of it."""
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(0xF1EE,)))
+
+
 def _data_scale(obj, iobs, mask):
     """Factor that gives the object the data's total intensity (Parseval)."""
     norm = float(np.sum(np.abs(obj) ** 2, dtype=np.float64)) * obj.size
@@ -136,8 +153,8 @@ def _data_scale(obj, iobs, mask):
 
 
 def reconstruct(iobs, mask=None, algorithm=None, init="autocorr", backend="numba", seed=None, *,
-                iters=None, support=None, metrics_every=10, threads=None, callbacks=(),
-                config=None):
+                iters=None, support=None, metrics_every=10, threads=None, free_fraction=0.05,
+                runs=1, keep=1, callbacks=(), config=None):
     """Reconstruct a 3D BCDI pattern.
 
     Parameters
@@ -162,6 +179,11 @@ def reconstruct(iobs, mask=None, algorithm=None, init="autocorr", backend="numba
         Record chi² and LLK every this many iterations.
     threads : int, optional
         CPU threads (default: all available).
+    free_fraction : float, optional
+        Fraction of pixels kept out of the projection for the free LLK (0 for none).
+    runs, keep : int, optional
+        Independent runs, and how many of the best (by free LLK) are aligned and averaged;
+        see :func:`phaser.engine.runs.run_many`.
     callbacks : sequence of callable, optional
         Called as ``callback(state)`` after every iteration.
     config : ReconstructionConfig, optional
@@ -170,6 +192,9 @@ def reconstruct(iobs, mask=None, algorithm=None, init="autocorr", backend="numba
     Returns
     -------
     Result
+        With the post-processed phase maps (:func:`phaser.analysis.postprocess`) from the
+        configuration's ``bragg``, ``lattice``, ``d_spacing``, ``voxel_size`` and ``q_axis``
+        (only through `config`).
 
     Examples
     --------
@@ -180,6 +205,15 @@ def reconstruct(iobs, mask=None, algorithm=None, init="autocorr", backend="numba
     if config is None:
         config = ReconstructionConfig(algorithm=None if algorithm is None else str(algorithm),
                                       iters=iters, init=init, backend=backend, seed=seed,
-                                      metrics_every=metrics_every, threads=threads)
-    rec = Reconstructor(config, callbacks, command="phaser.reconstruct(...)")
-    return rec.run(iobs, mask, support)
+                                      metrics_every=metrics_every, threads=threads,
+                                      free_fraction=free_fraction, runs=runs, keep=keep)
+    command = "phaser.reconstruct(...)"
+    if config.runs > 1:
+        from phaser.engine.runs import run_many
+
+        result = run_many(config, iobs, mask, support, callbacks=callbacks, command=command)
+    else:
+        result = Reconstructor(config, callbacks, command=command).run(iobs, mask, support)
+    from phaser.analysis.phase import postprocess_result
+
+    return postprocess_result(result, **config.postprocess_options())

@@ -151,6 +151,8 @@ def _operator(name, args, kwargs):
             raise ConfigError(f"{name} has no parameter {key!r} (parameters: {allowed})")
     params = dict(zip(names, args))
     params.update(kwargs)
-    if any(isinstance(v, int) and not isinstance(v, bool) for v in params.values()):
-        params = {k: float(v) if isinstance(v, int) else v for k, v in params.items()}
+    # "beta=1" means 1.0, but an iteration count or an axis stays an int.
+    floats = {f.name for f in fields(cls) if isinstance(f.default, float)}
+    params = {k: float(v) if k in floats and isinstance(v, int) and not isinstance(v, bool)
+              else v for k, v in params.items()}
     return cls(**params)

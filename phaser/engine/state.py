@@ -20,6 +20,10 @@ class State:
         Observed intensity, float32, engine layout.
     mask : numpy.ndarray
         Uint8 mask, nonzero = pixel free in the projection and excluded from metrics.
+    free : numpy.ndarray, optional
+        Uint8 free pixels (see :mod:`phaser.engine.free`), engine layout: left free in the
+        projection like masked ones, excluded from chi² and LLK, and the only pixels of
+        the free LLK.
     obj : numpy.ndarray
         Starting object, complex64, engine layout.
     support : numpy.ndarray
@@ -36,17 +40,23 @@ class State:
     iteration : int
         Iterations (Fourier projections) completed.
     history : dict of str to list
-        chi², LLK and support size recorded every `metrics_every` iterations.
+        chi², LLK, free LLK and support size recorded every `metrics_every` iterations.
     """
 
-    def __init__(self, backend, iobs, mask, obj, support, metrics_every=10, callbacks=()):
+    def __init__(self, backend, iobs, mask, obj, support, metrics_every=10, callbacks=(),
+                 free=None):
         be = self.backend = backend
         shape = iobs.shape
-        unmasked = mask == 0
-        self.iobs_sum = float(iobs[unmasked].sum(dtype=np.float64))
-        self.n_data = int(np.count_nonzero(unmasked))
+        free = np.zeros(shape, np.uint8) if free is None else (free != 0) & (mask == 0)
+        used = (mask == 0) & ~free
+        self.iobs_sum = float(iobs[used].sum(dtype=np.float64))
+        self.n_data = int(np.count_nonzero(used))
+        self.n_free = int(np.count_nonzero(free))
         self.amp = be.asarray(np.sqrt(iobs), np.float32)
-        self.mask = be.asarray(mask, np.uint8)
+        # The projection leaves masked and free pixels alike; the metric sums of the
+        # kernels run over the pixels this mask leaves, so one more mask selects the free.
+        self.mask = be.asarray((~used).astype(np.uint8), np.uint8)
+        self.free_mask = be.asarray((~free).astype(np.uint8), np.uint8) if self.n_free else None
         self.support = be.asarray(support, np.uint8)
         self.obj = be.empty_complex(shape)
         self.obj[...] = be.asarray(obj, np.complex64)
@@ -69,9 +79,10 @@ class State:
         be = self.backend
         be.fft(self.obj, self.psi)
         due = self.iteration % self.metrics_every == 0
+        free_sums = self._free_sums() if due else None
         sums = be.project_modulus(self.psi, self.amp, self.mask, self.scale, metrics=due)
         if due:
-            self._record(sums)
+            self._record(sums, free_sums)
         be.ifft(self.psi)
 
     def end_iteration(self):
@@ -86,11 +97,19 @@ class State:
             return
         be = self.backend
         be.fft(self.obj, self.psi)
-        self._record(be.metric_sums(self.psi, self.amp, self.mask))
+        self._record(be.metric_sums(self.psi, self.amp, self.mask), self._free_sums())
 
-    def _record(self, sums):
+    def _free_sums(self):
+        if self.free_mask is None:
+            return None
+        return self.backend.metric_sums(self.psi, self.amp, self.free_mask)
+
+    def _record(self, sums, free_sums=None):
         chi_sum, deviance_sum = sums
         self.history["iteration"].append(self.iteration)
         self.history["chi2"].append(chi_sum / self.iobs_sum)
         self.history["llk"].append(deviance_sum / max(self.n_data, 1))
+        self.history["llk_free"].append(
+            free_sums[1] / self.n_free if free_sums is not None else float("nan")
+        )
         self.history["support_size"].append(self.support_size)

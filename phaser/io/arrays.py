@@ -2,8 +2,10 @@
 
 An ``.npz`` data file holds the intensity under ``data`` or ``iobs`` (or as its only
 array) and, optionally, a mask under ``mask``.  An ``.npz`` result holds ``obj``,
-``support``, one ``history_<key>`` array per history column and ``metadata``, a JSON
-string with the remaining fields of :class:`~phaser.result.Result`.
+``support``, one ``history_<key>`` array per history column, one ``map_<name>`` float32
+array per post-processed map, and ``metadata``, a JSON string with the remaining fields of
+:class:`~phaser.result.Result` (``postprocess`` and ``runs`` among them; results written
+before these existed read back with empty defaults).
 """
 
 import zipfile
@@ -13,7 +15,7 @@ import tifffile
 
 from ..errors import InputError
 from ..result import Result
-from .metadata import from_json, result_arrays, result_info, to_json
+from .metadata import check_runs, from_json, result_arrays, result_info, result_maps, to_json
 
 __all__ = [
     "read_arrays",
@@ -32,6 +34,7 @@ MASK_KEYS = ("mask",)
 SUPPORT_KEYS = ("support",)
 RESULT_FORMAT = "phaser-result"
 HISTORY_PREFIX = "history_"
+MAP_PREFIX = "map_"
 
 
 def _one_line(exc):
@@ -150,9 +153,11 @@ def write_data(path, iobs, mask=None, *, attribution=None, notes=None):
 def write_result(result, path):
     """Write `result` to an ``.npz`` file at `path` (not atomic; see ``save_result``)."""
     obj, support, history = result_arrays(result)
+    maps = result_maps(result)
     info = {"format": RESULT_FORMAT, "format_version": 1, **result_info(result)}
     arrays = {"obj": obj, "support": support}
     arrays.update({HISTORY_PREFIX + key: column for key, column in history.items()})
+    arrays.update({MAP_PREFIX + name: values for name, values in maps.items()})
     # A 0-d unicode array, so reading it back needs no pickle.
     arrays["metadata"] = np.array(to_json(info))
     # A file object, because np.savez appends ".npz" to names that lack it.
@@ -182,6 +187,20 @@ def read_result(path):
         for key, value in arrays.items()
         if key.startswith(HISTORY_PREFIX)
     }
+    maps = {
+        key[len(MAP_PREFIX):]: value
+        for key, value in arrays.items()
+        if key.startswith(MAP_PREFIX)
+    }
+    for name, value in maps.items():
+        if value.shape != arrays["obj"].shape:
+            raise InputError(
+                f"{path}: map {name!r} has shape {value.shape}; the object has"
+                f" {arrays['obj'].shape}"
+            )
+    postprocess = info.get("postprocess", {})
+    if not isinstance(postprocess, dict):
+        raise InputError(f"{path}: stored post-processing parameters are not a JSON object")
     return Result(
         obj=arrays["obj"],
         support=arrays["support"],
@@ -193,4 +212,7 @@ def read_result(path):
         seed=info.get("seed"),
         version=info.get("version", ""),
         command=info.get("command", ""),
+        maps=maps,
+        postprocess=postprocess,
+        runs=check_runs(info.get("runs", []), path),
     )

@@ -20,6 +20,17 @@ Result layout::
         configuration                         the configuration as a JSON string
         timings/<name>                        one float64 scalar per timing
         history/<key>                         one 1-D dataset per history column
+        runs                                  JSON list, one object per independent run
+                                              of a multi-run reconstruction (optional)
+    /entry_1/image_1/process_2/               NXprocess "phase post-processing" (optional)
+        program, version, date, description
+        parameters                            JSON object: bragg, lattice, d_spacing,
+                                              voxel_size, q_direction, origin, units, ...
+        maps/<name>                           one float32 (z, y, x) dataset per map, on
+                                              the object's grid; attribute ``units``
+
+Files without ``runs`` or ``process_2`` (written before they existed, or by other
+programs) read back with empty defaults.
 """
 
 import contextlib
@@ -28,10 +39,10 @@ import datetime
 import h5py
 import numpy as np
 
-from ..conventions import OBJECT_DTYPE, SUPPORT_DTYPE
+from ..conventions import INTENSITY_DTYPE, OBJECT_DTYPE, SUPPORT_DTYPE
 from ..errors import InputError
 from ..result import Result
-from .metadata import from_json, result_arrays, result_info, to_json
+from .metadata import check_runs, from_json, result_arrays, result_info, result_maps, to_json
 
 __all__ = [
     "CXI_VERSION",
@@ -40,6 +51,7 @@ __all__ = [
     "OBJECT_PATH",
     "SUPPORT_PATH",
     "PROCESS_PATH",
+    "POSTPROCESS_PATH",
     "open_hdf5",
     "read_data",
     "read_mask",
@@ -56,6 +68,7 @@ MASK_PATHS = ("/entry_1/instrument_1/detector_1/mask", "/entry_1/data_1/mask")
 OBJECT_PATH = "/entry_1/image_1/data"
 SUPPORT_PATH = "/entry_1/image_1/support"
 PROCESS_PATH = "/entry_1/image_1/process_1"
+POSTPROCESS_PATH = "/entry_1/image_1/process_2"
 
 # Compression for every array written: gzip is readable everywhere (no plugin), and the
 # shuffle filter roughly doubles its ratio on float data.
@@ -224,11 +237,35 @@ def _write_process(process, result, history):
     group.attrs["NX_class"] = "NXcollection"
     for key, column in history.items():
         group.create_dataset(key, data=column)
+    process.create_dataset("runs", data=to_json(info["runs"]))
+
+
+def _write_postprocess(process, info, maps):
+    """Fill the ``process_2`` group (phase post-processing) with its maps and parameters."""
+    process.attrs["NX_class"] = "NXprocess"
+    process.create_dataset("program", data="phaser")
+    process.create_dataset("version", data=info["version"])
+    process.create_dataset(
+        "date", data=datetime.datetime.now().astimezone().isoformat(timespec="seconds")
+    )
+    process.create_dataset("description", data="phase post-processing")
+    parameters = info["postprocess"]
+    process.create_dataset("parameters", data=to_json(parameters))
+    units = parameters.get("units", {})
+    group = process.create_group("maps", track_order=True)
+    group.attrs["NX_class"] = "NXcollection"
+    for name, values in maps.items():
+        dataset = group.create_dataset(name, data=values, **_COMPRESSION)
+        # Also as an attribute, where HDF5 viewers (silx, HDFView) show it next to the data.
+        if isinstance(units, dict) and name in units:
+            dataset.attrs["units"] = str(units[name])
 
 
 def write_result(result, path):
     """Write `result` to a CXI file at `path` (not atomic; see ``save_result``)."""
     obj, support, history = result_arrays(result)
+    # Validate before the file is created, so a bad map fails with nothing half written.
+    maps = result_maps(result)
     f, entry = _new_file(path, "image_1")
     with f:
         image = entry.create_group("image_1")
@@ -237,6 +274,9 @@ def write_result(result, path):
         image.create_dataset("support", data=support, **_COMPRESSION)
         image.create_dataset("data_space", data="real")
         _write_process(image.create_group("process_1"), result, history)
+        info = result_info(result)
+        if maps or info["postprocess"]:
+            _write_postprocess(image.create_group("process_2"), info, maps)
 
 
 def _string(group, key, default=""):
@@ -268,6 +308,7 @@ def read_result(path):
             obj=_read(obj, path).astype(OBJECT_DTYPE, copy=False),
             support=_read(support, path).astype(SUPPORT_DTYPE, copy=False),
         )
+        _read_postprocess(f, result, path)
         process = f.get(PROCESS_PATH)
         if process is None:
             return result
@@ -283,4 +324,30 @@ def read_result(path):
             result.timings = {k: float(v[()]) for k, v in process["timings"].items()}
         if "history" in process:
             result.history = {k: v[()] for k, v in process["history"].items()}
+        if "runs" in process:
+            result.runs = check_runs(from_json(_string(process, "runs"), path), path)
         return result
+
+
+def _read_postprocess(f, result, path):
+    """Fill `result`'s maps and post-processing parameters from ``process_2``, if present."""
+    process = f.get(POSTPROCESS_PATH)
+    if not isinstance(process, h5py.Group):
+        return
+    if "parameters" in process:
+        parameters = from_json(_string(process, "parameters"), path)
+        if not isinstance(parameters, dict):
+            raise InputError(f"{path}: {POSTPROCESS_PATH}/parameters is not a JSON object")
+        result.postprocess = parameters
+    maps = process.get("maps")
+    if isinstance(maps, h5py.Group):
+        for name, dataset in maps.items():
+            if not isinstance(dataset, h5py.Dataset):
+                continue
+            values = _read(dataset, path)
+            if values.shape != result.obj.shape:
+                raise InputError(
+                    f"{path}: map {dataset.name} has shape {values.shape};"
+                    f" the object has {result.obj.shape}"
+                )
+            result.maps[name] = values.astype(INTENSITY_DTYPE, copy=False)

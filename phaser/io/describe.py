@@ -60,6 +60,11 @@ def _describe_result(path):
         ("iterations", iterations),
         ("wall time", "unknown" if total is None else f"{total:.3g} s"),
     ]
+    if r.runs:
+        kept = sum(1 for run in r.runs if run.get("kept"))
+        rows.append(("runs", f"{len(r.runs)} ({kept} kept)"))
+    if r.maps:
+        rows.append(("maps", ", ".join(r.maps)))
     return _rows(f"{path}: phaser result", rows)
 
 

@@ -4,10 +4,10 @@ import json
 
 import numpy as np
 
-from ..conventions import OBJECT_DTYPE, SUPPORT_DTYPE
+from ..conventions import INTENSITY_DTYPE, OBJECT_DTYPE, SUPPORT_DTYPE
 from ..errors import InputError
 
-__all__ = ["to_json", "from_json", "result_arrays", "result_info"]
+__all__ = ["to_json", "from_json", "result_arrays", "result_maps", "result_info", "check_runs"]
 
 
 def _default(value):
@@ -67,6 +67,46 @@ def result_arrays(result):
     return obj, support, history
 
 
+def result_maps(result):
+    """Return `result`'s post-processed maps converted for writing.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        Each map as float32, in the order of ``result.maps``.
+
+    Raises
+    ------
+    ValueError
+        If a map does not have the object's shape, or its name could not be a dataset or
+        array name (empty, or holding ``/``).
+    """
+    shape = np.shape(result.obj)
+    maps = {}
+    for name, value in result.maps.items():
+        name = str(name)
+        if not name or "/" in name:
+            raise ValueError(f"map name {name!r} is empty or holds '/'")
+        value = np.asarray(value, dtype=INTENSITY_DTYPE)
+        if value.shape != shape:
+            raise ValueError(f"map {name!r} has shape {value.shape}; the object has {shape}")
+        maps[name] = value
+    return maps
+
+
+def check_runs(runs, name):
+    """Return `runs` read back from file `name` if it is a list of dicts.
+
+    Raises
+    ------
+    InputError
+        If it is anything else.
+    """
+    if not isinstance(runs, list) or not all(isinstance(run, dict) for run in runs):
+        raise InputError(f"{name}: stored runs are not a JSON list of objects")
+    return runs
+
+
 def result_info(result):
     """Return the scalar fields of `result` (everything but arrays) as a plain dict."""
     return {
@@ -77,4 +117,6 @@ def result_info(result):
         "command": str(result.command),
         "config": dict(result.config),
         "timings": {str(k): float(v) for k, v in result.timings.items()},
+        "postprocess": dict(result.postprocess),
+        "runs": [dict(run) for run in result.runs],
     }

@@ -9,7 +9,7 @@ import numpy as np
 from ..conventions import INTENSITY_DTYPE, MASK_DTYPE, SUPPORT_DTYPE
 from ..errors import InputError
 
-__all__ = ["check_ndim", "check_intensity", "check_mask", "check_support"]
+__all__ = ["check_ndim", "check_intensity", "check_mask", "check_support", "check_phased"]
 
 
 def _real_array(a, name, what):
@@ -160,3 +160,32 @@ def check_support(support, shape, name):
     if not out.any():
         raise InputError(f"{name} is an empty support (no voxel inside)")
     return out
+
+
+def check_phased(result, name):
+    """Raise unless a result holds a phase worth showing or exporting.
+
+    A result "has no phase" when its support is empty, its object is zero on the support,
+    or its object is real-valued (no imaginary part anywhere: an amplitude stored where
+    the complex object belongs, not a reconstruction).
+
+    Parameters
+    ----------
+    result : phaser.result.Result
+        As read by :func:`~phaser.io.load_result` (which already rejects data files).
+    name : str
+        File name used in messages.
+
+    Raises
+    ------
+    InputError
+        With a one-line reason.
+    """
+    inside = np.asarray(result.support) != 0
+    if not inside.any():
+        raise InputError(f"{name} has an empty support: no crystal to show")
+    obj = np.asarray(result.obj)
+    if not np.any(obj[inside]):
+        raise InputError(f"{name} holds no phase: the object is zero on its support")
+    if not np.iscomplexobj(obj) or not np.any(obj.imag):
+        raise InputError(f"{name} holds no phase: its object is real-valued")

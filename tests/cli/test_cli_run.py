@@ -36,7 +36,9 @@ def test_run_writes_a_cxi_result_and_a_summary_line(invoke, data, tmp_path, iobs
     assert result.config["input"] == str(data)
     assert result.obj.dtype == np.complex64 and result.obj.shape == iobs.shape
     assert f"chi2 {result.chi2:.4g}" in lines[0] and f"LLK {result.llk:.4g}" in lines[0]
-    assert chi2(result.obj, iobs) == pytest.approx(result.chi2, rel=1e-3)
+    # chi² covers the projected pixels: all but the free ones.
+    free = _free(np.zeros(iobs.shape, np.uint8), seed=1)
+    assert chi2(result.obj, iobs, free) == pytest.approx(result.chi2, rel=1e-3)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data.npy", "r.cxi"]
 
 
@@ -143,7 +145,7 @@ def test_mask_option(invoke, data, tmp_path, iobs):
                "--backend", "numpy", "--out", "r.cxi"))
     result = phaser.load_result(tmp_path / "r.cxi")
     assert result.config["mask"] == "mask.npy"
-    assert chi2(result.obj, iobs, mask) == pytest.approx(result.chi2, rel=1e-3)
+    assert chi2(result.obj, iobs, mask | _free(mask, seed=0)) == pytest.approx(result.chi2, rel=1e-3)
 
 
 def test_help_lists_the_commands(invoke):
@@ -199,3 +201,57 @@ def test_failures_during_the_run_leave_nothing(invoke, data, tmp_path, monkeypat
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and phrase in lines[0] and "Traceback" not in res.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data.npy"]
+
+
+def _free(mask, seed):
+    """The free pixels a run with `seed` and the default fraction keeps out."""
+    from phaser.engine.free import free_pixels
+    from phaser.engine.run import free_pixel_rng
+
+    return free_pixels(mask, 0.05, free_pixel_rng(seed))
+
+
+def test_runs_keep_and_free_llk_in_the_summary(invoke, data, tmp_path):
+    res = invoke("run", data, "--runs", 3, "--keep", 2, "--iters", 60, "--seed", 2, "-q",
+                 "--out", "r.cxi")
+    assert res.exit_code == 0, res.output
+    assert "free LLK" in res.stdout and "of 3 runs averaged" in res.stdout
+    result = phaser.load_result(tmp_path / "r.cxi")
+    assert [r["seed"] for r in result.runs] == [2, 3, 4]
+    assert 1 <= sum(r["kept"] for r in result.runs) <= 2
+    assert np.isfinite(result.history["llk_free"][-1])
+
+
+def test_bragg_and_lattice_give_displacement_and_strain_maps(invoke, data, tmp_path):
+    res = invoke("run", data, "--iters", 60, "--seed", 2, "-q", "--out", "r.cxi",
+                 "--bragg", "111", "--lattice", 4.078, "--voxel-size", "5,6,7", "--q-axis", 1)
+    assert res.exit_code == 0, res.output
+    result = phaser.load_result(tmp_path / "r.cxi")
+    assert {"amplitude", "phase", "displacement", "strain"} <= set(result.maps)
+    assert result.config["bragg"] == [1, 1, 1] or tuple(result.config["bragg"]) == (1, 1, 1)
+    assert result.postprocess["d_spacing"] == pytest.approx(4.078 / np.sqrt(3))
+    inside = result.support != 0
+    # Strain needs a neighbour along q inside the crystal: all but a few surface voxels.
+    assert np.mean(np.isfinite(result.maps["strain"][inside])) > 0.95
+    assert not np.any(np.isfinite(result.maps["strain"][~inside]))
+
+
+@pytest.mark.parametrize(
+    "args, phrase",
+    [
+        (["--runs", "2", "--keep", "3"], "--keep (3) cannot exceed --runs (2)"),
+        (["--runs", "0"], "--runs must be an integer >= 1"),
+        (["--free-fraction", "0.5"], "--free-fraction must be a number in [0, 0.2]"),
+        (["--bragg", "1x1"], "--bragg takes"),
+        (["--bragg", "000"], "--bragg takes three integer Miller indices"),
+        (["--lattice", "-4"], "--lattice must be a positive number"),
+        (["--voxel-size", "1,2"], "--voxel-size takes one or three"),
+        (["--q-axis", "3"], "--q-axis must be 0, 1 or 2"),
+    ],
+)
+def test_bad_multi_run_and_units_options(invoke, data, tmp_path, args, phrase):
+    res = invoke("run", data, "--iters", 20, "--out", "r.cxi", *args)
+    assert res.exit_code == 1
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and phrase in lines[0], res.stderr
+    assert not (tmp_path / "r.cxi").exists()

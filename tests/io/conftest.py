@@ -53,6 +53,34 @@ def result(rng):
     )
 
 
+@pytest.fixture
+def result_with_maps(result, rng):
+    """`result` with post-processed maps (NaN outside the support, as the real ones) and runs."""
+    inside = result.support != 0
+    phase = np.where(inside, rng.normal(size=SHAPE), np.nan).astype(np.float32)
+    result.maps = {
+        "amplitude": np.abs(result.obj),
+        "phase": phase,
+        "displacement": phase * np.float32(0.375),
+        "strain": np.where(inside, rng.normal(scale=1e-3, size=SHAPE), np.nan).astype(np.float32),
+    }
+    result.postprocess = {
+        "units": {"amplitude": "a.u.", "phase": "rad", "displacement": "angstrom", "strain": "1"},
+        "bragg": [1.0, 1.0, 1.0],
+        "lattice": 4.078,
+        "d_spacing": 2.3544,
+        "voxel_size": [5.0, 5.0, 6.0],
+        "q_direction": [1.0, 0.0, 0.0],
+        "origin": [3, 4, 5],
+    }
+    result.runs = [
+        {"seed": 1, "llk_free": 1.2, "chi2": 0.01, "llk": 1.1, "status": "ok", "kept": True},
+        {"seed": 2, "llk_free": 9.5, "chi2": 0.2, "llk": 8.0, "status": "ok", "kept": False},
+        {"seed": 3, "llk_free": None, "chi2": None, "llk": None, "status": "failed: NaN", "kept": False},
+    ]
+    return result
+
+
 def _assert_results_equal(a, b):
     """Every field of two results equal, arrays with dtype."""
     for name in ("obj", "support"):
@@ -63,8 +91,13 @@ def _assert_results_equal(a, b):
     for key in a.history:
         assert a.history[key].dtype == b.history[key].dtype, key
         np.testing.assert_array_equal(a.history[key], b.history[key])
-    for name in ("config", "timings", "algorithm", "backend", "seed", "version", "command"):
+    for name in ("config", "timings", "algorithm", "backend", "seed", "version", "command",
+                 "postprocess", "runs"):
         assert getattr(a, name) == getattr(b, name), name
+    assert list(a.maps) == list(b.maps)
+    for key in a.maps:
+        assert a.maps[key].dtype == np.float32, key
+        np.testing.assert_array_equal(a.maps[key], np.asarray(b.maps[key], np.float32))
 
 
 @pytest.fixture

@@ -34,3 +34,10 @@ def test_describe_result_detected_by_content(tmp_path, result):
 def test_describe_result_npz(tmp_path, result):
     save_result(result, tmp_path / "r.npz")
     assert "phaser result" in describe(tmp_path / "r.npz")
+
+
+def test_describe_result_lists_maps_and_runs(tmp_path, result_with_maps):
+    save_result(result_with_maps, tmp_path / "r.cxi")
+    text = describe(tmp_path / "r.cxi")
+    assert "maps        amplitude, phase, displacement, strain" in text
+    assert "runs        3 (1 kept)" in text

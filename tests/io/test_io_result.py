@@ -89,3 +89,97 @@ def test_load_result_bad_suffix_and_missing(tmp_path):
 def test_save_result_bad_suffix(tmp_path, result):
     with pytest.raises(InputError, match="unknown file type .vtk"):
         save_result(result, tmp_path / "r.vtk")
+
+
+# Post-processed maps and multi-run summaries ------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["r.cxi", "r.npz"])
+def test_result_with_maps_and_runs_round_trip(tmp_path, result_with_maps, name, assert_results_equal):
+    save_result(result_with_maps, tmp_path / name)
+    back = load_result(tmp_path / name)
+    assert_results_equal(back, result_with_maps)
+    assert np.isnan(back.maps["phase"][result_with_maps.support == 0]).all()
+    assert back.runs[2]["llk_free"] is None
+
+
+def test_result_maps_cxi_layout(tmp_path, result_with_maps):
+    from phaser.io.cxi import POSTPROCESS_PATH
+
+    save_result(result_with_maps, tmp_path / "r.cxi")
+    with h5py.File(tmp_path / "r.cxi") as f:
+        process = f[POSTPROCESS_PATH]
+        assert process.attrs["NX_class"] == "NXprocess"
+        assert process["description"].asstr()[()] == "phase post-processing"
+        assert json.loads(process["parameters"].asstr()[()]) == result_with_maps.postprocess
+        assert list(process["maps"]) == ["amplitude", "phase", "displacement", "strain"]
+        assert process["maps/strain"].dtype == np.float32
+        assert process["maps/strain"].shape == result_with_maps.obj.shape
+        assert process["maps/displacement"].attrs["units"] == "angstrom"
+        runs = json.loads(f[PROCESS_PATH + "/runs"].asstr()[()])
+        assert [run["seed"] for run in runs] == [1, 2, 3]
+
+
+def test_result_without_maps_writes_no_postprocess_group(tmp_path, result):
+    from phaser.io.cxi import POSTPROCESS_PATH
+
+    save_result(result, tmp_path / "r.cxi")
+    with h5py.File(tmp_path / "r.cxi") as f:
+        assert POSTPROCESS_PATH not in f
+    back = load_result(tmp_path / "r.cxi")
+    assert back.maps == {} and back.postprocess == {} and back.runs == []
+
+
+def test_old_cxi_result_without_runs_or_maps_loads(tmp_path, result_with_maps):
+    from phaser.io.cxi import POSTPROCESS_PATH
+
+    path = tmp_path / "r.cxi"
+    save_result(result_with_maps, path)
+    # What a file written before these fields existed looks like.
+    with h5py.File(path, "a") as f:
+        del f[PROCESS_PATH + "/runs"]
+        del f[POSTPROCESS_PATH]
+    back = load_result(path)
+    assert back.maps == {} and back.postprocess == {} and back.runs == []
+    assert back.algorithm == result_with_maps.algorithm
+
+
+def test_old_npz_result_without_runs_or_maps_loads(tmp_path, result):
+    from phaser.io.metadata import result_info, to_json
+
+    info = {"format": "phaser-result", "format_version": 1, **result_info(result)}
+    del info["runs"], info["postprocess"]
+    np.savez(tmp_path / "r.npz", obj=result.obj, support=result.support, metadata=np.array(to_json(info)))
+    back = load_result(tmp_path / "r.npz")
+    assert back.maps == {} and back.postprocess == {} and back.runs == []
+    assert back.seed == 42
+
+
+@pytest.mark.parametrize("name", ["r.cxi", "r.npz"])
+def test_map_of_wrong_shape_is_refused_and_nothing_written(tmp_path, result, name):
+    result.maps = {"phase": np.zeros((2, 2, 2), np.float32)}
+    with pytest.raises(ValueError, match="map 'phase' has shape"):
+        save_result(result, tmp_path / name)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_bad_stored_runs_is_an_input_error(tmp_path, result):
+    path = tmp_path / "r.cxi"
+    save_result(result, path)
+    with h5py.File(path, "a") as f:
+        del f[PROCESS_PATH + "/runs"]
+        f[PROCESS_PATH + "/runs"] = '{"seed": 1}'
+    with pytest.raises(InputError, match="runs are not a JSON list"):
+        load_result(path)
+
+
+def test_map_shape_mismatch_in_file_is_an_input_error(tmp_path, result_with_maps):
+    from phaser.io.cxi import POSTPROCESS_PATH
+
+    path = tmp_path / "r.cxi"
+    save_result(result_with_maps, path)
+    with h5py.File(path, "a") as f:
+        del f[POSTPROCESS_PATH + "/maps/strain"]
+        f[POSTPROCESS_PATH + "/maps/strain"] = np.zeros((2, 2, 2), np.float32)
+    with pytest.raises(InputError, match="map .*strain has shape"):
+        load_result(path)

@@ -1,0 +1,83 @@
+"""``phaser export``: convert a result for other programs.
+
+``phaser export RESULT --vtk out.vti`` writes VTK ImageData for ParaView.  The command is
+meant to grow: each output kind is one entry of ``_EXPORTERS``, chosen by an option named
+after the format (``--vtk``) or by the suffix of ``--out``; a checkpoint-to-ONNX export
+(``phaser export CHECKPOINT --out model.onnx``) plugs in as one more suffix, with its own
+reader of the input.
+"""
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from phaser.cli import app, user_errors
+
+__all__ = ["export"]
+
+
+def _export_vtk(source, out, *, force, voxel_size):
+    from phaser.io import load_result
+    from phaser.io.atomic import check_output
+    from phaser.io.validate import check_phased
+    from phaser.io.vtk import save_vti
+
+    # A bad destination fails before a large result is read.
+    check_output(out, force=force)
+    result = load_result(source)
+    check_phased(result, source)
+    save_vti(result, out, force=force, voxel_size=voxel_size)
+
+
+# Output suffix -> exporter(source, out, *, force, voxel_size).
+_EXPORTERS = {".vti": _export_vtk}
+
+
+@app.command()
+def export(
+    source: Path = typer.Argument(..., help="Result file (.cxi/.h5 or .npz) written by phaser run.", show_default=False),
+    vtk: Optional[Path] = typer.Option(None, "--vtk", help="Write VTK ImageData (.vti) for ParaView: amplitude, phase, strain (if present), support.", show_default=False),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output file; its suffix picks the format (.vti).", show_default=False),
+    voxel_size: Optional[str] = typer.Option(None, "--voxel-size", help="Voxel size in nm, S or SZ,SY,SX [default: the one stored with the maps, else 1].", show_default=False),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
+):
+    """Export SOURCE to another format (VTK ImageData for ParaView)."""
+    with user_errors():
+        _export(source, vtk, out, voxel_size, force)
+
+
+def _export(source, vtk, out, voxel_size, force):
+    from phaser.errors import ConfigError
+
+    if (vtk is None) == (out is None):
+        raise ConfigError("give one output: --vtk OUT.vti, or --out OUT with a known suffix")
+    if vtk is not None:
+        target, exporter = vtk, _export_vtk
+        if target.suffix.lower() != ".vti":
+            raise ConfigError(f"--vtk writes VTK ImageData; give a name ending in .vti, got {target}")
+    else:
+        target = out
+        exporter = _EXPORTERS.get(out.suffix.lower())
+        if exporter is None:
+            raise ConfigError(
+                f"--out {out}: unknown output type {out.suffix or '(no suffix)'};"
+                f" expected one of {', '.join(_EXPORTERS)}"
+            )
+    sizes = None if voxel_size is None else _voxel_size(voxel_size)
+    exporter(source, target, force=force, voxel_size=sizes)
+    typer.echo(f"{source} -> {target}")
+
+
+def _voxel_size(text):
+    from phaser.errors import ConfigError
+
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        values = ()
+    if len(values) not in (1, 3) or not all(v > 0 for v in values):
+        raise ConfigError(
+            f"--voxel-size takes one positive number or three (z,y,x), in nm; got {text!r}"
+        )
+    return values[0] if len(values) == 1 else values

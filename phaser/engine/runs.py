@@ -1,0 +1,170 @@
+"""Several independent runs, ranked by free log-likelihood, the best aligned and averaged.
+
+One run from one random start can stall (object and twin mixed, a support that shrank
+into the crystal); a few runs from different starts, ranked by the free LLK, which an
+overfitted run cannot fake, make the outcome dependable. The best `keep` runs are aligned
+on the best one (translation, twin image, global phase) and averaged, and their spread
+is reported as a confidence figure.
+
+References
+----------
+V. Favre-Nicolin, S. Leake and Y. Chushkin, "Free log-likelihood as an unbiased metric for
+coherent diffraction imaging", Scientific Reports 10, 2664 (2020).
+"""
+
+import dataclasses
+import math
+import time
+
+import numpy as np
+
+from phaser.conventions import OBJECT_DTYPE, SUPPORT_DTYPE
+from phaser.errors import PhaserError
+from phaser.io.validate import check_mask, check_ndim
+
+__all__ = ["OUTLIER_FACTOR", "run_many", "spread"]
+
+OUTLIER_FACTOR = 2.0
+"""A run is averaged only if its free LLK is at most this many times the best run's."""
+
+
+def run_many(config, iobs, mask=None, support=None, *, callbacks=(), command=None,
+             on_run=None):
+    """Run ``config.runs`` reconstructions and average the best ``config.keep``.
+
+    Parameters
+    ----------
+    config : phaser.config.ReconstructionConfig
+        Run ``r`` uses seed ``config.seed + r`` (a seed is drawn and recorded when none is
+        given). Every run shares the same free pixels, so their free LLKs compare.
+    iobs, mask, support : array_like
+        As for :meth:`phaser.engine.run.Reconstructor.setup`.
+    callbacks : sequence of callable, optional
+        Passed to every run.
+    command : str, optional
+        Stored with the result.
+    on_run : callable, optional
+        Called as ``on_run(index, summary)`` after each run (progress reports).
+
+    Returns
+    -------
+    phaser.result.Result
+        The average of the kept runs, object and majority-vote support, with the best
+        run's history and a last history row (same iteration) for the average itself. The kept runs are the best `keep`, less any whose free LLK exceeds
+        :data:`OUTLIER_FACTOR` times the best's (marked ``status="outlier"``). ``runs``
+        holds one summary per run (seed, chi2, llk, llk_free, status, rank, kept,
+        phase_spread); ``timings["total"]`` covers all runs.
+
+    Raises
+    ------
+    phaser.errors.PhaserError
+        If every run's support collapsed or exploded.
+    """
+    from phaser.analysis import align_support, align_to_reference
+    from phaser.engine.free import free_pixels
+    from phaser.engine.operators import SupportCollapseError
+    from phaser.engine.run import Reconstructor, free_pixel_rng
+
+    start = time.perf_counter()
+    seed = config.seed if config.seed is not None else int(np.random.SeedSequence().entropy % 2**31)
+    check_ndim(iobs, "intensity")
+    mask = np.zeros(np.shape(iobs), np.uint8) if mask is None else check_mask(mask, np.shape(iobs), "mask")
+    free = free_pixels(mask, config.free_fraction, free_pixel_rng(seed))
+
+    summaries, results = [], []
+    for r in range(config.runs):
+        one = dataclasses.replace(config, seed=seed + r, runs=1, keep=1)
+        rec = Reconstructor(one, callbacks, command=command)
+        summary = {"seed": seed + r}
+        try:
+            result = rec.run(iobs, mask, support, free)
+        except SupportCollapseError as exc:
+            result = None
+            summary.update(status=exc.kind, message=str(exc), chi2=math.nan, llk=math.nan,
+                           llk_free=math.nan)
+        else:
+            summary.update(status="ok", chi2=result.chi2, llk=result.llk,
+                           llk_free=_last(result.history, "llk_free"))
+        summaries.append(summary)
+        results.append(result)
+        if on_run is not None:
+            on_run(r, summary)
+
+    ok = [i for i, res in enumerate(results) if res is not None]
+    if not ok:
+        reasons = "; ".join(f"seed {s['seed']}: support {s['status']}" for s in summaries)
+        raise PhaserError(f"all {config.runs} runs failed ({reasons})")
+    # The free LLK ranks; without free pixels, the LLK of the projected data does.
+    key = "llk_free" if not math.isnan(summaries[ok[0]]["llk_free"]) else "llk"
+    ranked = sorted(ok, key=lambda i: summaries[i][key])
+    # A run far worse than the best has failed (a twin mixture, a support cut into the
+    # crystal): averaging it in would only blur the good ones.
+    limit = OUTLIER_FACTOR * summaries[ranked[0]][key]
+    kept = [i for i in ranked[: config.keep] if summaries[i][key] <= limit]
+    for rank, i in enumerate(ranked):
+        summaries[i].update(rank=rank + 1, kept=i in kept)
+        if i not in kept and i in ranked[: config.keep]:
+            summaries[i]["status"] = "outlier"
+
+    best = results[kept[0]]
+    objects, supports = [best.obj.astype(np.complex128)], [best.support != 0]
+    for i in kept[1:]:
+        aligned, info = align_to_reference(results[i].obj, best.obj, best.support)
+        objects.append(aligned.astype(np.complex128))
+        supports.append(align_support(results[i].support, info) != 0)
+    average = np.mean(objects, axis=0)
+    # A voxel belongs to the support if most kept runs put it there.
+    votes = np.sum(supports, axis=0)
+    majority = votes * 2 > len(kept)
+    for i, obj in zip(kept, objects):
+        summaries[i]["phase_spread"] = _phase_spread(obj, average, majority)
+
+    average = average.astype(OBJECT_DTYPE)
+    result = dataclasses.replace(
+        best,
+        obj=average,
+        support=majority.astype(SUPPORT_DTYPE),
+        history=_with_average_row(best.history, average, iobs, mask, free, int(majority.sum())),
+        config=config.to_dict() | {"seed": seed},
+        seed=seed,
+        runs=summaries,
+        command=command if command is not None else best.command,
+    )
+    result.timings = dict(best.timings, total=time.perf_counter() - start)
+    return result
+
+
+def spread(result):
+    """Confidence figure of a multi-run result: the RMS phase difference (radians) between
+    the kept runs and their average inside the support, averaged over the kept runs; NaN
+    for a single run."""
+    values = [r["phase_spread"] for r in result.runs if r.get("kept") and "phase_spread" in r]
+    return float(np.mean(values)) if len(values) > 1 else math.nan
+
+
+def _phase_spread(obj, average, support):
+    """Amplitude-weighted RMS phase difference between `obj` and `average` in `support`."""
+    if not support.any():
+        return math.nan
+    weight = np.abs(average[support])
+    diff = np.angle(obj[support] * np.conj(average[support]))
+    return float(np.sqrt(np.sum(weight * diff**2) / max(np.sum(weight), 1e-30)))
+
+
+def _with_average_row(history, average, iobs, mask, free, support_size):
+    """The best run's history plus a last row: the figures of merit of the average."""
+    from phaser.engine.metrics import figures_of_merit
+
+    iobs = np.asarray(iobs, np.float32)
+    bad = mask != 0
+    chi2, llk = figures_of_merit(average, iobs, bad | (free != 0))
+    llk_free = (figures_of_merit(average, iobs, ~((free != 0) & ~bad))[1]
+                if np.any((free != 0) & ~bad) else math.nan)
+    row = {"iteration": history["iteration"][-1], "chi2": chi2, "llk": llk,
+           "llk_free": llk_free, "support_size": support_size}
+    return {k: np.append(v, row[k]) if k in row else v for k, v in history.items()}
+
+
+def _last(history, key):
+    values = history.get(key)
+    return float(values[-1]) if values is not None and len(values) else math.nan

@@ -1,0 +1,114 @@
+"""``phaser export RESULT --vtk OUT.vti``; bad input gives one line and no file."""
+
+import shutil
+
+import numpy as np
+import pytest
+
+import phaser
+from phaser.analysis import postprocess_result
+from phaser.io import save_data, save_result
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("results")
+    result = phaser.reconstruct(phaser.simulate(32, max_phase=1.5, rng=0).iobs, iters=60, seed=0)
+    save_result(result, folder / "raw.cxi")
+    processed = postprocess_result(result, bragg=(1, 1, 1), lattice=4.078, voxel_size=5.0)
+    save_result(processed, folder / "processed.npz")
+    return folder
+
+
+@pytest.fixture
+def copy(tmp_path, results):
+    def _copy(name):
+        shutil.copy(results / name, tmp_path / name)
+        return tmp_path / name
+
+    return _copy
+
+
+def vti_header(path):
+    raw = path.read_bytes()
+    return raw[: raw.index(b"<AppendedData")].decode()
+
+
+def assert_one_line_error(res, phrase, tmp_path, before):
+    assert res.exit_code == 1
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("phaser: error: "), res.stderr
+    assert phrase in lines[0], lines[0]
+    assert "Traceback" not in res.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_export_raw_result(invoke, copy, tmp_path):
+    copy("raw.cxi")
+    res = invoke("export", "raw.cxi", "--vtk", "out.vti")
+    assert res.exit_code == 0, res.stderr
+    header = vti_header(tmp_path / "out.vti")
+    assert 'WholeExtent="0 31 0 31 0 31"' in header
+    assert 'Spacing="1.0 1.0 1.0 "' in header
+    for name in ("amplitude", "phase", "support"):
+        assert f'Name="{name}"' in header
+    assert 'Name="strain"' not in header
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.vti", "raw.cxi"]
+
+
+def test_export_processed_result_has_strain_and_voxel_size(invoke, copy, tmp_path):
+    copy("processed.npz")
+    res = invoke("export", "processed.npz", "--out", "out.vti")
+    assert res.exit_code == 0, res.stderr
+    header = vti_header(tmp_path / "out.vti")
+    assert 'Spacing="5.0 5.0 5.0 "' in header
+    for name in ("amplitude", "phase", "displacement", "strain", "support"):
+        assert f'Name="{name}"' in header
+
+
+def test_export_voxel_size_option(invoke, copy, tmp_path):
+    copy("raw.cxi")
+    res = invoke("export", "raw.cxi", "--vtk", "out.vti", "--voxel-size", "2,3,4")
+    assert res.exit_code == 0, res.stderr
+    assert 'Spacing="4.0 3.0 2.0 "' in vti_header(tmp_path / "out.vti")
+
+
+def test_export_force(invoke, copy, tmp_path):
+    copy("raw.cxi")
+    (tmp_path / "out.vti").write_bytes(b"old")
+    res = invoke("export", "raw.cxi", "--vtk", "out.vti")
+    assert_one_line_error(res, "out.vti exists; use --force", tmp_path, ["out.vti", "raw.cxi"])
+    assert (tmp_path / "out.vti").read_bytes() == b"old"
+    assert invoke("export", "raw.cxi", "--vtk", "out.vti", "--force").exit_code == 0
+    assert vti_header(tmp_path / "out.vti").startswith("<?xml")
+
+
+def test_export_data_file(invoke, tmp_path):
+    save_data(tmp_path / "d.cxi", np.ones((4, 4, 4), np.float32))
+    assert_one_line_error(invoke("export", "d.cxi", "--vtk", "out.vti"),
+                          "not a phaser result file", tmp_path, ["d.cxi"])
+
+
+def test_export_object_without_phase(invoke, tmp_path):
+    result = phaser.Result(obj=np.zeros((4, 4, 4), np.complex64), support=np.ones((4, 4, 4), np.uint8))
+    save_result(result, tmp_path / "zero.cxi")
+    assert_one_line_error(invoke("export", "zero.cxi", "--vtk", "out.vti"),
+                          "zero.cxi holds no phase", tmp_path, ["zero.cxi"])
+
+
+@pytest.mark.parametrize(
+    "args, phrase",
+    [
+        (("raw.cxi",), "give one output"),
+        (("raw.cxi", "--vtk", "a.vti", "--out", "b.vti"), "give one output"),
+        (("raw.cxi", "--vtk", "out.vtk"), "give a name ending in .vti"),
+        (("raw.cxi", "--out", "model.onnx"), "unknown output type .onnx"),
+        (("raw.cxi", "--vtk", "out.vti", "--voxel-size", "1,2"), "--voxel-size takes"),
+        (("raw.cxi", "--vtk", "out.vti", "--voxel-size", "-1"), "--voxel-size takes"),
+        (("missing.cxi", "--vtk", "out.vti"), "no such file: missing.cxi"),
+        (("raw.cxi", "--vtk", "nodir/out.vti"), "directory nodir does not exist"),
+    ],
+)
+def test_export_bad_arguments(invoke, copy, tmp_path, args, phrase):
+    copy("raw.cxi")
+    assert_one_line_error(invoke("export", *args), phrase, tmp_path, ["raw.cxi"])

@@ -1,0 +1,88 @@
+"""Several runs: ranked by free LLK, outliers left out, the best aligned and averaged."""
+
+import math
+
+import numpy as np
+import pytest
+
+import phaser
+from phaser.analysis import align_to_reference, phase_rms
+from phaser.engine.operators import SupportCollapseError
+from phaser.engine.runs import OUTLIER_FACTOR, spread
+from phaser.errors import ConfigError, PhaserError
+from phaser.simulate import simulate
+
+SHAPE = (40, 40, 40)
+
+
+@pytest.fixture(scope="module")
+def sim():
+    return simulate(SHAPE, oversampling=3, photons=1e6, max_phase=1.5, rng=5)
+
+
+@pytest.fixture(scope="module")
+def multi(sim):
+    return phaser.reconstruct(sim.iobs, seed=10, runs=4, keep=3, iters=300)
+
+
+def test_runs_are_ranked_by_free_llk_and_summarised(multi):
+    runs = multi.runs
+    assert [r["seed"] for r in runs] == [10, 11, 12, 13]
+    ok = [r for r in runs if r["status"] != "collapsed"]
+    ranked = sorted(ok, key=lambda r: r["rank"])
+    assert [r["rank"] for r in ranked] == list(range(1, len(ok) + 1))
+    values = [r["llk_free"] for r in ranked]
+    assert values == sorted(values)
+    kept = [r for r in runs if r["kept"]]
+    assert 1 <= len(kept) <= 3 and ranked[0]["kept"]
+    assert all(r["llk_free"] <= OUTLIER_FACTOR * values[0] for r in kept)
+    assert multi.seed == 10 and multi.config["runs"] == 4 and multi.config["keep"] == 3
+
+
+def test_average_is_at_least_as_good_as_the_runs(sim, multi):
+    aligned, _ = align_to_reference(multi.obj, sim.obj, sim.support)
+    assert phase_rms(aligned, sim.obj, sim.support) < 0.1
+    # The last history row describes the average itself.
+    assert multi.history["llk_free"][-1] <= 1.05 * min(r["llk_free"] for r in multi.runs if r["kept"])
+    kept = [r for r in multi.runs if r["kept"]]
+    if len(kept) > 1:
+        assert 0 < spread(multi) < 0.2
+    else:
+        assert math.isnan(spread(multi))
+
+
+def test_outliers_are_not_averaged(monkeypatch, sim):
+    """A run far worse than the best is marked and left out, even when it is within --keep."""
+    short = phaser.reconstruct(sim.iobs, seed=0, runs=3, keep=3, algorithm="HIO**30 * SW * HIO**20")
+    best = min(r["llk_free"] for r in short.runs)
+    for r in short.runs:
+        assert r["kept"] == (r["llk_free"] <= OUTLIER_FACTOR * best)
+        if not r["kept"]:
+            assert r["status"] == "outlier"
+
+
+def test_collapsed_runs_are_reported_not_averaged(sim):
+    with pytest.raises(PhaserError, match="all 2 runs failed"):
+        phaser.reconstruct(sim.iobs, seed=0, runs=2, keep=1, algorithm="SW(threshold=0.98) * HIO**20")
+
+
+def test_a_collapse_stops_a_single_run(sim):
+    with pytest.raises(SupportCollapseError, match="collapsed") as info:
+        phaser.reconstruct(sim.iobs, seed=0, algorithm="HIO**20 * SW(threshold=0.98) * HIO**20")
+    assert info.value.kind == "collapsed"
+    with pytest.raises(SupportCollapseError, match="exploded") as info:
+        phaser.reconstruct(sim.iobs, seed=0, algorithm="SW(threshold=0.001, sigma=5) * HIO**20")
+    assert info.value.kind == "exploded"
+
+
+def test_keep_cannot_exceed_runs(sim):
+    with pytest.raises(ConfigError, match=r"--keep \(3\) cannot exceed --runs \(2\)"):
+        phaser.reconstruct(sim.iobs, runs=2, keep=3)
+
+
+def test_multi_run_result_round_trips(tmp_path, multi):
+    path = tmp_path / "r.cxi"
+    phaser.io.save_result(multi, path)
+    back = phaser.load_result(path)
+    assert back.runs == pytest.approx(multi.runs, nan_ok=True) or back.runs == multi.runs
+    np.testing.assert_array_equal(back.obj, multi.obj)

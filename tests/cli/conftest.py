@@ -1,5 +1,7 @@
 """Command-line fixtures: a runner with separate stderr and small data files made in code."""
 
+import shutil
+
 import numpy as np
 import pytest
 from typer.testing import CliRunner
@@ -36,3 +38,30 @@ def invoke(tmp_path, monkeypatch):
         return runner.invoke(app, [str(a) for a in args])
 
     return _invoke
+
+
+@pytest.fixture(scope="session")
+def saved_results(tmp_path_factory):
+    """A small real reconstruction saved raw (CXI) and with post-processed maps (CXI, npz)."""
+    import phaser
+    from phaser.analysis import postprocess_result
+    from phaser.io import save_result
+
+    folder = tmp_path_factory.mktemp("results")
+    result = phaser.reconstruct(simulate(32, max_phase=1.5, rng=0).iobs, iters=60, seed=0)
+    save_result(result, folder / "raw.cxi")
+    processed = postprocess_result(result, bragg=(1, 1, 1), lattice=4.078, voxel_size=5.0)
+    save_result(processed, folder / "processed.cxi")
+    save_result(processed, folder / "processed.npz")
+    return folder
+
+
+@pytest.fixture
+def copy(tmp_path, saved_results):
+    """Copy one of `saved_results` into the test's working directory."""
+
+    def _copy(name):
+        shutil.copy(saved_results / name, tmp_path / name)
+        return tmp_path / name
+
+    return _copy

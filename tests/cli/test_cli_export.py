@@ -1,32 +1,15 @@
 """``phaser export RESULT --vtk OUT.vti``; bad input gives one line and no file."""
 
-import shutil
 
 import numpy as np
 import pytest
 
 import phaser
-from phaser.analysis import postprocess_result
 from phaser.io import save_data, save_result
 
 
-@pytest.fixture(scope="module")
-def results(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("results")
-    result = phaser.reconstruct(phaser.simulate(32, max_phase=1.5, rng=0).iobs, iters=60, seed=0)
-    save_result(result, folder / "raw.cxi")
-    processed = postprocess_result(result, bragg=(1, 1, 1), lattice=4.078, voxel_size=5.0)
-    save_result(processed, folder / "processed.npz")
-    return folder
 
 
-@pytest.fixture
-def copy(tmp_path, results):
-    def _copy(name):
-        shutil.copy(results / name, tmp_path / name)
-        return tmp_path / name
-
-    return _copy
 
 
 def vti_header(path):

@@ -1,37 +1,19 @@
 """``phaser report``: a PNG summary of a result; bad input gives one line and no file."""
 
-import shutil
 import struct
 
 import numpy as np
 import pytest
 
 import phaser
-from phaser.analysis import postprocess_result
 from phaser.analysis.report import HISTORY_INCHES, PANEL_INCHES
 from phaser.io import save_data, save_result
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
-@pytest.fixture(scope="module")
-def results(tmp_path_factory):
-    """A small real reconstruction saved twice: raw, and with post-processed maps."""
-    folder = tmp_path_factory.mktemp("results")
-    result = phaser.reconstruct(phaser.simulate(32, max_phase=1.5, rng=0).iobs, iters=60, seed=0)
-    save_result(result, folder / "raw.cxi")
-    processed = postprocess_result(result, bragg=(1, 1, 1), lattice=4.078, voxel_size=5.0)
-    save_result(processed, folder / "processed.cxi")
-    return folder
 
 
-@pytest.fixture
-def copy(tmp_path, results):
-    def _copy(name):
-        shutil.copy(results / name, tmp_path / name)
-        return tmp_path / name
-
-    return _copy
 
 
 def png_size(path):
@@ -74,10 +56,10 @@ def test_report_of_processed_result_has_strain_column(invoke, copy, tmp_path):
     assert png_size(tmp_path / "processed_report.png") == expected_size(3, 40)
 
 
-def test_report_figure_content(results):
+def test_report_figure_content(saved_results):
     from phaser.analysis.report import report_figure
 
-    fig = report_figure(phaser.load_result(results / "processed.cxi"), source="processed.cxi")
+    fig = report_figure(phaser.load_result(saved_results / "processed.cxi"), source="processed.cxi")
     titles = [ax.get_title() for ax in fig.axes]
     for name in ("amplitude", "phase", "strain"):
         for axis in "zyx":

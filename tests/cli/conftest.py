@@ -65,3 +65,21 @@ def copy(tmp_path, saved_results):
         return tmp_path / name
 
     return _copy
+
+
+@pytest.fixture
+def one_line_error():
+    """Check a failed command: exit 1, one "phaser: error:" line holding `phrase`, no
+    traceback; with `folder`, that it holds exactly the file names `before`."""
+
+    def _check(res, phrase, folder=None, before=None):
+        assert res.exit_code == 1
+        assert res.exception is None or isinstance(res.exception, SystemExit), repr(res.exception)
+        lines = res.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("phaser: error: "), res.stderr
+        assert phrase in lines[0], lines[0]
+        assert "Traceback" not in res.output
+        if folder is not None:
+            assert sorted(p.name for p in folder.iterdir()) == sorted(before or [])
+
+    return _check

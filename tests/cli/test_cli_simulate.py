@@ -9,14 +9,6 @@ import pytest
 from phaser.simulate import SimulatedDataset, SimulationConfig, sample_rng, simulate_sample
 
 
-def _one_line_error(res, phrase):
-    assert res.exit_code == 1
-    assert res.exception is None or isinstance(res.exception, SystemExit), repr(res.exception)
-    lines = res.stderr.strip().splitlines()
-    assert len(lines) == 1, res.stderr
-    assert lines[0].startswith("phaser: error: ") and phrase in lines[0], lines[0]
-    assert "Traceback" not in res.output
-
 
 def test_simulate_writes_a_reproducible_set(invoke, tmp_path):
     args = ["simulate", "--out", "set.h5", "--count", 3, "--size", 24, "--family", "mixed",
@@ -78,27 +70,27 @@ def test_info_summarises_a_set(invoke, tmp_path):
         (["--max-phase", "4"], "max_phase must lie within [0, pi]"),
     ],
 )
-def test_bad_options_are_one_line_and_write_nothing(invoke, tmp_path, args, phrase):
+def test_bad_options_are_one_line_and_write_nothing(one_line_error, invoke, tmp_path, args, phrase):
     res = invoke("simulate", "--out", "set.h5", "--size", 16, *args)
-    _one_line_error(res, phrase)
+    one_line_error(res, phrase)
     assert list(tmp_path.iterdir()) == []
 
 
-def test_existing_output_needs_force(invoke, tmp_path):
+def test_existing_output_needs_force(one_line_error, invoke, tmp_path):
     out = tmp_path / "set.h5"
     out.write_bytes(b"precious")
-    _one_line_error(invoke("simulate", "-o", "set.h5", "-n", 1, "--size", 16, "-q"), "--force")
+    one_line_error(invoke("simulate", "-o", "set.h5", "-n", 1, "--size", 16, "-q"), "--force")
     assert out.read_bytes() == b"precious"
     res = invoke("simulate", "-o", "set.h5", "-n", 1, "--size", 16, "-q", "--force")
     assert res.exit_code == 0 and h5py.is_hdf5(out)
 
 
-def test_wrong_suffix(invoke, tmp_path):
-    _one_line_error(invoke("simulate", "-o", "set.txt", "-n", 1), "unknown file type .txt")
+def test_wrong_suffix(one_line_error, invoke, tmp_path):
+    one_line_error(invoke("simulate", "-o", "set.txt", "-n", 1), "unknown file type .txt")
     assert list(tmp_path.iterdir()) == []
 
 
-def test_full_disk_is_one_line_and_leaves_no_file(invoke, tmp_path, monkeypatch):
+def test_full_disk_is_one_line_and_leaves_no_file(one_line_error, invoke, tmp_path, monkeypatch):
     import phaser.simulate.dataset as dataset
 
     real = dataset._samples
@@ -110,17 +102,17 @@ def test_full_disk_is_one_line_and_leaves_no_file(invoke, tmp_path, monkeypatch)
             yield sim
 
     monkeypatch.setattr(dataset, "_samples", fill_up)
-    _one_line_error(invoke("simulate", "-o", "set.h5", "-n", 3, "--size", 16, "-q"),
+    one_line_error(invoke("simulate", "-o", "set.h5", "-n", 3, "--size", 16, "-q"),
                     "no space left")
     assert list(tmp_path.iterdir()) == []
 
 
-def test_too_little_free_space_fails_before_work(invoke, tmp_path, monkeypatch):
+def test_too_little_free_space_fails_before_work(one_line_error, invoke, tmp_path, monkeypatch):
     import shutil
 
     import phaser.simulate.dataset as dataset
 
     usage = shutil.disk_usage(tmp_path)
     monkeypatch.setattr(dataset.shutil, "disk_usage", lambda p: usage._replace(free=1000))
-    _one_line_error(invoke("simulate", "-o", "set.h5", "-n", 3, "--size", 16), "not enough disk space")
+    one_line_error(invoke("simulate", "-o", "set.h5", "-n", 3, "--size", 16), "not enough disk space")
     assert list(tmp_path.iterdir()) == []

@@ -11,10 +11,19 @@ The public API is small:
 
 __version__ = "0.1.0"
 
-from phaser import simulate
 from phaser.engine.run import reconstruct
 from phaser.engine.schedule import parse_algorithm
 from phaser.io import load_data, load_result
 from phaser.result import Result
 
 __all__ = ["reconstruct", "simulate", "load_data", "load_result", "parse_algorithm", "Result", "__version__"]
+
+
+def __getattr__(name):
+    # phaser.simulate (the callable subpackage) loads on first use: the reconstruction
+    # path and the command line need none of its imports.
+    if name == "simulate":
+        import importlib
+
+        return importlib.import_module("phaser.simulate")
+    raise AttributeError(f"module 'phaser' has no attribute {name!r}")

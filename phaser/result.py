@@ -72,6 +72,15 @@ class Result:
         return float(values[-1]) if values is not None and len(values) else float("nan")
 
     @property
+    def voxel_size(self):
+        """Real-space voxel size (z, y, x) in nm recorded by the post-processing, or None."""
+        sizes = self.postprocess.get("voxel_size") if isinstance(self.postprocess, dict) else None
+        if sizes is None:
+            return None
+        sizes = tuple(float(v) for v in np.broadcast_to(np.asarray(sizes, dtype=np.float64), (3,)))
+        return sizes if all(np.isfinite(v) and v > 0 for v in sizes) else None
+
+    @property
     def llk(self):
         """Final Poisson log-likelihood (last entry of the history), or NaN if none was recorded."""
         values = self.history.get("llk")

@@ -43,6 +43,7 @@ from dataclasses import replace
 from typing import NamedTuple
 
 import numpy as np
+from scipy import ndimage
 
 from phaser.conventions import INTENSITY_DTYPE
 
@@ -127,14 +128,9 @@ def centre_of_mass(weights):
         If the weights sum to zero.
     """
     weights = np.asarray(weights, dtype=np.float64)
-    total = weights.sum()
-    if not total > 0:
+    if not weights.sum() > 0:
         raise ValueError("the weights (amplitude on the support) sum to zero")
-    return tuple(
-        float(np.tensordot(weights.sum(axis=tuple(a for a in range(weights.ndim) if a != axis)),
-                           np.arange(n), axes=1) / total)
-        for axis, n in enumerate(weights.shape)
-    )
+    return tuple(float(c) for c in ndimage.center_of_mass(weights))
 
 
 def mean_phase_gradient(obj, support):

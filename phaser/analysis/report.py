@@ -81,17 +81,6 @@ def _symmetric_limit(values):
     return limit if limit > 0 else 1.0
 
 
-def _voxel_size(result):
-    sizes = result.postprocess.get("voxel_size") if isinstance(result.postprocess, dict) else None
-    if sizes is None:
-        return None
-    try:
-        sizes = np.broadcast_to(np.asarray(sizes, dtype=np.float64), (3,))
-    except ValueError:
-        return None
-    return sizes if np.all(np.isfinite(sizes) & (sizes > 0)) else None
-
-
 def _plot_history(ax, history):
     import matplotlib.ticker
 
@@ -163,7 +152,7 @@ def report_figure(result, *, title=None, source=None):
     inside = np.asarray(result.support) != 0
     centre = tuple(int(round(c)) for c in centre_of_mass(inside))
     crop = _crop(inside)
-    sizes = _voxel_size(result)
+    sizes = result.voxel_size
     columns = _columns(result)
 
     width = PANEL_INCHES[0] * len(columns)

@@ -52,9 +52,8 @@ def _run(input, algo, iters, init, backend, seed, mask, support, out, force, con
     from tqdm import tqdm
 
     from phaser.config import ReconstructionConfig, load_config
-    from phaser.engine.run import Reconstructor
-    from phaser.analysis.phase import postprocess_result
-    from phaser.engine.runs import run_many, spread
+    from phaser.engine.run import run_configured
+    from phaser.engine.runs import spread
     from phaser.io import load_data, load_support, save_result
     from phaser.io.atomic import check_output
     from phaser.io.paths import file_format
@@ -80,15 +79,10 @@ def _run(input, algo, iters, init, backend, seed, mask, support, out, force, con
     command = shlex.join(["phaser", *sys.argv[1:]])
     callbacks = [lambda state: bar.update(1)]
     try:
-        if cfg.runs > 1:
-            result = run_many(cfg, iobs, mask_array, support_array, callbacks=callbacks,
-                              command=command)
-        else:
-            result = Reconstructor(cfg, callbacks=callbacks, command=command).run(
-                iobs, mask_array, support_array)
+        result = run_configured(cfg, iobs, mask_array, support_array, callbacks=callbacks,
+                                command=command)
     finally:
         bar.close()
-    result = postprocess_result(result, **cfg.postprocess_options())
     result.config.update(input=str(input), mask=_str(mask), support=_str(support))
     save_result(result, out, force=force)
     t = result.timings

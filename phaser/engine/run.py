@@ -14,7 +14,7 @@ from phaser.kernels import get_backend
 from phaser.random import as_generator
 from phaser.result import Result
 
-__all__ = ["Reconstructor", "free_pixel_rng", "reconstruct"]
+__all__ = ["Reconstructor", "free_pixel_rng", "reconstruct", "run_configured"]
 
 
 class Reconstructor:
@@ -207,13 +207,25 @@ def reconstruct(iobs, mask=None, algorithm=None, init="autocorr", backend="numba
                                       iters=iters, init=init, backend=backend, seed=seed,
                                       metrics_every=metrics_every, threads=threads,
                                       free_fraction=free_fraction, runs=runs, keep=keep)
-    command = "phaser.reconstruct(...)"
+    return run_configured(config, iobs, mask, support, callbacks=callbacks,
+                          command="phaser.reconstruct(...)")
+
+
+def run_configured(config, iobs, mask=None, support=None, *, callbacks=(), command=None):
+    """Everything a configuration asks for: one run or several, then post-processing.
+
+    The library call (:func:`reconstruct`) and ``phaser run`` both go through here.
+
+    Returns
+    -------
+    Result
+    """
+    from phaser.analysis.phase import postprocess_result
+
     if config.runs > 1:
         from phaser.engine.runs import run_many
 
         result = run_many(config, iobs, mask, support, callbacks=callbacks, command=command)
     else:
         result = Reconstructor(config, callbacks, command=command).run(iobs, mask, support)
-    from phaser.analysis.phase import postprocess_result
-
     return postprocess_result(result, **config.postprocess_options())

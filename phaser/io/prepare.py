@@ -3,13 +3,16 @@
 A rocking scan arrives as one detector frame per rocking angle (a TIFF series) or as a
 stacked array.  :func:`prepare` turns it into the intensity phaser reconstructs:
 
-1. read the frames into a (frames, rows, cols) float32 stack (:func:`read_frames`);
-2. subtract the dark field, clipping at 0 (:func:`subtract_dark`); pixels that are hot in
-   the dark field itself are masked;
-3. divide by the white (flat) field normalised to its median (:func:`divide_white`);
-   pixels with almost no response in the white field are dead and masked;
-4. mask detector gaps, rows or columns that read zero in every frame (:func:`find_gaps`),
-   and hot pixels, isolated pixels far above their neighbours (:func:`find_hot_pixels`);
+1. read the frames into a (frames, rows, cols) float32 stack
+   (:func:`~phaser.io.frames.read_frames`);
+2. subtract the dark field, clipping at 0 (:func:`~phaser.io.detector.subtract_dark`);
+   pixels that are hot in the dark field itself are masked;
+3. divide by the white (flat) field normalised to its median
+   (:func:`~phaser.io.detector.divide_white`); pixels with almost no response in the
+   white field are dead and masked;
+4. mask detector gaps, rows or columns that read zero in every frame
+   (:func:`~phaser.io.detector.find_gaps`), and hot pixels, isolated pixels far above
+   their neighbours (:func:`~phaser.io.detector.find_hot_pixels`);
 5. optionally set counts below a background threshold to 0;
 6. find the Bragg peak (:func:`find_peak`) and cut a box of FFT-friendly size centred on
    it (:func:`choose_box`), optionally binning each axis by summing counts
@@ -28,29 +31,21 @@ import dataclasses
 import datetime
 import json
 import math
-import re
-from pathlib import Path
 
 import numpy as np
 
 from ..conventions import INTENSITY_DTYPE, MASK_DTYPE
 from ..errors import InputError
-from . import arrays, cxi
+from . import cxi
 from .atomic import atomic_output, check_output
+from .detector import apply_threshold, divide_white, find_gaps, find_hot_pixels, subtract_dark
+from .frames import crop_field, read_field, read_frames
 from .paths import check_file, file_format
 from .validate import check_intensity, check_mask
 
 __all__ = [
     "Prepared",
     "prepare",
-    "read_frames",
-    "read_field",
-    "crop_field",
-    "subtract_dark",
-    "divide_white",
-    "find_gaps",
-    "find_hot_pixels",
-    "apply_threshold",
     "find_peak",
     "is_fft_friendly",
     "fft_friendly_size",
@@ -73,8 +68,6 @@ a hot pixel in the scan."""
 
 DEFAULT_MAX_SIZE = 128
 """Largest automatic box edge (output pixels) when no size is asked for."""
-
-_FRAME_SUFFIXES = (".tif", ".tiff")
 
 
 @dataclasses.dataclass
@@ -126,435 +119,6 @@ class Prepared:
             f"{f' ({causes})' if causes else ''}, {n_bad} voxels ({n_bad / self.mask.size:.2%})"
         )
         return text
-
-
-# --------------------------------------------------------------------------- reading
-
-
-def _natural_key(path):
-    # "frame_10" after "frame_9": compare digit runs as numbers, the rest as text.
-    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", str(path))]
-
-
-def _expand(paths):
-    """Files to read: a lone directory stands for the TIFF files in it."""
-    if isinstance(paths, (str, Path)):
-        paths = [paths]
-    paths = [Path(p) for p in paths]
-    if not paths:
-        raise InputError("no frames given")
-    if len(paths) == 1 and paths[0].is_dir():
-        files = [p for p in paths[0].iterdir() if p.suffix.lower() in _FRAME_SUFFIXES]
-        if not files:
-            raise InputError(f"{paths[0]} holds no .tif/.tiff frames")
-        paths = files
-    for p in paths:
-        check_file(p)
-    return sorted(paths, key=_natural_key)
-
-
-def _read_one(path):
-    """Array and optional mask of one file, in whatever format its suffix says."""
-    fmt = file_format(path)
-    if fmt == "hdf5":
-        return cxi.read_data(path)
-    if fmt == "tiff":
-        return arrays.read_arrays(path)[""], None
-    found = arrays.read_arrays(path)
-    return (arrays.pick_array(found, arrays.DATA_KEYS, path, ignore=arrays.MASK_KEYS),
-            found.get("mask"))
-
-
-def _invalid(a):
-    """Voxels that hold a flag, not a count.
-
-    In integer (raw) data: negative values (Pilatus writes -1 into gaps, -2 into bad
-    pixels) and the type's largest value (Eiger's gap and dead-pixel flag).  In float
-    data: NaN and infinities; negative floats are noise left by an earlier background
-    subtraction, and are clipped to 0 rather than masked.
-    """
-    if a.dtype.kind == "f":
-        return ~np.isfinite(a)
-    bad = np.zeros(a.shape, bool)
-    if a.dtype.kind in "iu":
-        bad |= a == np.iinfo(a.dtype).max
-    if a.dtype.kind == "i":
-        bad |= a < 0
-    return bad
-
-
-def read_frames(frames, *, progress=None):
-    """Read a rocking scan into a (frames, rows, cols) stack.
-
-    Parameters
-    ----------
-    frames : str, os.PathLike, sequence of them, or numpy.ndarray
-        A 3-D array; one file holding a 3-D stack (multi-page TIFF, ``.npy``, ``.npz``
-        with one array or ``data``/``iobs``, CXI/HDF5 data file); several files each
-        holding one 2-D frame (or a 3-D block of frames), stacked in natural order
-        (``f_9`` before ``f_10``); or one directory, meaning its ``.tif``/``.tiff`` files.
-    progress : callable, optional
-        Wraps the list of files (e.g. ``tqdm``) to show reading progress.
-
-    Returns
-    -------
-    stack : numpy.ndarray
-        float32 counts, negative and non-finite values set to 0.
-    invalid : numpy.ndarray
-        bool, same shape: voxels holding a detector flag (NaN or infinite; in integer
-        data, negative or the type's largest value), or masked in a CXI/``.npz`` input
-        file.  Negative floats are clipped to 0, not flagged.
-    info : dict
-        ``files`` (names, in stacking order), ``dtype`` (as stored), ``n_invalid`` and
-        ``n_input_masked``.
-
-    Raises
-    ------
-    InputError
-        If a file is missing or unreadable, a file is not 2-D or 3-D, frames differ in
-        shape, or the stack has fewer than 2 frames.
-    """
-    if isinstance(frames, np.ndarray):
-        blocks, names, masks = [(frames, "array")], [], [None]
-    else:
-        paths = _expand(frames)
-        names = [str(p) for p in paths]
-        blocks, masks = [], []
-        for path in progress(paths) if progress else paths:
-            a, m = _read_one(path)
-            blocks.append((np.asarray(a), path))
-            masks.append(m)
-    for a, path in blocks:
-        if a.ndim not in (2, 3):
-            raise InputError(f"{path} is {a.ndim}-D; frames must be 2-D images or a 3-D stack")
-        if np.iscomplexobj(a) or not np.issubdtype(a.dtype, np.number):
-            raise InputError(f"{path} has dtype {a.dtype}; frames must hold real counts")
-    shapes = [a.shape[-2:] for a, _ in blocks]
-    # Name the odd one out, measured against the shape most files share (on a tie, the
-    # first file's).
-    shape = max(dict.fromkeys(shapes), key=shapes.count)
-    for (_, path), s in zip(blocks, shapes):
-        if s != shape:
-            n = shapes.count(shape)
-            raise InputError(
-                f"frames differ in shape: {path} is {_fmt(s)} but {n} of the {len(blocks)}"
-                f" files are {_fmt(shape)}"
-            )
-    dtype = blocks[0][0].dtype
-    stack = np.empty((sum(1 if a.ndim == 2 else len(a) for a, _ in blocks), *shape),
-                     INTENSITY_DTYPE)
-    invalid = np.zeros(stack.shape, bool)
-    input_mask = np.zeros(stack.shape, bool)
-    i = 0
-    for (a, path), m in zip(blocks, masks):
-        a3 = a[None] if a.ndim == 2 else a
-        block = slice(i, i + len(a3))
-        invalid[block] = _invalid(a3)
-        if m is not None:
-            input_mask[block] = check_mask(m, a.shape, f"the mask in {path}") != 0
-        with np.errstate(over="ignore", invalid="ignore"):
-            stack[block] = a3
-        i += len(a3)
-    if len(stack) < 2:
-        raise InputError(
-            f"{blocks[0][1]} holds a single 2-D frame; a rocking scan needs several frames"
-            " (give them all, or a 3-D stack)"
-        )
-    # Values too large for float32 became inf: as unusable as a NaN.
-    invalid |= ~np.isfinite(stack)
-    # Flagged values must not leak into sums or the peak search; counts cannot be negative.
-    stack[invalid] = 0
-    np.maximum(stack, 0, out=stack)
-    invalid |= input_mask
-    info = {
-        "files": names if names else None,
-        "dtype": str(dtype),
-        "n_invalid": int(np.count_nonzero(invalid & ~input_mask)),
-        "n_input_masked": int(np.count_nonzero(input_mask)),
-    }
-    return stack, invalid, info
-
-
-def read_field(field, name):
-    """Read a dark or white field as a 2-D float64 image.
-
-    Parameters
-    ----------
-    field : str, os.PathLike or numpy.ndarray
-        TIFF, ``.npy``, ``.npz`` or CXI/HDF5 file, or an array.  A 3-D field (several
-        exposures) is averaged over its first axis.
-    name : str
-        What it is (``"dark field"``), for messages.
-
-    Returns
-    -------
-    numpy.ndarray
-        2-D float64.
-
-    Raises
-    ------
-    InputError
-        If the file is missing or unreadable, or the field is not 2-D or 3-D.
-    """
-    label = name
-    if not isinstance(field, np.ndarray):
-        label = str(field)
-        field, _ = _read_one(check_file(field))
-    a = np.asarray(field)
-    if np.iscomplexobj(a) or not np.issubdtype(a.dtype, np.number):
-        raise InputError(f"the {name} {label} has dtype {a.dtype}; it must be a real image")
-    if a.ndim == 3:
-        # Several dark (or flat) exposures: their mean is the best estimate per pixel.
-        a = a.mean(axis=0, dtype=np.float64)
-    if a.ndim != 2:
-        raise InputError(f"the {name} {label} is {a.ndim}-D; it must be a 2-D detector image")
-    return a.astype(np.float64, copy=False)
-
-
-def crop_field(field, frame_shape, detector_roi, name):
-    """Cut a full-detector field down to the region the frames were read from.
-
-    Parameters
-    ----------
-    field : numpy.ndarray
-        2-D dark or white field.
-    frame_shape : tuple of int
-        (rows, cols) of the frames.
-    detector_roi : tuple of int or None
-        ``(y0, y1, x0, x1)``: the frames are ``detector[y0:y1, x0:x1]``.
-    name : str
-        For messages.
-
-    Returns
-    -------
-    numpy.ndarray
-        The field, of shape `frame_shape`.  A field that already has the frames' shape is
-        returned as is.
-
-    Raises
-    ------
-    InputError
-        If the shapes differ and no (or a non-matching, or out-of-bounds) `detector_roi`
-        is given.
-    """
-    frame_shape = tuple(frame_shape)
-    if field.shape == frame_shape:
-        return field
-    if detector_roi is None:
-        raise InputError(
-            f"the {name} is {_fmt(field.shape)} but the frames are {_fmt(frame_shape)};"
-            " give --detector-roi Y0,Y1,X0,X1 (where the frames sit on the detector)"
-        )
-    y0, y1, x0, x1 = detector_roi
-    if (y1 - y0, x1 - x0) != frame_shape:
-        raise InputError(
-            f"--detector-roi {y0},{y1},{x0},{x1} is {_fmt((y1 - y0, x1 - x0))} but the frames"
-            f" are {_fmt(frame_shape)}"
-        )
-    if y1 > field.shape[0] or x1 > field.shape[1]:
-        raise InputError(
-            f"--detector-roi {y0},{y1},{x0},{x1} reaches beyond the {name}"
-            f" ({_fmt(field.shape)})"
-        )
-    return field[y0:y1, x0:x1]
-
-
-# --------------------------------------------------------------------------- corrections
-
-
-def _robust_sigma(values):
-    # 1.4826 * MAD estimates a Gaussian sigma and ignores the outliers it is used to find.
-    med = np.median(values)
-    return med, 1.4826 * float(np.median(np.abs(values - med)))
-
-
-def subtract_dark(stack, dark, *, hot_sigma=10.0):
-    """Subtract a dark field from every frame, in place, clipping at 0.
-
-    Parameters
-    ----------
-    stack : numpy.ndarray
-        (frames, rows, cols) float32, modified in place.
-    dark : numpy.ndarray
-        (rows, cols) dark field, same exposure as the frames.
-    hot_sigma : float
-        A pixel is *hot in the dark* (bad) when its dark value exceeds the dark median by
-        more than `hot_sigma` noise units, the noise being the larger of the dark's robust
-        spread (1.4826 MAD) and the Poisson noise of its median (``sqrt(median) + 1``).
-        Photon-counting detectors ship a dark field that is 0 except at known bad pixels
-        (cohere treats ``dark > 1`` as bad on 34-ID-C's Timepix); subtracting such a value
-        would turn the pixel into a false zero measurement, so it is masked instead.
-
-    Returns
-    -------
-    bad : numpy.ndarray
-        (rows, cols) bool, pixels hot in the dark.
-    record : dict
-        Parameters and findings.
-    """
-    med, sigma = _robust_sigma(dark)
-    noise = max(sigma, math.sqrt(max(med, 0.0)) + 1.0)
-    bad = ~np.isfinite(dark) | (dark > med + hot_sigma * noise)
-    dark = np.where(np.isfinite(dark), dark, 0.0).astype(INTENSITY_DTYPE)
-    before = float(stack.sum(dtype=np.float64))
-    np.subtract(stack, dark, out=stack)
-    # Counts are non-negative: noise in the dark must not create negative intensity.
-    np.maximum(stack, 0, out=stack)
-    record = {
-        "step": "dark",
-        "hot_sigma": hot_sigma,
-        "dark_median": float(med),
-        "dark_max": float(np.nanmax(dark)),
-        "hot_threshold": float(med + hot_sigma * noise),
-        "pixels_hot_in_dark": int(np.count_nonzero(bad)),
-        "counts_removed": before - float(stack.sum(dtype=np.float64)),
-    }
-    return bad, record
-
-
-def divide_white(stack, white, *, dead_fraction=0.25):
-    """Correct every frame, in place, for the detector's pixel-to-pixel response.
-
-    Each frame is divided by ``white / median(white)``, so counts keep their scale (a
-    pixel of median response is unchanged) while over- and under-responsive pixels are
-    evened out.  The median is over the valid white pixels of the frames' region.
-
-    Parameters
-    ----------
-    stack : numpy.ndarray
-        (frames, rows, cols) float32, modified in place.
-    white : numpy.ndarray
-        (rows, cols) white (flat) field.
-    dead_fraction : float
-        Pixels whose white value is at most this fraction of the median, or not finite,
-        are dead: set to 0 and masked.  Dividing by a tiny response would amplify noise
-        without bound; 0.25 is close to cohere's ``mean - 3 std`` rule on the 34-ID-C
-        white field (0.24 of its median) and sits in the sparse tail below the main
-        response peak.
-
-    Returns
-    -------
-    dead : numpy.ndarray
-        (rows, cols) bool.
-    record : dict
-        Parameters and findings.
-
-    Raises
-    ------
-    InputError
-        If the white field has no positive finite value.
-    """
-    finite = np.isfinite(white) & (white > 0)
-    if not finite.any():
-        raise InputError("the white field has no positive value")
-    ref = float(np.median(white[finite]))
-    dead = ~finite | (white <= dead_fraction * ref)
-    if dead.all():
-        raise InputError(f"every white-field pixel is at most {dead_fraction} of its median")
-    med = float(np.median(white[~dead]))
-    gain = np.where(dead, 1.0, white / med).astype(INTENSITY_DTYPE)
-    np.divide(stack, gain, out=stack)
-    stack[:, dead] = 0
-    record = {
-        "step": "white",
-        "dead_fraction": dead_fraction,
-        "white_median": med,
-        "gain_range": [float(gain[~dead].min()), float(gain[~dead].max())],
-        "dead_pixels": int(np.count_nonzero(dead)),
-    }
-    return dead, record
-
-
-def find_gaps(stack, bad=None):
-    """Detector gaps: whole rows or columns that read zero in every frame.
-
-    Parameters
-    ----------
-    stack : numpy.ndarray
-        (frames, rows, cols) counts.
-    bad : numpy.ndarray, optional
-        (rows, cols) bool, pixels already known bad; they count as zero here, so a gap
-        line crossing a dead pixel is still found.
-
-    Returns
-    -------
-    numpy.ndarray
-        (rows, cols) bool.
-
-    Notes
-    -----
-    Only whole lines count: in a sparse photon-counting scan many single pixels far from
-    the peak record nothing over the whole scan, and those are valid zero measurements,
-    not gaps.  A gap between detector modules, or a dead readout line, is a full line.
-    """
-    lit = np.any(stack != 0, axis=0)
-    if bad is not None:
-        lit &= ~bad
-    gap = np.zeros(lit.shape, bool)
-    gap[~lit.any(axis=1), :] = True
-    gap[:, ~lit.any(axis=0)] = True
-    return gap
-
-
-def find_hot_pixels(stack, bad=None, *, sigma=10.0, ratio=5.0):
-    """Hot pixels: isolated detector pixels whose scan total stands far above their neighbours.
-
-    Parameters
-    ----------
-    stack : numpy.ndarray
-        (frames, rows, cols) corrected counts.
-    bad : numpy.ndarray, optional
-        (rows, cols) bool, pixels already masked (ignored; they are never reported again).
-    sigma : float
-        A pixel is hot when its time-summed counts ``S`` exceed the median ``B`` of its 8
-        neighbours by more than `sigma` noise units, ``sqrt(B + s**2 + 1)`` with ``s`` the
-        robust (1.4826 MAD) spread of ``S - B`` over the detector: Poisson noise plus the
-        image's own roughness, so that speckle texture is not taken for hot pixels ...
-    ratio : float
-        ... *and* ``S > ratio * B``.  The Bragg peak and its fringes have neighbours that
-        hold a good part of their counts (the pattern is oversampled, speckles span
-        several pixels), so their ratio is small however large ``S - B`` is; a hot pixel
-        sits alone.
-
-    Returns
-    -------
-    numpy.ndarray
-        (rows, cols) bool.
-    """
-    from scipy import ndimage
-
-    total = stack.sum(axis=0, dtype=np.float64)
-    if bad is not None:
-        total[bad] = 0
-    ring = np.ones((3, 3), bool)
-    ring[1, 1] = False
-    neighbours = ndimage.median_filter(total, footprint=ring, mode="mirror")
-    excess = total - neighbours
-    _, spread = _robust_sigma(excess)
-    noise = np.sqrt(np.maximum(neighbours, 0) + spread**2 + 1.0)
-    hot = (excess > sigma * noise) & (total > ratio * np.maximum(neighbours, 1.0))
-    if bad is not None:
-        hot &= ~bad
-    return hot
-
-
-def apply_threshold(stack, threshold):
-    """Set counts below `threshold` to 0, in place (background removal).
-
-    Like cohere's ``amp_threshold``: applied per detector pixel and frame, after the dark
-    and white corrections and before binning.  Pixels are zeroed, not masked: a count this
-    low is taken as "no signal", which is still a measurement.
-
-    Returns
-    -------
-    dict
-        Parameters and findings (voxels zeroed, counts removed).
-    """
-    low = (stack < threshold) & (stack > 0)
-    removed = float(stack[low].sum(dtype=np.float64))
-    stack[low] = 0
-    return {"step": "threshold", "threshold": float(threshold),
-            "voxels_zeroed": int(np.count_nonzero(low)), "counts_removed": removed}
 
 
 # --------------------------------------------------------------------------- peak and box
@@ -748,10 +312,6 @@ def bin_mask(mask, binning, *, fraction=0.0):
 # --------------------------------------------------------------------------- the chain
 
 
-def _fmt(shape):
-    return "x".join(str(int(n)) for n in shape)
-
-
 def _triple(value, name, minimum):
     if value is None:
         return None
@@ -787,10 +347,11 @@ def prepare(frames, dark=None, white=None, *, detector_roi=None, roi=None, binni
     Parameters
     ----------
     frames : str, os.PathLike, sequence of them, or numpy.ndarray
-        The scan, as :func:`read_frames` takes it.
+        The scan, as :func:`~phaser.io.frames.read_frames` takes it.
     dark, white : str, os.PathLike or numpy.ndarray, optional
-        Dark and white (flat) fields, 2-D (or 3-D, averaged), as :func:`read_field` takes
-        them; the frames' shape, or the full detector with `detector_roi`.
+        Dark and white (flat) fields, 2-D (or 3-D, averaged), as
+        :func:`~phaser.io.frames.read_field` takes them; the frames' shape, or the full
+        detector with `detector_roi`.
     detector_roi : tuple of int, optional
         ``(y0, y1, x0, x1)``: where the frames sit on the detector, to cut the fields.
     roi : int or tuple of int, optional
@@ -801,12 +362,12 @@ def prepare(frames, dark=None, white=None, *, detector_roi=None, roi=None, binni
         ``roi * binning``.
     threshold : float, optional
         Counts below this (per detector pixel and frame, after the corrections) are set
-        to 0 (:func:`apply_threshold`).
+        to 0 (:func:`~phaser.io.detector.apply_threshold`).
     dead_fraction : float
-        See :func:`divide_white`.
+        See :func:`~phaser.io.detector.divide_white`.
     hot_sigma, hot_ratio : float
-        See :func:`find_hot_pixels`; ``hot_sigma`` is also the dark-field criterion of
-        :func:`subtract_dark`.
+        See :func:`~phaser.io.detector.find_hot_pixels`; ``hot_sigma`` is also the
+        dark-field criterion of :func:`~phaser.io.detector.subtract_dark`.
     max_size : int
         Cap of the automatic output size.
     bin_mask_fraction : float

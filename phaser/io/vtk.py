@@ -125,10 +125,7 @@ def result_point_data(result):
 
 def _spacing(result, voxel_size):
     if voxel_size is None:
-        parameters = result.postprocess if isinstance(result.postprocess, dict) else {}
-        voxel_size = parameters.get("voxel_size")
-    if voxel_size is None:
-        return (1.0, 1.0, 1.0)
+        return result.voxel_size or (1.0, 1.0, 1.0)
     try:
         sizes = np.broadcast_to(np.asarray(voxel_size, dtype=np.float64), (3,))
     except ValueError:

@@ -14,6 +14,7 @@ deep neural networks. IUCrJ 8, 12-21.
 
 import numpy as np
 
+from phaser.analysis.phase import fit_phase_ramp
 from phaser.conventions import INTENSITY_DTYPE
 from phaser.random import as_generator
 from phaser.simulate._checks import as_shape
@@ -106,13 +107,9 @@ def remove_ramp(phase, weights):
         Float64 phase minus the fitted plane, over the whole array.
     """
     phase = np.asarray(phase, dtype=np.float64)
-    weights = np.asarray(weights, dtype=np.float64)
-    points = np.nonzero(weights > 0)
-    w = np.sqrt(weights[points])
     centre = [n // 2 for n in phase.shape]
-    design = np.column_stack([np.ones(len(points[0]))] + [p - c for p, c in zip(points, centre)])
-    coef, *_ = np.linalg.lstsq(design * w[:, None], phase[points] * w, rcond=None)
-    axes = (np.arange(n) - c for n, c in zip(phase.shape, centre))
-    grids = np.meshgrid(*axes, indexing="ij", sparse=True)
+    _, slope = fit_phase_ramp(phase, weights, centre)
+    grids = np.meshgrid(*(np.arange(n) - c for n, c in zip(phase.shape, centre)),
+                        indexing="ij", sparse=True)
     # Only the slope is removed: the constant is the phase origin, set by the caller.
-    return phase - sum(c * g for c, g in zip(coef[1:], grids))
+    return phase - sum(b * g for b, g in zip(slope, grids))

@@ -69,8 +69,8 @@ def copy(tmp_path, saved_results):
 
 @pytest.fixture
 def one_line_error():
-    """Check a failed command: exit 1, one "phaser: error:" line holding `phrase`, no
-    traceback; with `folder`, that it holds exactly the file names `before`."""
+    """Check a failed command: exit 1, one "phaser: error:" line holding `phrase`, nothing
+    on stdout, no traceback; with `folder`, that it holds exactly the file names `before`."""
 
     def _check(res, phrase, folder=None, before=None):
         assert res.exit_code == 1
@@ -79,6 +79,7 @@ def one_line_error():
         assert len(lines) == 1 and lines[0].startswith("phaser: error: "), res.stderr
         assert phrase in lines[0], lines[0]
         assert "Traceback" not in res.output
+        assert res.stdout == ""
         if folder is not None:
             assert sorted(p.name for p in folder.iterdir()) == sorted(before or [])
 

@@ -124,17 +124,6 @@ def test_prepare_s0054(invoke, tmp_path):
     assert mask.all(axis=0)[bad].all() and np.all(iobs[mask == 1] == 0)
 
 
-def _one_line_error(res, phrase, tmp_path, before):
-    """Status 1, one stderr line containing `phrase`, no traceback, no file written."""
-    assert res.exit_code == 1, res.output
-    assert res.exception is None or isinstance(res.exception, SystemExit), repr(res.exception)
-    lines = res.stderr.strip().splitlines()
-    assert len(lines) == 1, res.stderr
-    assert lines[0].startswith("phaser: error: ") and phrase in lines[0], lines[0]
-    assert "Traceback" not in res.output and res.stdout == ""
-    assert sorted(p.name for p in tmp_path.iterdir()) == before
-
-
 @pytest.mark.parametrize(
     "args, phrase",
     [
@@ -152,14 +141,14 @@ def _one_line_error(res, phrase, tmp_path, before):
         (["--threshold", "-1"], "--threshold must be a non-negative number"),
     ],
 )
-def test_bad_options(invoke, tmp_path, scan, args, phrase):
+def test_bad_options(invoke, one_line_error, tmp_path, scan, args, phrase):
     frames = scan[:12]
     before = sorted(p.name for p in tmp_path.iterdir())
     res = invoke("prepare", *frames, *_fields(), *args, "-o", "out.cxi")
-    _one_line_error(res, phrase, tmp_path, before)
+    one_line_error(res, phrase, tmp_path, before)
 
 
-def test_bad_inputs(invoke, tmp_path, scan):
+def test_bad_inputs(invoke, one_line_error, tmp_path, scan):
     tifffile.imwrite(tmp_path / "odd.tif", np.zeros((32, 30), np.int32))
     before = sorted(p.name for p in tmp_path.iterdir())
     cases = [
@@ -174,20 +163,20 @@ def test_bad_inputs(invoke, tmp_path, scan):
     ]
     for args, phrase in cases:
         res = invoke("prepare", *args, "-o", "out.cxi", "-q")
-        _one_line_error(res, phrase, tmp_path, before)
+        one_line_error(res, phrase, tmp_path, before)
 
 
-def test_output_checked_before_any_work(invoke, tmp_path, scan):
+def test_output_checked_before_any_work(invoke, one_line_error, tmp_path, scan):
     (tmp_path / "out.cxi").write_bytes(b"old")
     before = sorted(p.name for p in tmp_path.iterdir())
     # The frames are missing too: the output is what is reported, so nothing was read.
     res = invoke("prepare", "missing.tif", "-o", "out.cxi")
-    _one_line_error(res, "out.cxi exists; use --force to overwrite", tmp_path, before)
+    one_line_error(res, "out.cxi exists; use --force to overwrite", tmp_path, before)
     assert (tmp_path / "out.cxi").read_bytes() == b"old"
     res = invoke("prepare", "missing.tif", "-o", "out.npz")
-    _one_line_error(res, "out.npz: unknown file type .npz; expected one of .cxi, .h5, .hdf5", tmp_path, before)
+    one_line_error(res, "out.npz: unknown file type .npz; expected one of .cxi, .h5, .hdf5", tmp_path, before)
     res = invoke("prepare", "missing.tif", "-o", "nodir/out.cxi")
-    _one_line_error(res, "directory nodir does not exist", tmp_path, before)
+    one_line_error(res, "directory nodir does not exist", tmp_path, before)
     res = invoke("prepare", *scan, *_fields(), "--roi", 8, "-o", "out.cxi", "--force", "-q")
     assert res.exit_code == 0, res.output
     assert phaser.load_data(tmp_path / "out.cxi")[0].shape == (8, 8, 8)

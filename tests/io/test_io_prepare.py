@@ -1,57 +1,26 @@
-"""Raw scan preparation: reading frames, dark/white corrections, masks, peak, box, binning."""
+"""Raw scan preparation: peak, box, binning, the whole chain and the written record."""
 
 import h5py
 import numpy as np
 import pytest
-import tifffile
 
 import phaser
 from phaser.errors import InputError
-from phaser.io import cxi
 from phaser.io.prepare import (
     PROCESS_PATH,
     bin_counts,
     bin_mask,
     choose_box,
-    divide_white,
     fft_friendly_size,
-    find_gaps,
-    find_hot_pixels,
     find_peak,
     is_fft_friendly,
     prepare,
-    read_frames,
     read_steps,
-    subtract_dark,
     write_prepared,
 )
 
-SHAPE = (40, 48, 50)  # frames, rows, cols
-PEAK = (17, 21, 29)
-DEAD = [(5, 5), (40, 45), (22, 30)]  # (22, 30) sits next to the peak, inside any crop
-DARK_HOT = (10, 12)
-HOT = (35, 8)
-GAP_COL = 44
+from synthetic_scan import PEAK, DEAD, HOT, GAP_COL
 
-
-@pytest.fixture
-def scan():
-    """A raw scan with a known peak, and its dark and white fields with known defects."""
-    rng = np.random.default_rng(7)
-    z, y, x = np.indices(SHAPE)
-    r2 = ((z - PEAK[0]) / 3.0) ** 2 + ((y - PEAK[1]) / 2.5) ** 2 + ((x - PEAK[2]) / 2.5) ** 2
-    signal = rng.poisson(2e4 * np.exp(-r2 / 2) + 0.3)
-    dark = rng.poisson(2.0, SHAPE[1:]).astype(np.int32)
-    dark[DARK_HOT] = 100
-    white = rng.uniform(800, 1200, SHAPE[1:]).astype(np.float32)
-    for p in DEAD:
-        white[p] = 0
-    white[DEAD[1]] = 50  # a weak pixel, below a quarter of the median: dead too
-    # What the detector records: the signal seen through the pixel response, plus dark.
-    raw = np.round(signal * white / np.median(white)).astype(np.int32) + dark
-    raw[:, HOT[0], HOT[1]] += 400
-    raw[:, :, GAP_COL] = 0
-    return raw, dark, white
 
 
 def _expected(raw, dark, white):
@@ -64,127 +33,7 @@ def _expected(raw, dark, white):
     return out
 
 
-# ----------------------------------------------------------------------------- reading
-
-
-def test_tiff_series_is_stacked_in_natural_order(tmp_path):
-    frames = np.arange(11 * 4 * 5, dtype=np.int32).reshape(11, 4, 5)
-    for i, f in enumerate(frames):
-        tifffile.imwrite(tmp_path / f"scan_{i}.tif", f)  # scan_10 sorts before scan_2 as text
-    paths = sorted(tmp_path.glob("*.tif"))
-    assert paths[2].name == "scan_10.tif"
-    stack, invalid, info = read_frames(paths)
-    assert stack.dtype == np.float32 and stack.shape == (11, 4, 5)
-    np.testing.assert_array_equal(stack, frames)
-    assert not invalid.any() and info["dtype"] == "int32"
-    assert info["files"][-1].endswith("scan_10.tif")
-    # A folder means its TIFF files.
-    np.testing.assert_array_equal(read_frames(tmp_path)[0], frames)
-
-
-@pytest.mark.parametrize("kind", ["tif3d", "npy", "npz_data", "npz_one", "cxi"])
-def test_stacked_inputs(tmp_path, kind):
-    a = np.arange(3 * 4 * 5, dtype=np.uint16).reshape(3, 4, 5)
-    if kind == "tif3d":
-        path = tmp_path / "s.tif"
-        tifffile.imwrite(path, a, photometric="minisblack")
-    elif kind == "npy":
-        path = tmp_path / "s.npy"
-        np.save(path, a)
-    elif kind == "npz_data":
-        path = tmp_path / "s.npz"
-        np.savez(path, data=a, other=np.zeros(2))
-    elif kind == "npz_one":
-        path = tmp_path / "s.npz"
-        np.savez(path, frames=a)
-    else:
-        path = tmp_path / "s.cxi"
-        mask = np.zeros(a.shape, np.uint8)
-        mask[1, 2, 3] = 1
-        cxi.write_data(path, a.astype(np.float32), mask)
-    stack, invalid, info = read_frames(path)
-    np.testing.assert_array_equal(stack, a)
-    assert invalid.sum() == (1 if kind == "cxi" else 0)
-    assert info["n_input_masked"] == (1 if kind == "cxi" else 0)
-
-
-def test_invalid_values_are_flagged_and_zeroed():
-    a = np.ones((3, 4, 5), np.int32)
-    a[0, 0, 0] = -1
-    a[1, 1, 1] = np.iinfo(np.int32).max  # a detector's gap flag
-    stack, invalid, info = read_frames(a)
-    assert invalid[0, 0, 0] and invalid[1, 1, 1] and info["n_invalid"] == 2
-    assert stack[0, 0, 0] == 0 and stack[1, 1, 1] == 0
-    f = np.ones((3, 4, 5), np.float32)
-    f[2, 3, 4] = np.nan
-    f[0, 0, 0] = -0.5  # noise of an earlier subtraction: clipped, not flagged
-    stack, invalid, _ = read_frames(f)
-    assert invalid.sum() == 1 and invalid[2, 3, 4] and stack[0, 0, 0] == 0
-
-
-def test_frames_of_different_shapes(tmp_path):
-    tifffile.imwrite(tmp_path / "f_0.tif", np.zeros((4, 5), np.int32))
-    tifffile.imwrite(tmp_path / "f_1.tif", np.zeros((4, 6), np.int32))
-    tifffile.imwrite(tmp_path / "f_2.tif", np.zeros((4, 5), np.int32))
-    with pytest.raises(InputError, match="frames differ in shape: .*f_1.tif is 4x6 but 2 of the 3 files are 4x5"):
-        read_frames([tmp_path / "f_2.tif", tmp_path / "f_1.tif", tmp_path / "f_0.tif"])
-
-
-def test_one_frame_is_not_a_scan(tmp_path):
-    tifffile.imwrite(tmp_path / "f.tif", np.zeros((4, 5), np.int32))
-    with pytest.raises(InputError, match="single 2-D frame"):
-        read_frames(tmp_path / "f.tif")
-    with pytest.raises(InputError, match="no such file"):
-        read_frames([tmp_path / "f.tif", tmp_path / "missing.tif"])
-
-
-# ----------------------------------------------------------------------------- corrections
-
-
-def test_dark_is_subtracted_clipped_and_its_hot_pixels_found(scan):
-    raw, dark, _ = scan
-    stack = raw.astype(np.float32)
-    bad, record = subtract_dark(stack, dark.astype(np.float64))
-    np.testing.assert_array_equal(stack, np.maximum(raw - dark, 0))
-    assert stack.min() == 0
-    assert np.argwhere(bad).tolist() == [list(DARK_HOT)]
-    assert record["pixels_hot_in_dark"] == 1 and record["counts_removed"] > 0
-
-
-def test_white_normalises_to_its_median_and_finds_dead_pixels(scan):
-    _, _, white = scan
-    white = white.astype(np.float64)
-    white[0, 1] = np.nan
-    stack = np.full((2, *white.shape), 100, np.float32)
-    dead, record = divide_white(stack, white)
-    expected_dead = {tuple(p) for p in DEAD} | {(0, 1)}
-    assert {tuple(p) for p in np.argwhere(dead)} == expected_dead
-    med = np.median(white[~dead])
-    assert record["white_median"] == pytest.approx(med)
-    np.testing.assert_allclose(stack[0][~dead], 100 * med / white[~dead], rtol=1e-6)
-    np.testing.assert_array_equal(stack[1], stack[0])
-    assert np.all(stack[:, dead] == 0)
-    with pytest.raises(InputError, match="no positive value"):
-        divide_white(stack, np.zeros_like(white))
-
-
-def test_gaps_are_whole_zero_lines_only():
-    stack = np.ones((3, 10, 12), np.float32)
-    stack[:, :, 4] = 0      # a gap column
-    stack[:, 7, :] = 0      # a gap row
-    stack[:, 2, 9] = 0      # a lone pixel that saw nothing: valid, not a gap
-    gap = find_gaps(stack)
-    assert gap[:, 4].all() and gap[7, :].all()
-    assert not gap[2, 9] and gap.sum() == 10 + 12 - 1
-
-
-def test_hot_pixel_found_and_bragg_peak_kept(scan):
-    raw, dark, _ = scan
-    hot = find_hot_pixels((raw - dark).astype(np.float32))
-    assert np.argwhere(hot).tolist() == [list(HOT)]
-    # Before the dark subtraction, the pixel hot in the dark is hot in the scan too.
-    hot = find_hot_pixels(raw.astype(np.float32))
-    assert np.argwhere(hot).tolist() == [list(DARK_HOT), list(HOT)]
+# ----------------------------------------------------------------------------- peak
 
 
 def test_peak_ignores_a_lone_bright_voxel(scan):

@@ -31,6 +31,10 @@ class ReconstructionConfig:
     init: str = "autocorr"
     """Initializer name (``random``, ``autocorr`` or any registered plugin)."""
 
+    model: str | None = None
+    """ONNX network prior for ``init = "nn"`` (exported by ``phaser export``); None uses
+    the bundled model."""
+
     backend: str = "numba"
     """Kernel backend: ``numpy`` (reference), ``numba`` (fast CPU) or ``cupy`` (GPU)."""
 
@@ -69,6 +73,10 @@ class ReconstructionConfig:
 
     q_axis: int = 0
     """Array axis along the scattering vector q, for the strain."""
+
+    def init_options(self):
+        """Keyword arguments of the initializer for this configuration."""
+        return {"model": self.model} if self.model is not None else {}
 
     def postprocess_options(self):
         """Keyword arguments of :func:`phaser.analysis.postprocess` for this configuration."""
@@ -111,6 +119,8 @@ class ReconstructionConfig:
         if isinstance(self.free_fraction, bool) or not isinstance(self.free_fraction, (int, float)) \
                 or not 0 <= self.free_fraction <= 0.2:
             raise ConfigError(f"--free-fraction must be a number in [0, 0.2], got {self.free_fraction!r}")
+        if self.model is not None and self.init != "nn":
+            raise ConfigError(f"--model is the network prior of --init nn, not of --init {self.init}")
         for name in ("init", "backend"):
             if not isinstance(getattr(self, name), str) or not getattr(self, name):
                 raise ConfigError(f"{name} must be a non-empty string")

@@ -1,4 +1,5 @@
-"""Shared test set-up: keep FFTW wisdom written by the tests out of the user's cache."""
+"""Shared test set-up: FFTW wisdom kept out of the user's cache; tiny network priors
+(simulated set, trained checkpoint, ONNX export) made once per session (they need torch)."""
 
 import pytest
 
@@ -9,3 +10,37 @@ def _private_cache_dir(tmp_path_factory):
     mp.setenv("PHASER_CACHE_DIR", str(tmp_path_factory.mktemp("phaser-cache")))
     yield
     mp.undo()
+
+
+@pytest.fixture(scope="session")
+def tiny_set(tmp_path_factory):
+    """A 16^3 simulated set of 10 samples."""
+    from phaser.simulate.dataset import write_dataset
+    from phaser.simulate.sample import SimulationConfig
+
+    path = tmp_path_factory.mktemp("nn") / "tiny.h5"
+    return write_dataset(path, 10, SimulationConfig(size=(16, 16, 16), oversampling=(2.5,) * 3),
+                         seed=5)
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tiny_set, tmp_path_factory):
+    """Run directory of a 2-epoch training of a width-2 network on the tiny set."""
+    pytest.importorskip("torch")
+    from phaser.nn_priors.train import train
+
+    out = tmp_path_factory.mktemp("nn") / "run"
+    train(tiny_set, out, loss="combined", epochs=2, batch_size=4, width=2, validation=0.2,
+          progress=False, threads=1)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_onnx(tiny_run, tmp_path_factory):
+    """The tiny run's best checkpoint exported to ONNX."""
+    pytest.importorskip("onnx")
+    from phaser.nn_priors.train import export_onnx
+
+    path = tmp_path_factory.mktemp("nn") / "tiny.onnx"
+    export_onnx(tiny_run / "best.pt", path)
+    return path

@@ -1,10 +1,10 @@
-"""``phaser export``: convert a result for other programs.
+"""``phaser export``: convert a result or a trained network for other programs.
 
-``phaser export RESULT --vtk out.vti`` writes VTK ImageData for ParaView.  The command is
-meant to grow: each output kind is one entry of ``_EXPORTERS``, chosen by an option named
-after the format (``--vtk``) or by the suffix of ``--out``; a checkpoint-to-ONNX export
-(``phaser export CHECKPOINT --out model.onnx``) plugs in as one more suffix, with its own
-reader of the input.
+``phaser export RESULT --vtk out.vti`` writes VTK ImageData for ParaView;
+``phaser export CHECKPOINT --out model.onnx`` writes a trained prior as ONNX with its
+metadata, checked against PyTorch (needs the ``train`` extra).  Each output kind is one
+entry of ``_EXPORTERS``, chosen by an option named after the format (``--vtk``) or by the
+suffix of ``--out``.
 """
 
 from pathlib import Path
@@ -30,19 +30,30 @@ def _export_vtk(source, out, *, force, voxel_size):
     save_vti(result, out, force=force, voxel_size=voxel_size)
 
 
+def _export_onnx(source, out, *, force, voxel_size):
+    from phaser.errors import ConfigError
+
+    if voxel_size is not None:
+        raise ConfigError("--voxel-size applies to VTK exports, not to ONNX models")
+    from phaser.nn_priors.train import export_onnx
+
+    done = export_onnx(source, out, force=force)
+    typer.echo(f"onnxruntime matches torch to {done['max_difference']:.2g}")
+
+
 # Output suffix -> exporter(source, out, *, force, voxel_size).
-_EXPORTERS = {".vti": _export_vtk}
+_EXPORTERS = {".vti": _export_vtk, ".onnx": _export_onnx}
 
 
 @app.command()
 def export(
-    source: Path = typer.Argument(..., help="Result file (.cxi/.h5 or .npz) written by phaser run.", show_default=False),
+    source: Path = typer.Argument(..., help="Result file (.cxi/.h5 or .npz) written by phaser run, or a checkpoint (.pt) written by phaser train.", show_default=False),
     vtk: Optional[Path] = typer.Option(None, "--vtk", help="Write VTK ImageData (.vti) for ParaView: amplitude, phase, strain (if present), support.", show_default=False),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output file; its suffix picks the format (.vti).", show_default=False),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output file; its suffix picks the format (.vti, .onnx).", show_default=False),
     voxel_size: Optional[str] = typer.Option(None, "--voxel-size", help="Voxel size in nm, S or SZ,SY,SX [default: the one stored with the maps, else 1].", show_default=False),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
 ):
-    """Export SOURCE to another format (VTK ImageData for ParaView)."""
+    """Export SOURCE to another format (VTK ImageData for ParaView, ONNX for a prior)."""
     with user_errors():
         _export(source, vtk, out, voxel_size, force)
 

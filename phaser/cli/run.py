@@ -15,7 +15,8 @@ def run(
     input: Path = typer.Argument(..., help="Data file: .cxi/.h5, .npy, .npz or 3-D .tif.", show_default=False),
     algo: Optional[str] = typer.Option(None, "--algo", help='Algorithm, e.g. "ER**50 * (SW * HIO**20)**15" (default: the default schedule).'),
     iters: Optional[int] = typer.Option(None, "--iters", help="Iterations of the default schedule, scaled to its shape [default: 600]."),
-    init: Optional[str] = typer.Option(None, "--init", help="Initializer: autocorr (default), random, or a plugin (phaser info --initializers)."),
+    init: Optional[str] = typer.Option(None, "--init", help="Initializer: autocorr (default), random, nn (network prior), or a plugin (phaser info --initializers)."),
+    model: Optional[Path] = typer.Option(None, "--model", help="ONNX network prior for --init nn [default: the bundled model].", show_default=False),
     backend: Optional[str] = typer.Option(None, "--backend", help="Kernels: numba (default), numpy (reference) or cupy."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Seed of the random start (reproducible on a given backend)."),
     mask: Optional[Path] = typer.Option(None, "--mask", help="Mask file (nonzero = bad pixel), combined with the data file's mask."),
@@ -37,13 +38,13 @@ def run(
 ):
     """Reconstruct INPUT and write the result (object, support, history) to a CXI file."""
     with user_errors():
-        _run(input, algo, iters, init, backend, seed, mask, support, out, force, config,
+        _run(input, algo, iters, init, model, backend, seed, mask, support, out, force, config,
              metrics_every, threads, runs, keep, free_fraction,
              dict(bragg=bragg, lattice=lattice, d_spacing=d_spacing, voxel_size=voxel_size,
                   q_axis=q_axis), quiet)
 
 
-def _run(input, algo, iters, init, backend, seed, mask, support, out, force, config,
+def _run(input, algo, iters, init, model, backend, seed, mask, support, out, force, config,
          metrics_every, threads, runs, keep, free_fraction, post, quiet):
     import dataclasses
     import shlex
@@ -59,7 +60,7 @@ def _run(input, algo, iters, init, backend, seed, mask, support, out, force, con
     from phaser.io.paths import file_format
 
     cfg = load_config(config) if config else ReconstructionConfig()
-    cfg = cfg.replace(init=init, backend=backend, seed=seed, metrics_every=metrics_every,
+    cfg = cfg.replace(init=init, model=_str(model), backend=backend, seed=seed, metrics_every=metrics_every,
                       threads=threads, runs=runs, keep=keep, free_fraction=free_fraction,
                       bragg=_miller(post["bragg"]), lattice=post["lattice"],
                       d_spacing=post["d_spacing"], voxel_size=_numbers(post["voxel_size"]),

@@ -16,8 +16,9 @@ from dataclasses import dataclass, fields
 from phaser.errors import ConfigError, PhaserError
 from phaser.kernels.numpy_backend import SHRINK_WRAP_METHODS
 
-__all__ = ["Operator", "Chain", "Repeat", "ER", "HIO", "RAAR", "ShrinkWrap", "Detwin",
-           "OPERATORS", "SupportCollapseError", "MIN_SUPPORT_VOXELS", "MAX_SUPPORT_FRACTION"]
+__all__ = ["ER", "HIO", "MAX_SUPPORT_FRACTION", "MIN_SUPPORT_VOXELS", "OPERATORS", "RAAR",
+           "Chain", "Detwin", "Operator", "Repeat", "ShrinkWrap", "SupportCollapseError",
+           "register_operator"]
 
 MIN_SUPPORT_VOXELS = 27
 """A shrink-wrap support below this many voxels (a 3³ cube) has collapsed."""
@@ -325,6 +326,21 @@ class Detwin(Operator):
 
 
 OPERATORS = {"ER": ER, "HIO": HIO, "RAAR": RAAR, "SW": ShrinkWrap, "DW": Detwin}
-"""Names of the notation and the operator classes they stand for."""
+"""Names of the notation and the operator classes they stand for (``ML``, the gradient
+refinement of :mod:`phaser.engine.refine`, registers itself when ``phaser.engine`` loads)."""
 
 _NAMES = {cls: name for name, cls in OPERATORS.items()}
+
+
+def register_operator(name, cls):
+    """Make the operator class `cls` available as `name` in the algorithm notation.
+
+    For operators defined outside this module (they build on :class:`Operator`, so this
+    module cannot import them).
+    """
+    if not (isinstance(cls, type) and issubclass(cls, Operator)):
+        raise TypeError(f"{cls!r} is not an Operator class")
+    if OPERATORS.get(name, cls) is not cls:
+        raise ValueError(f"operator name {name!r} is taken by {OPERATORS[name].__name__}")
+    OPERATORS[name] = cls
+    _NAMES[cls] = name

@@ -78,7 +78,7 @@ class Reconstructor:
             free = free_pixels(mask, cfg.free_fraction, free_pixel_rng(cfg.seed))
         # The initializer sees free pixels as masked: nothing may fit them.
         unseen = (mask != 0) | (np.asarray(free) != 0)
-        obj, init_support = get_initializer(cfg.init)(iobs, unseen.astype(np.uint8), rng=rng)
+        obj, init_support = get_initializer(cfg.init, **cfg.init_options())(iobs, unseen.astype(np.uint8), rng=rng)
         if support is not None:
             init_support = check_support(support, iobs.shape, "support")
             obj = obj * (init_support != 0)

@@ -47,7 +47,7 @@ class State:
                  free=None):
         be = self.backend = backend
         shape = iobs.shape
-        free = np.zeros(shape, np.uint8) if free is None else (free != 0) & (mask == 0)
+        free = np.zeros(shape, bool) if free is None else (free != 0) & (mask == 0)
         used = (mask == 0) & ~free
         self.iobs_sum = float(iobs[used].sum(dtype=np.float64))
         self.n_data = int(np.count_nonzero(used))

@@ -22,6 +22,7 @@ GROUP = "phaser.initializers"
 _BUILTIN = {
     "random": "phaser.initializers.random:RandomInit",
     "autocorr": "phaser.initializers.autocorr:AutocorrInit",
+    "nn": "phaser.initializers.nn:NNPrior",
 }
 # Built-ins are listed here too so a source checkout that was never pip-installed works.
 

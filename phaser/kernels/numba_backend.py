@@ -103,6 +103,111 @@ def _modulus(obj, out):
         out[i] = math.sqrt(p.real * p.real + p.imag * p.imag)
 
 
+# -- gradient refinement (see NumpyBackend.ml_gradient for the definitions) -------------
+# Per-pixel terms in double precision: the line search compares losses that differ by
+# little, and Io / Ic**2 overflows single precision near Ic = 0.
+
+@numba.njit(**_JIT)
+def _ml_gradient(psi, amp, mask, out, poisson):
+    for i in numba.prange(psi.size):
+        if mask[i]:
+            out[i] = 0
+        else:
+            p = psi[i]
+            pr = np.float64(p.real)
+            pi = np.float64(p.imag)
+            m2 = pr * pr + pi * pi
+            a = np.float64(amp[i])
+            if poisson:
+                f = 2.0 * (1.0 - a * a / max(m2, 1e-30))
+            else:
+                m = math.sqrt(m2)
+                f = 2.0 * (1.0 - a / m) if m > 1e-30 else 2.0
+            out[i] = complex(f * pr, f * pi)
+
+
+@numba.njit(**_JIT)
+def _ml_line(psi, dpsi, amp, mask, t, poisson):
+    value = 0.0
+    slope = 0.0
+    curvature = 0.0
+    convex = 0.0
+    for i in numba.prange(psi.size):
+        if not mask[i]:
+            d = dpsi[i]
+            dr = np.float64(d.real)
+            di = np.float64(d.imag)
+            pr = np.float64(psi[i].real) + t * dr
+            pi = np.float64(psi[i].imag) + t * di
+            m2 = pr * pr + pi * pi
+            u = pr * dr + pi * di
+            v = dr * dr + di * di
+            a = np.float64(amp[i])
+            if poisson:
+                ic = max(m2, 1e-30)
+                io = a * a
+                w = 1.0 - io / ic
+                c = 4.0 * u * u * io / (ic * ic)
+                rest = 2.0 * v * w
+                value += ic - io * math.log(ic)
+                slope += 2.0 * u * w
+            else:
+                m = math.sqrt(m2)
+                if m > 1e-30:
+                    r = u / m
+                    c = 2.0 * r * r
+                    rest = 2.0 * (m - a) * (v - r * r) / m
+                    value += (m - a) * (m - a)
+                    slope += 2.0 * (m - a) * r
+                else:
+                    c = 2.0 * v
+                    rest = 0.0
+                    value += a * a
+            curvature += c + rest
+            convex += c + max(rest, 0.0)
+    return value, slope, curvature, convex
+
+
+@numba.njit(**_JIT)
+def _ml_step(obj, direction, psi, dpsi, t):
+    for i in numba.prange(obj.size):
+        obj[i] += t * direction[i]
+        psi[i] += t * dpsi[i]
+
+
+@numba.njit(**_JIT)
+def _cg_products(grad, grad_prev, support):
+    gg = 0.0
+    ggp = 0.0
+    for i in numba.prange(grad.size):
+        if support[i]:
+            g = grad[i]
+            h = grad_prev[i]
+            gr = np.float64(g.real)
+            gi = np.float64(g.imag)
+            gg += gr * gr + gi * gi
+            ggp += gr * np.float64(h.real) + gi * np.float64(h.imag)
+            grad_prev[i] = g
+        else:
+            grad[i] = 0
+            grad_prev[i] = 0
+    return gg, ggp
+
+
+@numba.njit(**_JIT)
+def _cg_direction(direction, grad, beta):
+    dot = 0.0
+    for i in numba.prange(grad.size):
+        g = grad[i]
+        if beta == 0:
+            d = -g
+        else:
+            d = beta * direction[i] - g
+        direction[i] = d
+        dot += np.float64(g.real) * np.float64(d.real) + np.float64(g.imag) * np.float64(d.imag)
+    return dot
+
+
 class NumbaBackend(NumpyBackend):
     """Fused Numba kernels with planned pyFFTW transforms.
 
@@ -135,6 +240,24 @@ class NumbaBackend(NumpyBackend):
 
     def apply_support(self, obj, support):
         _apply_support(obj.reshape(-1), support.reshape(-1))
+
+    def ml_gradient(self, psi, amp, mask, out, loss):
+        _ml_gradient(psi.reshape(-1), amp.reshape(-1), mask.reshape(-1), out.reshape(-1),
+                            loss == "poisson")
+
+    def ml_line(self, psi, dpsi, amp, mask, t, loss):
+        return _ml_line(psi.reshape(-1), dpsi.reshape(-1), amp.reshape(-1), mask.reshape(-1),
+                        float(t), loss == "poisson")
+
+    def ml_step(self, obj, direction, psi, dpsi, t):
+        t = np.complex64(t)
+        _ml_step(obj.reshape(-1), direction.reshape(-1), psi.reshape(-1), dpsi.reshape(-1), t)
+
+    def cg_products(self, grad, grad_prev, support):
+        return _cg_products(grad.reshape(-1), grad_prev.reshape(-1), support.reshape(-1))
+
+    def cg_direction(self, direction, grad, beta):
+        return _cg_direction(direction.reshape(-1), grad.reshape(-1), np.float32(beta))
 
     def smoothed_modulus(self, obj, sigma):
         modulus = np.empty(obj.shape, np.float32)

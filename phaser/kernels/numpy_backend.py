@@ -9,11 +9,16 @@ import scipy.ndimage
 from phaser.errors import ConfigError
 from phaser.kernels.fft import default_threads, get_plan
 
-__all__ = ["NumpyBackend", "SHRINK_WRAP_METHODS"]
+__all__ = ["REFINE_LOSSES", "SHRINK_WRAP_METHODS", "NumpyBackend"]
 
 SHRINK_WRAP_METHODS = ("max", "rms", "mean")
 """Reference levels for the shrink-wrap threshold: the maximum of the smoothed amplitude, or
 its root-mean-square or mean inside the current support."""
+
+REFINE_LOSSES = ("amplitude", "poisson")
+"""Losses of the gradient refinement (:meth:`NumpyBackend.ml_gradient`): the amplitude
+misfit ``sum((|psi| - amp)**2)`` and the Poisson negative log-likelihood
+``sum(Ic - Io * log(Ic))``, both over the pixels the mask leaves."""
 
 _TINY = np.float32(1e-30)
 
@@ -160,6 +165,140 @@ class NumpyBackend:
     def support_size(self, support):
         """Number of voxels in the support."""
         return int(np.count_nonzero(support))
+
+    # -- gradient refinement --------------------------------------------------------------
+    # The refinement minimises a loss L(psi) of psi = fftn(obj).  With the unnormalised
+    # forward transform F, the adjoint F^H is the unnormalised inverse (N * ifftn, what
+    # :meth:`ifft` computes), so the real-space gradient is ``ifft`` of the Fourier one.
+    # A "gradient" here is dL/dRe + i dL/dIm = 2 dL/dconj(z) (Wirtinger), so that
+    # dL = Re(sum(conj(g) * dz)).
+
+    def ml_gradient(self, psi, amp, mask, out, loss):
+        """Gradient of the refinement loss with respect to `psi`, written to `out`.
+
+        Parameters
+        ----------
+        psi : complex64 array
+            Fourier transform of the object (unchanged).
+        amp : float32 array
+            Observed amplitudes ``sqrt(iobs)``.
+        mask : uint8 array
+            Nonzero = pixel outside the loss (masked or free); its gradient is 0.
+        out : complex64 array
+            Overwritten by ``2 dL/dconj(psi)``: ``2 * (psi - amp * psi / |psi|)`` for the
+            amplitude loss, ``2 * (1 - iobs / |psi|**2) * psi`` for the Poisson loss.
+        loss : {"amplitude", "poisson"}
+            ``sum((|psi| - amp)**2)`` or ``sum(Ic - Io * log(Ic))`` (``Ic = |psi|**2``,
+            ``Io = amp**2``, floored at 1e-30) over unmasked pixels; :meth:`ml_line` with
+            ``t = 0`` gives its value (the refinement needs it there, so this pass does
+            not spend a logarithm per pixel on it).
+        """
+        keep = mask == 0
+        p = psi.astype(np.complex128)
+        m2 = p.real * p.real + p.imag * p.imag
+        a = amp.astype(np.float64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if loss == "poisson":
+                factor = 2.0 * (1.0 - a * a / np.maximum(m2, 1e-30))
+            else:
+                m = np.sqrt(m2)
+                # |psi| has no gradient at 0; psi is 0 there anyway.
+                factor = np.where(m > 1e-30, 2.0 * (1.0 - a / m), 2.0)
+        out[...] = np.where(keep, factor * p, 0)
+
+    def ml_line(self, psi, dpsi, amp, mask, t, loss):
+        """The loss along ``psi + t * dpsi`` and its first two derivatives in `t`.
+
+        The loss is that of :meth:`ml_gradient`, evaluated on ``psi + t * dpsi``.
+
+        Parameters
+        ----------
+        psi, dpsi : complex64 arrays
+            Point and direction in Fourier space (unchanged).
+        amp, mask, loss
+            As in :meth:`ml_gradient`.
+        t : float
+            Position along the line.
+
+        Returns
+        -------
+        tuple of float
+            ``(L, dL/dt, d2L/dt2, convex part of d2L/dt2)``.  The last keeps only the
+            nonnegative terms of the curvature (pixels whose loss is locally convex along
+            the line): a positive curvature for a Newton step where the full one is not.
+        """
+        keep = mask == 0
+        d = dpsi.astype(np.complex128)[keep]
+        p = psi.astype(np.complex128)[keep] + t * d
+        a = amp.astype(np.float64)[keep]
+        m2 = p.real * p.real + p.imag * p.imag
+        u = p.real * d.real + p.imag * d.imag  # (1/2) d|p|^2/dt
+        v = d.real * d.real + d.imag * d.imag
+        if loss == "poisson":
+            ic = np.maximum(m2, 1e-30)
+            io = a * a
+            value = ic - io * np.log(ic)
+            slope = 2.0 * u * (1.0 - io / ic)
+            convex = 4.0 * u * u * io / (ic * ic)
+            rest = 2.0 * v * (1.0 - io / ic)
+        else:
+            m = np.sqrt(m2)
+            small = m <= 1e-30
+            m = np.where(small, 1.0, m)
+            value = (np.where(small, 0.0, m) - a) ** 2
+            r = np.where(small, 0.0, u / m)  # d|p|/dt
+            slope = 2.0 * (m - a) * r
+            convex = np.where(small, 2.0 * v, 2.0 * r * r)
+            # d2|p|/dt2 = (|d|^2 - r^2) / |p| >= 0; its weight m - a has either sign.
+            rest = np.where(small, 0.0, 2.0 * (m - a) * (v - r * r) / m)
+        curvature = convex + rest
+        convex = convex + np.maximum(rest, 0.0)
+        return (float(value.sum()), float(slope.sum()), float(curvature.sum()),
+                float(convex.sum()))
+
+    def ml_step(self, obj, direction, psi, dpsi, t):
+        """``obj += t * direction`` and ``psi += t * dpsi`` in place (``dpsi = fftn(direction)``)."""
+        t = np.complex64(t)
+        obj += t * direction
+        psi += t * dpsi
+
+    def cg_products(self, grad, grad_prev, support):
+        """Restrict `grad` to the support and return its products with itself and `grad_prev`.
+
+        Parameters
+        ----------
+        grad : complex64 array
+            Real-space gradient; zeroed outside the support, in place.
+        grad_prev : complex64 array
+            Gradient of the previous iteration; overwritten by the new `grad`.
+        support : uint8 array
+
+        Returns
+        -------
+        tuple of float
+            ``(Re <grad, grad>, Re <grad, grad_prev>)``, the sums of Polak-Ribiere's
+            coefficient.
+        """
+        grad *= support != 0
+        g = grad.astype(np.complex128)
+        gg = float(np.sum(g.real * g.real + g.imag * g.imag))
+        ggp = float(np.sum(g.real * grad_prev.real.astype(np.float64)
+                           + g.imag * grad_prev.imag.astype(np.float64)))
+        grad_prev[...] = grad
+        return gg, ggp
+
+    def cg_direction(self, direction, grad, beta):
+        """``direction = beta * direction - grad`` in place; returns ``Re <grad, direction>``.
+
+        With ``beta == 0`` the old direction is not read (it may be uninitialised).
+        """
+        if beta == 0:
+            np.negative(grad, out=direction)
+        else:
+            direction *= np.complex64(beta)
+            direction -= grad
+        g = grad.astype(np.complex128)
+        return float(np.sum(g.real * direction.real + g.imag * direction.imag))
 
 
 def _metric_sums(modulus, amp, free):

@@ -1,0 +1,169 @@
+"""Bring a pattern to a network's grid and the network's prediction back to the data grid.
+
+A network is trained on patterns of one size ``M`` (per axis) and one oversampling ratio
+``sigma_m`` (the array edge over the crystal's extent).  A measured pattern has its own
+shape ``N`` and oversampling ``sigma_d``.  Sampling the pattern at a reciprocal step
+``dq · sigma_d / sigma_m`` on ``M`` points makes the crystal span ``M / sigma_m`` voxels,
+as in training.  The reciprocal step grows by ``s = sigma_d / sigma_m`` and the array
+shrinks from ``N`` to ``M`` points, so a network voxel is ``N / (M s)`` data voxels: the
+predicted object is resampled by that factor.
+
+All arrays here are in file layout (q = 0, or the crystal, at index ``n // 2``).
+"""
+
+import numpy as np
+from scipy import ndimage
+
+from phaser.conventions import to_engine, to_file
+
+__all__ = [
+    "estimate_oversampling",
+    "network_input",
+    "to_model_grid",
+    "to_data_grid",
+]
+
+_AUTOCORR_THRESHOLD = 0.05
+
+
+def estimate_oversampling(iobs, mask=None, threshold=_AUTOCORR_THRESHOLD):
+    """Oversampling ratio per axis, from the extent of the pattern's autocorrelation.
+
+    The inverse transform of the intensity is the object's autocorrelation, twice as wide
+    as the object along every axis.  The extent is read from the thresholded modulus of the
+    autocorrelation (its largest connected part, through the origin), on the axis lines of
+    the projected support.
+
+    Parameters
+    ----------
+    iobs : numpy.ndarray
+        Intensity, file layout.
+    mask : numpy.ndarray, optional
+        Nonzero = bad pixel (set to zero first).
+    threshold : float, optional
+        Fraction of the autocorrelation's maximum.
+
+    Returns
+    -------
+    tuple of float
+        ``N / object extent`` per axis.
+    """
+    data = np.asarray(iobs, np.float64)
+    if mask is not None:
+        data = np.where(mask != 0, 0, data)
+    auto = to_file(np.abs(np.fft.ifftn(to_engine(data))))
+    blob = auto > threshold * auto.max()
+    labels, _ = ndimage.label(blob)
+    centre = tuple(n // 2 for n in data.shape)
+    blob = labels == labels[centre]
+    ratios = []
+    for axis, n in enumerate(data.shape):
+        others = tuple(a for a in range(data.ndim) if a != axis)
+        extent = np.count_nonzero(blob.any(axis=others))
+        ratios.append(n / max(extent / 2, 1.0))
+    return tuple(ratios)
+
+
+def network_input(iobs, mask=None):
+    """The two input channels of a prior network, ``(2, *shape)`` float32.
+
+    Channel 0 is ``sqrt(I) / max sqrt(I)`` (the modulus the physics loss compares with),
+    channel 1 ``log(1 + I) / log(1 + max I)``, which shows the weak fringes far from the
+    Bragg peak.  Masked pixels are 0 in both.  Neither depends on the overall scale of the
+    modulus, and the logarithm sees the photon level, as a network should.
+    """
+    data = np.clip(np.asarray(iobs, np.float32), 0, None)
+    if mask is not None:
+        data = np.where(mask != 0, 0, data)
+    peak = float(data.max())
+    if peak <= 0:
+        return np.zeros((2, *data.shape), np.float32)
+    out = np.empty((2, *data.shape), np.float32)
+    out[0] = np.sqrt(data / peak)
+    out[1] = np.log1p(data) / np.log1p(peak)
+    return out
+
+
+def _sample_points(n_out, centre_in, step):
+    """Input coordinates of `n_out` points spaced `step` around `centre_in`."""
+    return centre_in + (np.arange(n_out) - n_out // 2) * step
+
+
+def to_model_grid(iobs, mask, size, model_oversampling, data_oversampling):
+    """Resample a pattern to a network's grid.
+
+    Parameters
+    ----------
+    iobs, mask : numpy.ndarray
+        Pattern and bad-pixel mask, file layout, any 3-D shape.
+    size : sequence of int
+        The network's grid.
+    model_oversampling : sequence of float
+        Oversampling the network was trained at, per axis.
+    data_oversampling : sequence of float
+        The pattern's oversampling (:func:`estimate_oversampling`), per axis.
+
+    Returns
+    -------
+    iobs_m : numpy.ndarray
+        Intensity on the network grid (counts per new pixel, so the photon level is kept
+        where pixels are merged).
+    mask_m : numpy.ndarray
+        uint8, 1 where the new pixel has no valid data (masked or outside the pattern).
+    steps : tuple of float
+        Input pixels per output pixel along each axis (``sigma_d / sigma_m``).
+    """
+    iobs = np.clip(np.asarray(iobs, np.float64), 0, None)
+    valid = (np.asarray(mask) == 0).astype(np.float64) if mask is not None else np.ones(iobs.shape)
+    steps = tuple(float(d) / float(m) for d, m in zip(data_oversampling, model_oversampling))
+    data = iobs * valid
+    weight = valid
+    # Merge pixels before sampling where the step exceeds one pixel (no aliasing of fringes).
+    box = [max(1, int(round(s))) for s in steps]
+    if any(b > 1 for b in box):
+        data = ndimage.uniform_filter(data, box, mode="constant")
+        weight = ndimage.uniform_filter(weight, box, mode="constant")
+    # An even box's window ends at its pixel (it is centred half a pixel lower): sample
+    # half a pixel higher so that merged pixels stay centred on q = 0.
+    offsets = [0.5 if b % 2 == 0 else 0.0 for b in box]
+    coords = np.meshgrid(
+        *[_sample_points(m, n // 2 + o, s) for m, n, s, o in zip(size, iobs.shape, steps, offsets)],
+        indexing="ij",
+    )
+    sampled = ndimage.map_coordinates(data, coords, order=1, mode="constant", cval=0.0)
+    w = ndimage.map_coordinates(weight, coords, order=1, mode="constant", cval=0.0)
+    good = w >= 0.5
+    # Counts per output pixel: the mean over the valid input pixels it covers, times its area.
+    area = float(np.prod(steps))
+    out = np.where(good, sampled / np.where(good, w, 1.0) * area, 0.0)
+    return out.astype(np.float32), (~good).astype(np.uint8), steps
+
+
+def to_data_grid(obj, shape, steps):
+    """Resample a complex object from a network grid to the data grid.
+
+    With `steps` ``s`` returned by :func:`to_model_grid`, a network voxel is
+    ``N / (M s)`` data voxels along each axis; real and imaginary parts are interpolated
+    linearly about the array centres.
+
+    Parameters
+    ----------
+    obj : numpy.ndarray
+        Complex object on the network grid, file layout.
+    shape : tuple of int
+        The data grid.
+    steps : sequence of float
+
+    Returns
+    -------
+    numpy.ndarray
+        complex64 object of `shape`, file layout.
+    """
+    # A data voxel at offset k from the centre lies at k M s / N network voxels.
+    coords = np.meshgrid(
+        *[_sample_points(n, m // 2, m * s / n) for n, m, s in zip(shape, obj.shape, steps)],
+        indexing="ij",
+    )
+    re = ndimage.map_coordinates(obj.real.astype(np.float64), coords, order=1, cval=0.0)
+    im = ndimage.map_coordinates(obj.imag.astype(np.float64), coords, order=1, cval=0.0)
+    return (re + 1j * im).astype(np.complex64)

@@ -1,0 +1,97 @@
+"""Training losses: the physics (unsupervised) loss, the supervised loss and their blend.
+
+All losses take the network's ``(amplitude, phase)`` on the full box, the network input's
+measured modulus ``sqrt(I)`` (file layout, any scale) and a validity mask, and return a
+scalar to minimise.
+
+References
+----------
+Yao, Y. et al. (2022). AutoPhaseNN. npj Comput. Mater. 8, 124 (unsupervised loss).
+Chan, H. et al. (2021). 3D-CDI-NN. Appl. Phys. Rev. 8, 021407 (supervised loss).
+Wu, L. et al. (2021). Complex imaging of phase domains by deep neural networks. IUCrJ 8,
+12–21 (amplitude, phase and 1 − Pearson terms weighted 1:1:4).
+"""
+
+import torch
+
+from phaser.nn_priors.train.networks import fourier_modulus
+
+__all__ = ["LOSSES", "fourier_chi2", "pearson_loss", "amplitude_loss", "phase_loss", "make_loss"]
+
+LOSSES = ("unsupervised", "supervised", "combined")
+COMBINED_WEIGHTS = (1.0, 1.0, 4.0)
+"""Amplitude, phase and Fourier (1 − Pearson) weights of the combined loss (Wu et al.)."""
+
+_DIMS = (-3, -2, -1)
+
+
+def fourier_chi2(modulus, measured, valid):
+    """chi² of the predicted Fourier modulus at its best scale, per sample, averaged.
+
+    The network's amplitude has no absolute scale, so the modulus is scaled by the least-
+    squares factor first; what is left is the engine's chi² (DESIGN.md) of the prediction.
+    """
+    m, y = modulus * valid, measured * valid
+    scale = (m * y).sum(_DIMS) / (m * m).sum(_DIMS).clamp_min(1e-12)
+    resid = scale[:, None, None, None] * m - y
+    return ((resid**2).sum(_DIMS) / (y * y).sum(_DIMS).clamp_min(1e-12)).mean()
+
+
+def pearson_loss(modulus, measured, valid):
+    """1 − Pearson correlation of predicted and measured moduli over valid pixels."""
+    n = valid.sum(_DIMS).clamp_min(1)
+    m = modulus - (modulus * valid).sum(_DIMS)[:, None, None, None] / n[:, None, None, None]
+    y = measured - (measured * valid).sum(_DIMS)[:, None, None, None] / n[:, None, None, None]
+    m, y = m * valid, y * valid
+    r = (m * y).sum(_DIMS) / torch.sqrt((m * m).sum(_DIMS) * (y * y).sum(_DIMS)).clamp_min(1e-12)
+    return (1 - r).mean()
+
+
+def amplitude_loss(amplitude, target):
+    """Mean squared amplitude error, both normalised to a maximum of 1."""
+    t = target / target.amax(_DIMS, keepdim=True).clamp_min(1e-12)
+    return ((amplitude - t) ** 2).mean()
+
+
+def phase_loss(amplitude, phase, target_amplitude, target_phase):
+    """Phase error inside the true crystal, insensitive to a global offset and to wrapping.
+
+    ``1 − cos(φ_pred + c − φ_true)`` weighted by the true amplitude, with ``c`` the best
+    constant offset (the phase of the weighted overlap), since |F| fixes the phase only up
+    to a constant.
+    """
+    w = target_amplitude / target_amplitude.amax(_DIMS, keepdim=True).clamp_min(1e-12)
+    overlap = (w * torch.polar(torch.ones_like(phase), target_phase - phase)).sum(_DIMS)
+    c = torch.angle(overlap).detach()[:, None, None, None]
+    err = 1 - torch.cos(phase + c - target_phase)
+    return ((w * err).sum(_DIMS) / w.sum(_DIMS).clamp_min(1e-12)).mean()
+
+
+def make_loss(name):
+    """The loss called `name` as ``loss(amp, phase, batch) -> (total, parts)``.
+
+    `batch` holds ``modulus`` and ``valid`` (always) and ``amplitude``/``phase`` targets
+    (supervised and combined losses).  `parts` maps term names to floats, for the log.
+    """
+    if name not in LOSSES:
+        raise ValueError(f"unknown loss {name!r}; choose from {', '.join(LOSSES)}")
+
+    def loss(amp, phase, batch):
+        y, valid = batch["modulus"], batch["valid"]
+        parts = {}
+        if name == "unsupervised":
+            total = parts["chi2"] = fourier_chi2(fourier_modulus(amp, phase), y, valid)
+        else:
+            parts["amplitude"] = amplitude_loss(amp, batch["amplitude"])
+            parts["phase"] = phase_loss(amp, phase, batch["amplitude"], batch["phase"])
+            model_f = fourier_modulus(amp, phase)
+            if name == "supervised":
+                parts["chi2"] = fourier_chi2(model_f, y, valid)
+                total = parts["amplitude"] + parts["phase"] + parts["chi2"]
+            else:
+                parts["pearson"] = pearson_loss(model_f, y, valid)
+                wa, wp, wf = COMBINED_WEIGHTS
+                total = wa * parts["amplitude"] + wp * parts["phase"] + wf * parts["pearson"]
+        return total, {k: float(v.detach()) for k, v in parts.items()}
+
+    return loss

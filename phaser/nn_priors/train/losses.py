@@ -16,7 +16,8 @@ import torch
 
 from phaser.nn_priors.train.networks import fourier_modulus
 
-__all__ = ["LOSSES", "fourier_chi2", "pearson_loss", "amplitude_loss", "phase_loss", "make_loss"]
+__all__ = ["LOSSES", "amplitude_loss", "fourier_chi2", "labelled_loss", "make_loss",
+           "pearson_loss", "phase_loss", "twin"]
 
 LOSSES = ("unsupervised", "supervised", "combined")
 COMBINED_WEIGHTS = (1.0, 1.0, 4.0)
@@ -48,13 +49,13 @@ def pearson_loss(modulus, measured, valid):
 
 
 def amplitude_loss(amplitude, target):
-    """Mean squared amplitude error, both normalised to a maximum of 1."""
+    """Mean squared amplitude error per sample, both normalised to a maximum of 1."""
     t = target / target.amax(_DIMS, keepdim=True).clamp_min(1e-12)
-    return ((amplitude - t) ** 2).mean()
+    return ((amplitude - t) ** 2).mean(_DIMS)
 
 
 def phase_loss(amplitude, phase, target_amplitude, target_phase):
-    """Phase error inside the true crystal, insensitive to a global offset and to wrapping.
+    """Phase error per sample inside the true crystal, blind to a global offset and wraps.
 
     ``1 − cos(φ_pred + c − φ_true)`` weighted by the true amplitude, with ``c`` the best
     constant offset (the phase of the weighted overlap), since |F| fixes the phase only up
@@ -64,7 +65,39 @@ def phase_loss(amplitude, phase, target_amplitude, target_phase):
     overlap = (w * torch.polar(torch.ones_like(phase), target_phase - phase)).sum(_DIMS)
     c = torch.angle(overlap).detach()[:, None, None, None]
     err = 1 - torch.cos(phase + c - target_phase)
-    return ((w * err).sum(_DIMS) / w.sum(_DIMS).clamp_min(1e-12)).mean()
+    return (w * err).sum(_DIMS) / w.sum(_DIMS).clamp_min(1e-12)
+
+
+def twin(amplitude, phase):
+    """The twin image ``conj(obj(−r))`` of centred objects: same |F|, mirrored crystal."""
+    def mirror(a):
+        a = torch.flip(a, _DIMS)
+        shifts = tuple(1 if n % 2 == 0 else 0 for n in a.shape[-3:])
+        return torch.roll(a, shifts, _DIMS)
+
+    return mirror(amplitude), -mirror(phase)
+
+
+def labelled_loss(amp, phase, target_amp, target_phase, weights=(1.0, 1.0)):
+    """Weighted amplitude and phase errors against the truth or its twin, whichever is
+    closer, per sample.
+
+    A pattern cannot tell a crystal from its twin, so a network shown both (they have the
+    same |F|) would be taught their average; scoring each prediction against the nearer of
+    the two lets it commit to either.
+
+    Returns
+    -------
+    total, amplitude_part, phase_part : torch.Tensor
+        Per-sample values of the chosen orientation.
+    """
+    wa, wp = weights
+    a1, p1 = amplitude_loss(amp, target_amp), phase_loss(amp, phase, target_amp, target_phase)
+    ta, tp = twin(target_amp, target_phase)
+    a2, p2 = amplitude_loss(amp, ta), phase_loss(amp, phase, ta, tp)
+    first = wa * a1 + wp * p1 <= wa * a2 + wp * p2
+    pick = lambda x, y: torch.where(first, x, y)  # noqa: E731
+    return pick(wa * a1 + wp * p1, wa * a2 + wp * p2), pick(a1, a2), pick(p1, p2)
 
 
 def make_loss(name):
@@ -82,16 +115,17 @@ def make_loss(name):
         if name == "unsupervised":
             total = parts["chi2"] = fourier_chi2(fourier_modulus(amp, phase), y, valid)
         else:
-            parts["amplitude"] = amplitude_loss(amp, batch["amplitude"])
-            parts["phase"] = phase_loss(amp, phase, batch["amplitude"], batch["phase"])
+            weights = (1.0, 1.0) if name == "supervised" else COMBINED_WEIGHTS[:2]
+            labelled, a, p = labelled_loss(amp, phase, batch["amplitude"], batch["phase"],
+                                           weights)
+            parts["amplitude"], parts["phase"] = a.mean(), p.mean()
             model_f = fourier_modulus(amp, phase)
             if name == "supervised":
                 parts["chi2"] = fourier_chi2(model_f, y, valid)
-                total = parts["amplitude"] + parts["phase"] + parts["chi2"]
+                total = labelled.mean() + parts["chi2"]
             else:
                 parts["pearson"] = pearson_loss(model_f, y, valid)
-                wa, wp, wf = COMBINED_WEIGHTS
-                total = wa * parts["amplitude"] + wp * parts["phase"] + wf * parts["pearson"]
+                total = labelled.mean() + COMBINED_WEIGHTS[2] * parts["pearson"]
         return total, {k: float(v.detach()) for k, v in parts.items()}
 
     return loss

@@ -39,9 +39,9 @@ def test_masked_pixels_do_not_count(truth):
 def test_phase_loss_ignores_a_global_offset_and_wrapping(truth):
     amp, phase, _, _ = truth
     shifted = torch.remainder(phase + 2.5 + np.pi, 2 * np.pi) - np.pi
-    assert float(phase_loss(amp, shifted, amp, phase)) < 1e-6
-    assert float(phase_loss(amp, -phase, amp, phase)) > 1e-3
-    assert float(amplitude_loss(amp / amp.max(), amp * 4)) < 1e-10
+    assert float(phase_loss(amp, shifted, amp, phase)[0]) < 1e-6
+    assert float(phase_loss(amp, -phase, amp, phase)[0]) > 1e-3
+    assert float(amplitude_loss(amp / amp.max(), amp * 4)[0]) < 1e-10
 
 
 def test_combined_loss_weights_and_parts(truth):
@@ -55,3 +55,19 @@ def test_combined_loss_weights_and_parts(truth):
     assert set(parts) == {"chi2"} and float(total) < 1e-6
     with pytest.raises(ValueError, match="unknown loss"):
         make_loss("l1")
+
+
+def test_the_twin_scores_as_well_as_the_truth(truth):
+    from phaser.nn_priors.train.losses import labelled_loss, twin
+
+    amp, phase, modulus, valid = truth
+    t_amp, t_phase = twin(amp, phase)
+    # Same Fourier modulus: the pattern cannot tell them apart.
+    np.testing.assert_allclose(fourier_modulus(t_amp, t_phase), fourier_modulus(amp, phase),
+                               rtol=1e-3, atol=1e-3 * float(modulus.max()))
+    a = amp / amp.max()
+    total_twin, _, _ = labelled_loss(t_amp / amp.max(), t_phase, amp, phase)
+    assert float(total_twin[0]) < 1e-6
+    plain = amplitude_loss(t_amp / amp.max(), amp) + phase_loss(t_amp, t_phase, amp, phase)
+    assert float(plain[0]) > 1e-3
+    assert float(labelled_loss(a, phase, amp, phase)[0][0]) < 1e-6

@@ -48,7 +48,7 @@ class NNPrior:
         self.oversampling = oversampling
 
     def predict(self, iobs, mask=None):
-        """The prior's complex object on the data grid (file layout), and the data's oversampling."""
+        """The prior's complex object on the data grid (file layout)."""
         from phaser.nn_priors.grid import (estimate_oversampling, network_input, to_data_grid,
                                            to_model_grid)
 
@@ -73,10 +73,10 @@ class NNPrior:
                                       data_os)
         amp, phase = self.model.predict(network_input(im, mm))
         obj = to_data_grid(amp * np.exp(1j * phase), iobs.shape, steps)
-        return obj, tuple(float(s) for s in data_os)
+        return obj
 
     def __call__(self, iobs, mask, *, rng=None):
-        obj, _ = self.predict(iobs, mask)
+        obj = self.predict(iobs, mask)
         amp = np.abs(obj)
         if not amp.max() > 0:
             raise InputError("the network prior predicted no crystal for this pattern; "

@@ -68,3 +68,22 @@ def test_reconstruct_from_the_prior(tiny_onnx):
     result = phaser.reconstruct(sim.iobs, config=cfg)
     assert result.obj.shape == (32, 32, 32) and np.isfinite(result.chi2)
     assert result.config["init"] == "nn" and result.config["model"] == str(tiny_onnx)
+
+
+def test_the_runtime_never_imports_torch(tmp_path):
+    import subprocess
+    import sys
+
+    np.save(tmp_path / "data.npy", phaser.simulate(32, oversampling=3, rng=5).iobs)
+    code = (
+        "import sys, phaser, phaser.cli\n"
+        "from phaser.cli import app\n"
+        "from typer.testing import CliRunner\n"
+        f"r = CliRunner().invoke(app, ['run', r'{tmp_path / 'data.npy'}', '--init', 'nn', "
+        f"'--algo', 'ER**5 * ML(2)', '-q', '--out', r'{tmp_path / 'r.cxi'}'])\n"
+        "assert r.exit_code == 0, r.output\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "r.cxi").exists()

@@ -1,9 +1,11 @@
-"""Network prior against the random-start schedule: simulated crystals with truth, real scan.
+"""Learned starts (network prior, library lookup) against the random-start schedule:
+simulated crystals with truth, and the real scan.
 
 Run from the repository root (a few minutes on 2 cores)::
 
     python bench/eval_priors.py                       # the bundled prior
     python bench/eval_priors.py --model other.onnx --out bench/results/other.json
+    python bench/eval_priors.py --library lib.h5      # also the nearest-neighbour start
 
 On `--crystals` simulated faceted gold crystals (64^3, oversampling 3, Gaussian strain up
 to ±pi, Poisson noise at 1e6 photons in the peak; seeds 900000+, which no training set of
@@ -12,6 +14,8 @@ this repository uses) it compares
 - ``nn``: the network's prediction alone, scaled to the data;
 - ``nn+ER50``: 50 ER iterations from the prediction and its support;
 - ``nn+ML50``: 50 iterations of gradient refinement (``ML``) from the prediction;
+- with ``--library``, ``nns`` and ``nns+ER50``: the nearest library entries (``--neighbours``)
+  alone, and followed by 50 ER iterations;
 - ``random+600``: the default 600-iteration schedule from a random start in the
   autocorrelation support;
 
@@ -34,14 +38,22 @@ import phaser
 from phaser.analysis import align_to_reference, phase_rms, support_iou
 from phaser.config import ReconstructionConfig
 from phaser.engine.metrics import figures_of_merit
-from phaser.initializers.nn import NNPrior
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED0 = 900000
-METHODS = {
-    "nn+ER50": "ER**50",
-    "nn+ML50": "ML(50)",
-}
+BACKEND = "numba"
+
+
+def _starts(model, library, neighbours):
+    """Label -> (initializer, its options, algorithm or None for the start alone)."""
+    nn = {"model": str(model)}
+    starts = {"nn": ("nn", nn, None), "nn+ER50": ("nn", nn, "ER**50"),
+              "nn+ML50": ("nn", nn, "ML(50)")}
+    if library is not None:
+        nns = {"library": str(library), "neighbours": neighbours}
+        starts.update({"nns": ("nns", nns, None), "nns+ER50": ("nns", nns, "ER**50")})
+    starts["random+600"] = ("autocorr", {}, "default")
+    return starts
 
 
 def _ssim(a, b):
@@ -68,30 +80,40 @@ def _scores(obj, sim):
             "success": bool(iou >= 0.9 and prms <= 0.2)}
 
 
-def simulated(model, crystals, backend):
-    prior = NNPrior(model)
+def _start_alone(init, options, iobs, mask):
+    """The initializer's object scaled to the data, and its time."""
+    from phaser.initializers import get_initializer
+
+    start = get_initializer(init, **options)
+    t = time.perf_counter()
+    obj, _ = start(iobs, mask, rng=0)
+    return _scaled(obj, iobs, mask), time.perf_counter() - t
+
+
+def _reconstruct(init, options, algo, iobs, mask, backend, seed):
+    cfg = ReconstructionConfig(init=init, init_options=options, seed=seed, backend=backend,
+                               algorithm=None if algo == "default" else algo)
+    t = time.perf_counter()
+    res = phaser.reconstruct(iobs, mask, config=cfg)
+    return res, time.perf_counter() - t
+
+
+def simulated(starts, crystals, backend):
     rows = []
     for i in range(crystals):
         sim = phaser.simulate(64, family="faceted", strain="gaussian", oversampling=3.0,
                               photons=1e6, rng=SEED0 + i)
         row = {"seed": SEED0 + i}
-        t = time.perf_counter()
-        obj, _ = prior(sim.iobs, sim.mask)
-        elapsed = time.perf_counter() - t
-        obj = _scaled(obj, sim.iobs)
-        row["nn"] = {"chi2": figures_of_merit(obj, sim.iobs)[0], "seconds": elapsed,
-                     **_scores(obj, sim)}
-        for name, algo in METHODS.items():
-            cfg = ReconstructionConfig(init="nn", model=str(model), algorithm=algo, seed=0,
-                                       backend=backend)
-            t = time.perf_counter()
-            res = phaser.reconstruct(sim.iobs, config=cfg)
-            row[name] = {"chi2": res.chi2, "llk_free": res.history["llk_free"][-1],
-                         "seconds": time.perf_counter() - t, **_scores(res.obj, sim)}
-        t = time.perf_counter()
-        res = phaser.reconstruct(sim.iobs, seed=i, backend=backend)
-        row["random+600"] = {"chi2": res.chi2, "llk_free": res.history["llk_free"][-1],
-                             "seconds": time.perf_counter() - t, **_scores(res.obj, sim)}
+        for label, (init, options, algo) in starts.items():
+            if algo is None:
+                obj, seconds = _start_alone(init, options, sim.iobs, sim.mask)
+                row[label] = {"chi2": figures_of_merit(obj, sim.iobs)[0], "seconds": seconds,
+                              **_scores(obj, sim)}
+            else:
+                res, seconds = _reconstruct(init, options, algo, sim.iobs, sim.mask, backend,
+                                            seed=i if init == "autocorr" else 0)
+                row[label] = {"chi2": res.chi2, "llk_free": res.history["llk_free"][-1],
+                              "seconds": seconds, **_scores(res.obj, sim)}
         rows.append(row)
         print(f"crystal {i}: " + "  ".join(
             f"{k} chi2 {v['chi2']:.3g} ok {v['success']}" for k, v in row.items() if k != "seed"),
@@ -99,7 +121,7 @@ def simulated(model, crystals, backend):
     return rows
 
 
-def real(model, backend):
+def real(starts):
     from phaser.datasets import example_path
     from phaser.io.prepare import prepare
 
@@ -111,18 +133,12 @@ def real(model, backend):
     out = {}
     for name, (iobs, mask) in scans.items():
         out[name] = {}
-        for label, cfg in {
-            "nn+ER50": ReconstructionConfig(init="nn", model=str(model), algorithm="ER**50",
-                                            seed=0, backend=backend),
-            "nn+ML50": ReconstructionConfig(init="nn", model=str(model), algorithm="ML(50)",
-                                            seed=0, backend=backend),
-            "random+600": ReconstructionConfig(seed=0, backend=backend),
-        }.items():
-            t = time.perf_counter()
-            res = phaser.reconstruct(iobs, mask, config=cfg)
+        for label, (init, options, algo) in starts.items():
+            if algo is None:
+                continue
+            res, seconds = _reconstruct(init, options, algo, iobs, mask, BACKEND, seed=0)
             out[name][label] = {"chi2": res.chi2, "llk_free": res.history["llk_free"][-1],
-                                "support": int(res.support.sum()),
-                                "seconds": time.perf_counter() - t}
+                                "support": int(res.support.sum()), "seconds": seconds}
         print(name, json.dumps(out[name]), flush=True)
     return out
 
@@ -152,16 +168,22 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=bundled_model())
     parser.add_argument("--crystals", type=int, default=20)
+    parser.add_argument("--library", type=Path, help="nns library (phaser nns build)")
+    parser.add_argument("--neighbours", type=int, default=1)
     parser.add_argument("--backend", default="numba")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "priors.json")
     args = parser.parse_args()
     # Compile the kernels and plan the FFTs outside the timings.
     warm = phaser.simulate(64, rng=0)
     phaser.reconstruct(warm.iobs, algorithm="ER * ML(1)", seed=0, backend=args.backend)
-    rows = simulated(args.model, args.crystals, args.backend)
-    real_rows = real(args.model, args.backend)
+    global BACKEND
+    BACKEND = args.backend
+    starts = _starts(args.model, args.library, args.neighbours)
+    rows = simulated(starts, args.crystals, args.backend)
+    real_rows = real(starts)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"model": str(args.model), "simulated": rows,
+    args.out.write_text(json.dumps({"model": str(args.model), "library": str(args.library),
+                                    "neighbours": args.neighbours, "simulated": rows,
                                     "real": real_rows}, indent=1))
     print(table(rows, real_rows))
 

@@ -5,7 +5,7 @@ those of a ``--config FILE.toml``.  The full configuration is stored with each r
 """
 
 import dataclasses
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 
 from phaser.errors import ConfigError
 
@@ -14,7 +14,7 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
-__all__ = ["ReconstructionConfig", "load_config"]
+__all__ = ["ReconstructionConfig", "load_config", "parse_option"]
 
 
 @dataclass(frozen=True)
@@ -29,11 +29,13 @@ class ReconstructionConfig:
     """Total iterations of the default schedule, scaled to its shape (only without `algorithm`)."""
 
     init: str = "autocorr"
-    """Initializer name (``random``, ``autocorr`` or any registered plugin)."""
+    """Initializer name: ``autocorr``, ``random``, ``nn``, ``nns``, ``previous`` or any
+    registered plugin (``phaser info --initializers``)."""
 
-    model: str | None = None
-    """ONNX network prior for ``init = "nn"`` (exported by ``phaser export``); None uses
-    the bundled model."""
+    init_options: dict = field(default_factory=dict)
+    """Keyword options of the initializer, e.g. ``{"model": "prior.onnx"}`` for ``nn``,
+    ``{"library": "lib.h5", "neighbours": 3}`` for ``nns`` or ``{"previous": "scan1.cxi"}``
+    for ``previous``; checked against the initializer's signature."""
 
     backend: str = "numba"
     """Kernel backend: ``numpy`` (reference), ``numba`` (fast CPU) or ``cupy`` (GPU)."""
@@ -73,10 +75,6 @@ class ReconstructionConfig:
 
     q_axis: int = 0
     """Array axis along the scattering vector q, for the strain."""
-
-    def init_options(self):
-        """Keyword arguments of the initializer for this configuration."""
-        return {"model": self.model} if self.model is not None else {}
 
     def postprocess_options(self):
         """Keyword arguments of :func:`phaser.analysis.postprocess` for this configuration."""
@@ -119,11 +117,15 @@ class ReconstructionConfig:
         if isinstance(self.free_fraction, bool) or not isinstance(self.free_fraction, (int, float)) \
                 or not 0 <= self.free_fraction <= 0.2:
             raise ConfigError(f"--free-fraction must be a number in [0, 0.2], got {self.free_fraction!r}")
-        if self.model is not None and self.init != "nn":
-            raise ConfigError(f"--model is the network prior of --init nn, not of --init {self.init}")
         for name in ("init", "backend"):
             if not isinstance(getattr(self, name), str) or not getattr(self, name):
                 raise ConfigError(f"{name} must be a non-empty string")
+        if not isinstance(self.init_options, dict) or not all(isinstance(k, str) for k in self.init_options):
+            raise ConfigError(f"init_options must be a table of named options, got {self.init_options!r}")
+        object.__setattr__(self, "init_options", dict(self.init_options))
+        from phaser.initializers import check_options
+
+        check_options(self.init, self.init_options)
         from phaser.kernels import BACKENDS
 
         if self.backend not in BACKENDS:
@@ -182,3 +184,22 @@ def load_config(path):
     if unknown:
         raise ConfigError(f"{path}: unknown option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
     return ReconstructionConfig(**data)
+
+
+def parse_option(pair):
+    """``KEY=VALUE`` as ``(key, value)``, the value read as a TOML value (number, boolean,
+    quoted string, array), else kept as text.
+
+    Raises
+    ------
+    phaser.errors.ConfigError
+        No ``=``, or a key that is not an identifier.
+    """
+    key, sep, text = pair.partition("=")
+    key = key.strip()
+    if not sep or not key.isidentifier():
+        raise ConfigError(f"--init-option takes KEY=VALUE, got {pair!r}")
+    try:
+        return key, tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return key, text.strip()

@@ -44,3 +44,24 @@ def tiny_onnx(tiny_run, tmp_path_factory):
     path = tmp_path_factory.mktemp("nn") / "tiny.onnx"
     export_onnx(tiny_run / "best.pt", path)
     return path
+
+
+@pytest.fixture(scope="session")
+def nns_set(tmp_path_factory):
+    """A 32^3 simulated set of 16 samples (oversampling 3) for nearest-neighbour libraries."""
+    from phaser.simulate.dataset import write_dataset
+    from phaser.simulate.sample import SimulationConfig
+
+    path = tmp_path_factory.mktemp("nns") / "set.h5"
+    return write_dataset(path, 16, SimulationConfig(size=(32, 32, 32), oversampling=(3.0,) * 3),
+                         seed=11)
+
+
+@pytest.fixture(scope="session")
+def nns_library(nns_set, tmp_path_factory):
+    """The features library of `nns_set`."""
+    from phaser.nns import build_library
+
+    path = tmp_path_factory.mktemp("nns") / "library.h5"
+    build_library([nns_set], path)
+    return path

@@ -153,3 +153,31 @@ def test_keys_outside_the_reconstruction_table_are_not_silently_ignored(tmp_path
     except ConfigError:
         return
     assert cfg.seed == 3
+
+
+@pytest.mark.parametrize("pair, expected", [
+    ("radius=3", ("radius", 3)), ("scale=0.5", ("scale", 0.5)), ("flag=true", ("flag", True)),
+    ("path=lib.h5", ("path", "lib.h5")), ('name="a b"', ("name", "a b")),
+    ("sizes=[1, 2]", ("sizes", [1, 2])), (" key = x ", ("key", "x")),
+])
+def test_parse_option_reads_toml_values_else_text(pair, expected):
+    from phaser.config import parse_option
+
+    assert parse_option(pair) == expected
+
+
+@pytest.mark.parametrize("pair", ["radius", "=3", "two words=1"])
+def test_parse_option_refuses_malformed_pairs(pair):
+    from phaser.config import parse_option
+
+    with pytest.raises(ConfigError, match="--init-option takes KEY=VALUE"):
+        parse_option(pair)
+
+
+def test_init_options_are_checked_when_the_configuration_is_made(tmp_path):
+    cfg = ReconstructionConfig(init="autocorr", init_options={"threshold": 0.1})
+    assert cfg.init_options == {"threshold": 0.1} and cfg.to_dict()["init_options"] == {"threshold": 0.1}
+    with pytest.raises(ConfigError, match="'autocorr' takes no option 'fraction'"):
+        ReconstructionConfig(init="autocorr", init_options={"fraction": 0.1})
+    path = _write(tmp_path, 'init = "random"\n[init_options]\nfraction = 0.25\n')
+    assert load_config(path).init_options == {"fraction": 0.25}

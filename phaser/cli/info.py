@@ -19,9 +19,11 @@ def info(
     """Describe a data, result or simulated data-set file, or list the plugins."""
     with user_errors():
         if initializers:
-            from phaser.initializers import available_initializers
+            from phaser.initializers import available_initializers, describe_initializers
 
             typer.echo("initializers: " + ", ".join(available_initializers()))
+            for line in describe_initializers():
+                typer.echo("  " + line)
         if backends:
             from phaser.kernels import available_backends
             from phaser.kernels.fft import available_engines

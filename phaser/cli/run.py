@@ -1,5 +1,6 @@
 """``phaser run``: reconstruct a data file."""
 
+import contextlib
 from pathlib import Path
 from typing import Optional
 
@@ -15,8 +16,12 @@ def run(
     input: Path = typer.Argument(..., help="Data file: .cxi/.h5, .npy, .npz or 3-D .tif.", show_default=False),
     algo: Optional[str] = typer.Option(None, "--algo", help='Algorithm, e.g. "ER**50 * (SW * HIO**20)**15" (default: the default schedule).'),
     iters: Optional[int] = typer.Option(None, "--iters", help="Iterations of the default schedule, scaled to its shape [default: 600]."),
-    init: Optional[str] = typer.Option(None, "--init", help="Initializer: autocorr (default), random, nn (network prior), or a plugin (phaser info --initializers)."),
+    init: Optional[str] = typer.Option(None, "--init", help="Initializer: autocorr (default), random, nn (network prior), nns (nearest patterns in a library), previous (an earlier result), or a plugin (phaser info --initializers)."),
     model: Optional[Path] = typer.Option(None, "--model", help="ONNX network prior for --init nn [default: the bundled model].", show_default=False),
+    library: Optional[Path] = typer.Option(None, "--library", help="Library for --init nns (made by phaser nns build).", show_default=False),
+    neighbours: Optional[int] = typer.Option(None, "--neighbours", help="Nearest library entries averaged into the start, for --init nns [default: 4].", show_default=False),
+    previous: Optional[Path] = typer.Option(None, "--previous", help="Result file of an earlier scan to start from, for --init previous.", show_default=False),
+    init_option: Optional[list[str]] = typer.Option(None, "--init-option", help="KEY=VALUE option of the initializer (repeatable; VALUE read as TOML, else as text).", show_default=False),
     backend: Optional[str] = typer.Option(None, "--backend", help="Kernels: numba (default), numpy (reference) or cupy."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Seed of the random start (reproducible on a given backend)."),
     mask: Optional[Path] = typer.Option(None, "--mask", help="Mask file (nonzero = bad pixel), combined with the data file's mask."),
@@ -38,13 +43,15 @@ def run(
 ):
     """Reconstruct INPUT and write the result (object, support, history) to a CXI file."""
     with user_errors():
-        _run(input, algo, iters, init, model, backend, seed, mask, support, out, force, config,
+        flags = dict(model=model, library=library, neighbours=neighbours, previous=previous)
+        init_options = _init_options(init_option, **flags)
+        _run(input, algo, iters, init, init_options, flags, backend, seed, mask, support, out, force, config,
              metrics_every, threads, runs, keep, free_fraction,
              dict(bragg=bragg, lattice=lattice, d_spacing=d_spacing, voxel_size=voxel_size,
                   q_axis=q_axis), quiet)
 
 
-def _run(input, algo, iters, init, model, backend, seed, mask, support, out, force, config,
+def _run(input, algo, iters, init, init_options, flags, backend, seed, mask, support, out, force, config,
          metrics_every, threads, runs, keep, free_fraction, post, quiet):
     import dataclasses
     import shlex
@@ -60,7 +67,12 @@ def _run(input, algo, iters, init, model, backend, seed, mask, support, out, for
     from phaser.io.paths import file_format
 
     cfg = load_config(config) if config else ReconstructionConfig()
-    cfg = cfg.replace(init=init, model=_str(model), backend=backend, seed=seed, metrics_every=metrics_every,
+    _check_flags(init or cfg.init, flags)
+    if init is not None or init_options:
+        # A new --init drops the file's options: they were for the file's initializer.
+        kept = cfg.init_options if init in (None, cfg.init) else {}
+        cfg = dataclasses.replace(cfg, init=init or cfg.init, init_options={**kept, **init_options})
+    cfg = cfg.replace(backend=backend, seed=seed, metrics_every=metrics_every,
                       threads=threads, runs=runs, keep=keep, free_fraction=free_fraction,
                       bragg=_miller(post["bragg"]), lattice=post["lattice"],
                       d_spacing=post["d_spacing"], voxel_size=_numbers(post["voxel_size"]),
@@ -80,8 +92,9 @@ def _run(input, algo, iters, init, model, backend, seed, mask, support, out, for
     command = shlex.join(["phaser", *sys.argv[1:]])
     callbacks = [lambda state: bar.update(1)]
     try:
-        result = run_configured(cfg, iobs, mask_array, support_array, callbacks=callbacks,
-                                command=command)
+        with _initializer_log(not quiet):
+            result = run_configured(cfg, iobs, mask_array, support_array, callbacks=callbacks,
+                                    command=command)
     finally:
         bar.close()
     result.config.update(input=str(input), mask=_str(mask), support=_str(support))
@@ -98,6 +111,51 @@ def _run(input, algo, iters, init, model, backend, seed, mask, support, out, for
         line += f"{len(kept)} of {cfg.runs} runs averaged{spread_text}{failed_text}  "
     typer.echo(line + f"{total * cfg.runs} iterations in {t['total']:.2f} s "
                f"({t['iterations_per_s']:.0f} it/s, {result.backend})  -> {out}")
+
+
+@contextlib.contextmanager
+def _initializer_log(show):
+    """Print what initializers log at INFO (e.g. the library entries nns started from)."""
+    import logging
+    import sys
+
+    if not show:
+        yield
+        return
+    logger = logging.getLogger("phaser.initializers")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("phaser: %(message)s"))
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
+_FLAG_OWNERS = {"model": "nn", "library": "nns", "neighbours": "nns", "previous": "previous"}
+"""The initializer each dedicated flag belongs to (``--init-option`` serves the others)."""
+
+
+def _check_flags(init, flags):
+    from phaser.errors import ConfigError
+
+    for key, owner in _FLAG_OWNERS.items():
+        if flags.get(key) is not None and init != owner:
+            raise ConfigError(f"--{key} is an option of --init {owner}, not of --init {init}")
+
+
+def _init_options(pairs, **flags):
+    """Initializer options from ``--init-option KEY=VALUE`` and the dedicated flags."""
+    from phaser.config import parse_option
+
+    options = dict(parse_option(pair) for pair in pairs or ())
+    for key, value in flags.items():
+        if value is not None:
+            options[key] = str(value) if isinstance(value, Path) else value
+    return options
 
 
 def _str(path):

@@ -78,7 +78,7 @@ class Reconstructor:
             free = free_pixels(mask, cfg.free_fraction, free_pixel_rng(cfg.seed))
         # The initializer sees free pixels as masked: nothing may fit them.
         unseen = (mask != 0) | (np.asarray(free) != 0)
-        obj, init_support = get_initializer(cfg.init, **cfg.init_options())(iobs, unseen.astype(np.uint8), rng=rng)
+        obj, init_support = get_initializer(cfg.init, **cfg.init_options)(iobs, unseen.astype(np.uint8), rng=rng)
         if support is not None:
             init_support = check_support(support, iobs.shape, "support")
             obj = obj * (init_support != 0)
@@ -153,7 +153,7 @@ def _data_scale(obj, iobs, mask):
 
 
 def reconstruct(iobs, mask=None, algorithm=None, init="autocorr", backend="numba", seed=None, *,
-                iters=None, support=None, metrics_every=10, threads=None, free_fraction=0.05,
+                init_options=None, iters=None, support=None, metrics_every=10, threads=None, free_fraction=0.05,
                 runs=1, keep=1, callbacks=(), config=None):
     """Reconstruct a 3D BCDI pattern.
 
@@ -167,10 +167,14 @@ def reconstruct(iobs, mask=None, algorithm=None, init="autocorr", backend="numba
     algorithm : str, optional
         PyNX notation, e.g. ``"ER**50 * (SW * HIO**20)**15"``; default: the default schedule.
     init : str, optional
-        Initializer name (``autocorr`` or ``random``, or a plugin).
+        Initializer name: ``autocorr``, ``random``, ``nn``, ``nns``, ``previous`` or a plugin
+        (:func:`phaser.initializers.available_initializers`).
     backend : {"numba", "numpy", "cupy"}, optional
     seed : int, optional
         Seed of the random start (reproducible on a given backend).
+    init_options : dict, optional
+        Keyword options of the initializer, e.g. ``{"library": "lib.h5", "neighbours": 3}``
+        for ``nns`` or ``{"previous": "scan1.cxi"}`` for ``previous``.
     iters : int, optional
         Iterations of the default schedule (only without `algorithm`).
     support : array_like, optional
@@ -200,11 +204,14 @@ def reconstruct(iobs, mask=None, algorithm=None, init="autocorr", backend="numba
     --------
     >>> import phaser                                                   # doctest: +SKIP
     >>> result = phaser.reconstruct(iobs, seed=0)                       # doctest: +SKIP
+    >>> result = phaser.reconstruct(iobs, algorithm="ER**50", init="nns",   # doctest: +SKIP
+    ...                             init_options={"library": "lib.h5"})
     >>> result.chi2, result.algorithm                                   # doctest: +SKIP
     """
     if config is None:
         config = ReconstructionConfig(algorithm=None if algorithm is None else str(algorithm),
-                                      iters=iters, init=init, backend=backend, seed=seed,
+                                      iters=iters, init=init, init_options=init_options or {},
+                                      backend=backend, seed=seed,
                                       metrics_every=metrics_every, threads=threads,
                                       free_fraction=free_fraction, runs=runs, keep=keep)
     return run_configured(config, iobs, mask, support, callbacks=callbacks,

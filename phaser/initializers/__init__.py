@@ -3,34 +3,48 @@
 An initializer is a class whose instances are called as
 ``init(iobs, mask, *, rng) -> (obj, support)``, with `iobs` and `mask` in file layout
 (centred) and `obj` (complex) and `support` (uint8) returned on the same grid and layout.
-They are registered on the ``phaser.initializers`` entry-point group, so a third-party
-package can add one in its own ``pyproject.toml``::
+Its constructor's keyword arguments are its options (``init_options`` of the
+configuration, ``--init-option KEY=VALUE`` on the command line).
+
+Every initializer, the built-in ones included, is registered on the ``phaser.initializers``
+entry-point group, so a third-party package adds one in its own ``pyproject.toml``::
 
     [project.entry-points."phaser.initializers"]
     mine = "mypackage.init:MyInit"
 """
 
 import importlib
+import inspect
+from dataclasses import dataclass
 from importlib.metadata import entry_points
 
 from phaser.errors import ConfigError
 
-__all__ = ["get_initializer", "available_initializers"]
+__all__ = ["GROUP", "InitializerInfo", "available_initializers", "check_options",
+           "describe_initializers", "get_initializer"]
 
 GROUP = "phaser.initializers"
 
-_BUILTIN = {
-    "random": "phaser.initializers.random:RandomInit",
-    "autocorr": "phaser.initializers.autocorr:AutocorrInit",
-    "nn": "phaser.initializers.nn:NNPrior",
-}
-# Built-ins are listed here too so a source checkout that was never pip-installed works.
+
+@dataclass(frozen=True)
+class InitializerInfo:
+    """A registered initializer: its name, ``module:attr`` target and distribution."""
+
+    name: str
+    target: str
+    distribution: str
 
 
 def _registry():
-    found = dict(_BUILTIN)
+    found = {}
     for ep in entry_points(group=GROUP):
-        found[ep.name] = ep.value
+        dist = ep.dist.name if ep.dist is not None else "unknown"
+        # The first registration of a name wins, as Python's import order would have it.
+        found.setdefault(ep.name, InitializerInfo(ep.name, ep.value, dist))
+    if not found:
+        raise ConfigError("no initializers are registered: phaser's package metadata is "
+                          "missing; install it (pip install -e .) rather than running the "
+                          "source tree")
     return found
 
 
@@ -39,22 +53,82 @@ def available_initializers():
     return sorted(_registry())
 
 
+def _load(name):
+    info = _registry().get(name)
+    if info is None:
+        raise ConfigError(
+            f"unknown initializer {name!r}; choose from {', '.join(available_initializers())}"
+        )
+    module, _, attr = info.target.partition(":")
+    try:
+        obj = importlib.import_module(module)
+        for part in attr.split("."):
+            obj = getattr(obj, part)
+    except Exception as exc:  # a broken plugin must not take the command line down
+        raise ConfigError(f"initializer {name!r} ({info.target}, from {info.distribution}) "
+                          f"cannot load: {exc}") from None
+    return obj
+
+
+def _options(cls):
+    """Keyword options of an initializer class, or None if it takes ``**kwargs``."""
+    try:
+        params = inspect.signature(cls).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        return None
+    return [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+
+
+def check_options(name, options):
+    """Check that initializer `name` exists and accepts the keyword `options`.
+
+    Raises
+    ------
+    phaser.errors.ConfigError
+        Unknown initializer, one that cannot load, or an option it does not take, or
+        a required option missing.
+    """
+    cls = _load(name)
+    known = _options(cls)
+    if known is None:
+        return
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        takes = f"its options: {', '.join(known)}" if known else "it takes none"
+        raise ConfigError(f"initializer {name!r} takes no option {', '.join(map(repr, unknown))}; {takes}")
+    try:
+        inspect.signature(cls).bind(**options)
+    except TypeError as exc:
+        raise ConfigError(f"initializer {name!r}: {exc}") from None
+
+
 def get_initializer(name, **options):
     """Instantiate the initializer registered as `name` with `options`.
 
     Raises
     ------
     phaser.errors.ConfigError
-        Unknown name, or the initializer cannot load.
+        Unknown name, the initializer cannot load, or an option it does not take.
     """
-    target = _registry().get(name)
-    if target is None:
-        raise ConfigError(
-            f"unknown initializer {name!r}; choose from {', '.join(available_initializers())}"
-        )
-    module, _, attr = target.partition(":")
-    try:
-        cls = getattr(importlib.import_module(module), attr)
-    except (ImportError, AttributeError) as exc:
-        raise ConfigError(f"initializer {name!r} cannot load: {exc}") from None
-    return cls(**options)
+    check_options(name, options)
+    return _load(name)(**options)
+
+
+def describe_initializers():
+    """One line per registered initializer: name, distribution, options and summary."""
+    lines = []
+    for name in available_initializers():
+        info = _registry()[name]
+        try:
+            cls = _load(name)
+        except ConfigError as exc:
+            lines.append(f"{name:<10} [{info.distribution}] cannot load: {exc}")
+            continue
+        doc = (inspect.getdoc(cls) or "").strip().splitlines()
+        options = _options(cls)
+        opts = "any" if options is None else (", ".join(options) or "none")
+        summary = doc[0] if doc else info.target
+        lines.append(f"{name:<10} [{info.distribution}] {summary} (options: {opts})")
+    return lines

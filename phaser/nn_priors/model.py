@@ -64,8 +64,11 @@ class PriorModel:
         self.oversampling = tuple(float(s) for s in self.meta["oversampling"])
         self.support_threshold = float(self.meta["support_threshold"])
         inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
-        if len(inputs) != 1 or len(outputs) != 2:
-            raise InputError(f"{path}: a prior takes one input and gives amplitude and phase")
+        names = [o.name for o in outputs]
+        if len(inputs) != 1 or names[:2] != ["amplitude", "phase"] or names[2:] not in ([], ["latent"]):
+            raise InputError(f"{path}: a prior takes one input and gives amplitude and phase "
+                             f"(and optionally latent), not {', '.join(names)}")
+        self.has_latent = "latent" in names
         dims = inputs[0].shape
         if len(dims) != 5 or dims[1] != 2 or list(dims[2:]) != list(self.size):
             raise InputError(f"{path}: graph input {dims} does not match the declared input "
@@ -74,6 +77,27 @@ class PriorModel:
 
     def predict(self, x):
         """Amplitude and phase for network inputs ``x`` of shape (2, *size) or (n, 2, *size)."""
+        x, single = self._batch(x)
+        amp, phase = self.session.run(["amplitude", "phase"], {self._input: x})
+        return (amp[0], phase[0]) if single else (amp, phase)
+
+    def encode(self, x):
+        """The encoder's latent vectors for inputs of shape (2, *size) or (n, 2, *size).
+
+        Raises
+        ------
+        InputError
+            The model has no ``latent`` output (exported without one).
+        """
+        if not self.has_latent:
+            raise InputError(f"{self.path} has no latent output; re-export it with "
+                             "'phaser export'")
+        x, single = self._batch(x)
+        (latent,) = self.session.run(["latent"], {self._input: x})
+        return latent[0] if single else latent
+
+    def _batch(self, x):
+        """`x` as a float32 batch, and whether it was a single input; shape checked."""
         x = np.asarray(x, np.float32)
         single = x.ndim == 4
         if single:
@@ -81,5 +105,4 @@ class PriorModel:
         if x.shape[1:] != (2, *self.size):
             raise InputError(f"network input of shape {x.shape[1:]} given, the model takes "
                              f"{(2, *self.size)}")
-        amp, phase = self.session.run(None, {self._input: x})
-        return (amp[0], phase[0]) if single else (amp, phase)
+        return x, single

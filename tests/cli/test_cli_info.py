@@ -39,11 +39,15 @@ def test_info_on_an_npz_result(invoke, data, tmp_path):
 def test_info_initializers(invoke):
     res = invoke("info", "--initializers")
     assert res.exit_code == 0
-    line = res.stdout.strip()
+    line, *details = res.stdout.strip().splitlines()
     assert line.startswith("initializers: ")
     listed = line.split(": ", 1)[1].split(", ")
     assert listed == available_initializers()
-    assert {"random", "autocorr"} <= set(listed)
+    assert {"random", "autocorr", "nn", "nns", "previous"} <= set(listed)
+    # One line per initializer: name, distribution, summary and options.
+    assert [d.split()[0] for d in details] == listed
+    nns = next(d for d in details if d.split()[0] == "nns")
+    assert "[phaser-cdi]" in nns and "library, neighbours" in nns
 
 
 def test_info_backends(invoke):

@@ -38,4 +38,4 @@ def test_training_errors_are_one_line(invoke, tiny_set, tiny_run, tmp_path, data
     one_line_error(invoke("run", data, "--init", "nn", "--model", tmp_path / "none.onnx"),
                    "does not exist")
     one_line_error(invoke("run", data, "--model", tmp_path / "none.onnx"),
-                   "--model is the network prior of --init nn")
+                   "--model is an option of --init nn, not of --init autocorr")

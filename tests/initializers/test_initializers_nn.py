@@ -43,8 +43,8 @@ def test_registered_and_configurable(tiny_onnx):
     assert "nn" in available_initializers()
     init = get_initializer("nn", model=str(tiny_onnx))
     assert init.model.size == (16, 16, 16)
-    with pytest.raises(ConfigError, match="--model is the network prior of --init nn"):
-        ReconstructionConfig(init="autocorr", model=str(tiny_onnx))
+    with pytest.raises(ConfigError, match="'autocorr' takes no option 'model'; its options: threshold"):
+        ReconstructionConfig(init="autocorr", init_options={"model": str(tiny_onnx)})
     with pytest.raises(ConfigError, match="dilation"):
         NNPrior(tiny_onnx, dilate=-1)
 
@@ -64,10 +64,11 @@ def test_patterns_without_a_usable_crystal_are_refused(tiny_onnx):
 
 def test_reconstruct_from_the_prior(tiny_onnx):
     sim = phaser.simulate(32, oversampling=3, rng=4)
-    cfg = ReconstructionConfig(init="nn", model=str(tiny_onnx), algorithm="ER**20", seed=0)
+    cfg = ReconstructionConfig(init="nn", init_options={"model": str(tiny_onnx)}, algorithm="ER**20",
+                               seed=0)
     result = phaser.reconstruct(sim.iobs, config=cfg)
     assert result.obj.shape == (32, 32, 32) and np.isfinite(result.chi2)
-    assert result.config["init"] == "nn" and result.config["model"] == str(tiny_onnx)
+    assert result.config["init"] == "nn" and result.config["init_options"] == {"model": str(tiny_onnx)}
 
 
 def test_the_runtime_never_imports_torch(tmp_path):

@@ -22,9 +22,29 @@ phase in radians)."""
 
 _OPSET = 17
 
+LATENT_POOL = 2
+"""The exported ``latent`` output averages the encoder's features over this many regions
+per axis: ``8 · width · LATENT_POOL³`` numbers (512 at width 8)."""
+
+
+class _WithLatent(torch.nn.Module):
+    """A prior that also returns its encoder's features, pooled: the latent embedding."""
+
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+        self.pool = torch.nn.AdaptiveAvgPool3d(LATENT_POOL)
+
+    def forward(self, x):
+        amplitude, phase, z = self.net.forward_with_latent(x)
+        return amplitude, phase, self.pool(z).flatten(1)
+
 
 def export_onnx(checkpoint, out, *, force=False, seed=0):
     """Write a checkpoint's network as an ONNX prior and check it against torch.
+
+    The model's outputs are ``amplitude`` and ``phase`` and ``latent``, the encoder's
+    pooled features (:data:`LATENT_POOL`) used by ``phaser nns build --embedding encoder``.
 
     Parameters
     ----------
@@ -58,16 +78,18 @@ def export_onnx(checkpoint, out, *, force=False, seed=0):
     out = Path(out)
     check_output(out, force=force)
     net = build_model(h["model"], h["size"], h["width"])
+    support_threshold = net.support_threshold
     net.load_state_dict(ckpt["state_dict"])
     net.eval()
+    net = _WithLatent(net).eval()
     size = (h["size"],) * 3
     x = torch.from_numpy(np.random.default_rng(seed).random((1, 2, *size), np.float32))
     with atomic_output(out, force=force) as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(net, (x,), str(tmp), input_names=["pattern"],
-                          output_names=["amplitude", "phase"],
+                          output_names=["amplitude", "phase", "latent"],
                           dynamic_axes={"pattern": {0: "batch"}, "amplitude": {0: "batch"},
-                                        "phase": {0: "batch"}},
+                                        "phase": {0: "batch"}, "latent": {0: "batch"}},
                           opset_version=_OPSET, dynamo=False)
         model = onnx.load(str(tmp))
         meta = {
@@ -76,7 +98,7 @@ def export_onnx(checkpoint, out, *, force=False, seed=0):
             "input_size": list(size),
             "oversampling": [float(s) for s in h["oversampling"]],
             "normalisation": metadata.NORMALISATION,
-            "support_threshold": net.support_threshold,
+            "support_threshold": support_threshold,
             "model": h["model"],
             "width": h["width"],
             "loss": h["loss"],

@@ -113,6 +113,11 @@ class PriorNet(nn.Module):
         self.phase = _Decoder(width)
 
     def forward(self, x):
+        amp, phase, _ = self.forward_with_latent(x)
+        return amp, phase
+
+    def forward_with_latent(self, x):
+        """``forward``'s amplitude and phase, and the encoder's features ``z``."""
         z = self.encoder(x)
         amp = torch.sigmoid(self.amplitude(z))[:, 0]
         phase = math.pi * torch.tanh(self.phase(z))[:, 0]
@@ -120,7 +125,7 @@ class PriorNet(nn.Module):
             # Hard threshold, as in AutoPhaseNN: gradients flow through the kept voxels.
             keep = (amp > self.support_threshold).to(amp.dtype)
             amp, phase = amp * keep, phase * keep
-        return pad_half_box(amp, self.size), pad_half_box(phase, self.size)
+        return pad_half_box(amp, self.size), pad_half_box(phase, self.size), z
 
 
 def pad_half_box(a, size):

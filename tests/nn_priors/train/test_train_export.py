@@ -22,6 +22,11 @@ def test_onnx_matches_torch_on_new_inputs(tiny_run, tiny_onnx):
     got = PriorModel(tiny_onnx).predict(x)
     for g, w in zip(got, want):
         assert np.abs(g - w).max() <= EXPORT_TOLERANCE
+    # The latent output: the encoder's features averaged over 2 x 2 x 2 regions.
+    with torch.no_grad():
+        z = net.encoder(torch.from_numpy(x)).numpy()
+    pooled = z.reshape(3, 16, 2, 1, 2, 1, 2, 1).mean(axis=(3, 5, 7)).reshape(3, -1)
+    np.testing.assert_allclose(PriorModel(tiny_onnx).encode(x), pooled, atol=EXPORT_TOLERANCE)
 
 
 def test_metadata_records_the_training(tiny_onnx):

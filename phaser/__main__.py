@@ -1,0 +1,5 @@
+"""``python -m phaser``: the same command line as ``phaser``."""
+
+from phaser.cli import main
+
+main()

@@ -52,6 +52,7 @@ __all__ = [
     "SUPPORT_PATH",
     "PROCESS_PATH",
     "POSTPROCESS_PATH",
+    "file_format_attr",
     "open_hdf5",
     "read_data",
     "read_mask",
@@ -77,6 +78,17 @@ _COMPRESSION = dict(compression="gzip", compression_opts=4, shuffle=True, chunks
 
 def _one_line(exc):
     return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def file_format_attr(path):
+    """The root ``format`` attribute of an HDF5 file (phaser's own kinds of file), or None
+    if there is none or the file is not HDF5."""
+    try:
+        with h5py.File(path, "r") as f:
+            value = f.attrs.get("format")
+    except (OSError, ValueError):
+        return None
+    return value.decode() if isinstance(value, bytes) else value
 
 
 @contextlib.contextmanager

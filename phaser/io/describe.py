@@ -82,7 +82,8 @@ def describe(path):
     -------
     str
         For a simulated data set (``phaser simulate``): sample count, shape, families,
-        strain models, oversampling, photons, seed and command. For data: shape, stored dtype, total counts, maximum and its position, fraction of
+        strain models, oversampling, photons, seed and command. For an nns library
+        (``phaser nns build``): entries, embedding, grid, oversampling, sources. For data: shape, stored dtype, total counts, maximum and its position, fraction of
         zero pixels and number of masked pixels.  For a result: shape, algorithm, backend,
         seed, version, final chi² and LLK, support size, iterations and wall time.
 
@@ -91,8 +92,11 @@ def describe(path):
     InputError
         If the file is missing, unreadable or invalid.
     """
+    from phaser.nns.library import describe_library, is_library
     from phaser.simulate.dataset import SimulatedDataset, is_dataset
 
+    if is_library(path):
+        return describe_library(path)
     if is_dataset(path):
         with SimulatedDataset(path) as ds:
             return ds.describe()

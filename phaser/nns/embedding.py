@@ -17,6 +17,8 @@ Two embeddings, both computed on the library's grid (file layout, q = 0 at ``n /
     the prior's grid and oversampling, as in Scheinker & Pokharel's latent-space search.
 """
 
+from pathlib import Path
+
 import numpy as np
 
 from phaser.errors import ConfigError, InputError
@@ -97,7 +99,8 @@ class EncoderEmbedding:
         if not self.prior.has_latent:
             raise InputError(f"{self.prior.path} has no latent output; re-export it with "
                              "this phaser's 'phaser export' to use --embedding encoder")
-        self.model = None if model is None else str(model)
+        # An absolute path: the library may be used from another directory.
+        self.model = None if model is None else str(Path(model).resolve())
         self.oversampling = tuple(float(s) for s in oversampling)
 
     def params(self):

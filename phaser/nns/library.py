@@ -33,7 +33,8 @@ from phaser.conventions import OBJECT_DTYPE, SUPPORT_DTYPE, to_engine, to_file
 from phaser.errors import InputError
 from phaser.nns.embedding import make_embedding
 
-__all__ = ["LIBRARY_FORMAT", "Library", "build_library", "load_library"]
+__all__ = ["LIBRARY_FORMAT", "Library", "build_library", "describe_library", "is_library",
+           "load_library"]
 
 LIBRARY_FORMAT = "phaser-nns-library"
 _FORMAT_VERSION = 1
@@ -410,3 +411,27 @@ def load_library(path):
         raise InputError(f"library {path} does not exist")
     stat = p.stat()
     return _cached(str(p.resolve()), stat.st_mtime_ns, stat.st_size)
+
+
+def is_library(path):
+    """Whether `path` is an HDF5 library written by :func:`build_library`."""
+    from phaser.io.cxi import file_format_attr
+
+    return file_format_attr(path) == LIBRARY_FORMAT
+
+
+def describe_library(path):
+    """A few lines summarising a library (``phaser info library.h5``)."""
+    lib = Library(path)
+    rows = [
+        ("entries", str(len(lib))),
+        ("embedding", f"{lib.embedding_name} {json.dumps(lib.embedding_params)}, "
+                      f"{lib.embedding.shape[1]} numbers per entry"),
+        ("grid", f"{lib.shape} (z, y, x)"),
+        ("oversampling", ", ".join(f"{v:.3g}" for v in lib.oversampling)),
+        ("sources", ", ".join(lib.sources)),
+        ("command", str(lib.attrs.get("command") or "unknown")),
+        ("created", str(lib.attrs.get("created", "unknown"))),
+    ]
+    width = max(len(k) for k, _ in rows)
+    return "\n".join([f"{path}: phaser nns library"] + [f"  {k:<{width}}  {v}" for k, v in rows])

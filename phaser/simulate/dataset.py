@@ -195,13 +195,9 @@ def _version():
 
 def is_dataset(path):
     """Whether `path` is an HDF5 file written by :func:`write_dataset`."""
-    import h5py
+    from phaser.io.cxi import file_format_attr
 
-    try:
-        with h5py.File(path, "r") as f:
-            return f.attrs.get("format") == DATASET_FORMAT
-    except (OSError, ValueError):
-        return False
+    return file_format_attr(path) == DATASET_FORMAT
 
 
 class SimulatedDataset:

@@ -22,7 +22,7 @@ def member(nns_set):
 
 
 def test_a_member_pattern_starts_from_that_member(nns_library, member):
-    init = get_initializer("nns", library=str(nns_library), dilate=0)
+    init = get_initializer("nns", library=str(nns_library), neighbours=1, dilate=0)
     obj, support = init(member.iobs, None)
     assert obj.dtype == np.complex64 and support.dtype == np.uint8
     np.testing.assert_array_equal(support, member.support)
@@ -32,7 +32,7 @@ def test_a_member_pattern_starts_from_that_member(nns_library, member):
 
 
 def test_the_support_is_dilated(nns_library, member):
-    _, support = NNSInit(nns_library, dilate=2)(member.iobs, None)
+    _, support = NNSInit(nns_library, neighbours=1, dilate=2)(member.iobs, None)
     assert np.all(support[member.support != 0] == 1) and support.sum() > member.support.sum()
 
 

@@ -176,3 +176,11 @@ def test_an_encoder_library_finds_its_members(tmp_path, nns_set, tiny_onnx):
         for i in (0, 5, 9):
             indices, distances = lib.search(lib.embed(ds[i].iobs), 2)
             assert indices[0] == i and distances[0] == 0.0
+
+
+def test_phaser_info_describes_a_library(nns_library, nns_set):
+    from phaser.io import describe
+
+    text = describe(nns_library)
+    assert text.startswith(f"{nns_library}: phaser nns library")
+    assert "entries       16" in text and "features" in text and str(nns_set) in text

@@ -209,7 +209,8 @@ def build_library(sources, out, *, embedding="features", model=None, components=
             return embed(*opened[s].pattern(i))
 
         fit = entries[:: max(1, len(entries) // _FIT_SAMPLES)][:_FIT_SAMPLES]
-        mean, basis = _fit_projection(np.stack([raw(s, i) for s, i in fit]), components)
+        fit_raw = {entry: raw(*entry) for entry in fit}  # reused below, not recomputed
+        mean, basis = _fit_projection(np.stack(list(fit_raw.values())), components)
         basis64 = basis.astype(np.float64)
         n, h = len(entries), tuple(m // 2 for m in shape)
         with atomic_output(out, force=force) as tmp, h5py.File(tmp, "w") as f:
@@ -228,7 +229,8 @@ def build_library(sources, out, *, embedding="features", model=None, components=
             f["source"] = np.array([s for s, _ in entries], np.int32)
             f["index"] = np.array([i for _, i in entries], np.int32)
             for k, (s, i) in enumerate(entries):
-                vectors[k] = _project(raw(s, i), mean, basis64)
+                r = fit_raw.pop((s, i)) if (s, i) in fit_raw else raw(s, i)
+                vectors[k] = _project(r, mean, basis64)
                 objects[k], supports[k] = opened[s].crystal(i)
                 if progress is not None:
                     progress(k + 1, n)

@@ -139,25 +139,31 @@ def test_bad_library_files_are_refused(tmp_path, nns_library, nns_set):
         Library(text)
     with pytest.raises(InputError, match="is not a phaser nns library"):
         Library(nns_set)
-    damaged = tmp_path / "damaged.h5"
-    damaged.write_bytes(nns_library.read_bytes())
-    with h5py.File(damaged, "a") as f:
-        del f["components"]
-    with pytest.raises(InputError, match="damaged library"):
-        Library(damaged)
-    short = tmp_path / "short.h5"
-    short.write_bytes(nns_library.read_bytes())
-    with h5py.File(short, "a") as f:
-        del f["source"]
-        f["source"] = np.zeros(3, np.int32)
-    with pytest.raises(InputError, match="arrays disagree"):
-        Library(short)
-    newer = tmp_path / "newer.h5"
-    newer.write_bytes(nns_library.read_bytes())
-    with h5py.File(newer, "a") as f:
-        f.attrs["format_version"] = 99
-    with pytest.raises(InputError, match="newer than this phaser reads"):
-        Library(newer)
+
+
+def _drop_components(f):
+    del f["components"]
+
+
+def _short_source(f):
+    del f["source"]
+    f["source"] = np.zeros(3, np.int32)
+
+
+def _newer(f):
+    f.attrs["format_version"] = 99
+
+
+@pytest.mark.parametrize("damage, message", [(_drop_components, "damaged library"),
+                                             (_short_source, "arrays disagree"),
+                                             (_newer, "newer than this phaser reads")])
+def test_damaged_library_files_are_refused(tmp_path, nns_library, damage, message):
+    path = tmp_path / "damaged.h5"
+    path.write_bytes(nns_library.read_bytes())
+    with h5py.File(path, "a") as f:
+        damage(f)
+    with pytest.raises(InputError, match=message):
+        Library(path)
 
 
 def test_queries_of_the_wrong_shape_are_refused(lib):

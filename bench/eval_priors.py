@@ -1,30 +1,38 @@
-"""Learned starts (network prior, library lookup) against the random-start schedule:
-simulated crystals with truth, and the real scan.
+"""Learned starts (network prior, library lookup) against the default schedule: simulated
+crystals with truth, the time saved at larger arrays, and the real scan.
 
-Run from the repository root (a few minutes on 2 cores)::
+Run from the repository root (about 10 minutes on 2 cores; 30 more with ``--speed``)::
 
-    python bench/eval_priors.py                       # the bundled prior
+    python bench/eval_priors.py                          # the bundled prior
     python bench/eval_priors.py --model other.onnx --out bench/results/other.json
-    python bench/eval_priors.py --library lib.h5      # also the nearest-neighbour start
+    python bench/eval_priors.py --library lib.h5         # also the nearest-neighbour start
+    python bench/eval_priors.py --speed                  # also 128^3 and 256^3 timings
 
-On `--crystals` simulated faceted gold crystals (64^3, oversampling 3, Gaussian strain up
-to ±pi, Poisson noise at 1e6 photons in the peak; seeds 900000+, which no training set of
-this repository uses) it compares
+**Accuracy** (64^3): ``--crystals`` simulated crystals whose seeds (900000+) no training set
+of this repository uses, each with its own draw of shape family (faceted or mixed),
+strain (Gaussian with a phase span up to ±pi, or atomistic), photons in the peak
+(1e5–1e8, log-uniform) and oversampling (2.5–4).  The starts compared:
 
 - ``nn``: the network's prediction alone, scaled to the data;
-- ``nn+ER50``: 50 ER iterations from the prediction and its support;
-- ``nn+ML50``: 50 iterations of gradient refinement (``ML``) from the prediction;
-- with ``--library``, ``nns`` and ``nns+ER50``: the nearest library entries (``--neighbours``)
-  alone, and followed by 50 ER iterations;
-- ``random+600``: the default 600-iteration schedule from a random start in the
-  autocorrelation support;
+- ``nn + 50``: ``phaser run --init nn --iters 50`` (the prior schedule);
+- with ``--library``, ``nns + 50``: ``--init nns --iters 50``;
+- ``default 600``: the default 600-iteration schedule from the autocorrelation start;
+- ``nn + default 600``: the default 600 iterations from the prediction.
 
-with the median chi², amplitude SSIM and phase RMS against the truth (after removing
-shift, twin and phase offset), the success rate (half-maximum shape IoU >= 0.9 and phase
-RMS <= 0.2 rad inside the crystal, the README's criteria) and the median wall time.  On
-the real Au(111) scan (the bundled crop, and the prepared S0054 scan) it reports chi² and
-free LLK, for which there is no truth.  Results go to a JSON file and a Markdown table on
-standard output.
+Each is scored against the truth by :func:`phaser.analysis.recovery_scores` (shape IoU
+and phase RMS after removing shift, twin and phase offset; success = IoU >= 0.9 and phase
+RMS <= 0.2 rad), with its chi² and in-process wall time.
+
+**Speed** (``--speed``): faceted crystals with Gaussian strain at oversampling 3 and 1e7
+photons, 10 at 128^3 and 3 at 256^3: ``nn + 50`` against ``default 600``, wall time (the
+prediction, resampling and iterations, in one process, kernels compiled beforehand) and
+success.
+
+**Real data**: the bundled 64^3 crop of the measured Au(111) scan S0054 and the prepared
+64x128x128 box: chi², LLK, free LLK and support size of ``nn + 50`` and ``default 600``,
+with the report figure of each written to ``docs/``.
+
+Results go to a JSON file and Markdown tables on standard output.
 """
 
 import argparse
@@ -35,31 +43,35 @@ from pathlib import Path
 import numpy as np
 
 import phaser
-from phaser.analysis import align_to_reference, phase_rms, support_iou
+from phaser.analysis import recovery_scores
 from phaser.config import ReconstructionConfig
 from phaser.engine.metrics import figures_of_merit
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED0 = 900000
-BACKEND = "numba"
 
 
-def _starts(model, library, neighbours):
-    """Label -> (initializer, its options, algorithm or None for the start alone)."""
+def crystal_options(i):
+    """Simulation options of test crystal `i` (drawn from its own seed)."""
+    rng = np.random.default_rng([SEED0, i])
+    options = {"family": "faceted" if rng.random() < 0.5 else "mixed",
+               "strain": "atomistic" if rng.random() < 0.25 else "gaussian",
+               "photons": float(10 ** rng.uniform(5, 8)),
+               "oversampling": float(rng.uniform(2.5, 4.0))}
+    if options["strain"] == "gaussian":
+        options["max_phase"] = float(rng.uniform(0.25, np.pi))
+    return options
+
+
+def starts(model, library, neighbours):
+    """Label -> (initializer, its options, iterations: None = the start alone, 0 = default)."""
     nn = {"model": str(model)}
-    starts = {"nn": ("nn", nn, None), "nn+ER50": ("nn", nn, "ER**50"),
-              "nn+ML50": ("nn", nn, "ML(50)")}
+    out = {"nn": ("nn", nn, None), "nn + 50": ("nn", nn, 50)}
     if library is not None:
-        nns = {"library": str(library), "neighbours": neighbours}
-        starts.update({"nns": ("nns", nns, None), "nns+ER50": ("nns", nns, "ER**50")})
-    starts["random+600"] = ("autocorr", {}, "default")
-    return starts
-
-
-def _ssim(a, b):
-    from skimage.metrics import structural_similarity
-
-    return float(structural_similarity(a / a.max(), b / b.max(), data_range=1.0))
+        out["nns + 50"] = ("nns", {"library": str(library), "neighbours": neighbours}, 50)
+    out["default 600"] = ("autocorr", {}, 0)
+    out["nn + default 600"] = ("nn", nn, 0)
+    return out
 
 
 def _scaled(obj, iobs, mask=None):
@@ -68,16 +80,6 @@ def _scaled(obj, iobs, mask=None):
     y = np.sqrt(np.fft.ifftshift(iobs))
     keep = np.ones(iobs.shape, bool) if mask is None else np.fft.ifftshift(mask == 0)
     return obj * (np.sum(f[keep] * y[keep]) / max(np.sum(f[keep] ** 2), 1e-30))
-
-
-def _scores(obj, sim):
-    aligned, _ = align_to_reference(obj, sim.obj, sim.support)
-    amp = np.abs(aligned)
-    shape = amp > 0.5 * np.percentile(amp, 99.9)
-    iou = support_iou(shape, sim.support)
-    prms = phase_rms(aligned, sim.obj, sim.support)
-    return {"ssim": _ssim(amp, np.abs(sim.obj)), "phase_rms": float(prms), "iou": float(iou),
-            "success": bool(iou >= 0.9 and prms <= 0.2)}
 
 
 def _start_alone(init, options, iobs, mask):
@@ -90,75 +92,113 @@ def _start_alone(init, options, iobs, mask):
     return _scaled(obj, iobs, mask), time.perf_counter() - t
 
 
-def _reconstruct(init, options, algo, iobs, mask, backend, seed):
+def reconstruct(init, options, iters, iobs, mask, seed, backend):
+    """``phaser run`` in process: the result and its wall time."""
     cfg = ReconstructionConfig(init=init, init_options=options, seed=seed, backend=backend,
-                               algorithm=None if algo == "default" else algo)
+                               iters=iters or None)
     t = time.perf_counter()
     res = phaser.reconstruct(iobs, mask, config=cfg)
     return res, time.perf_counter() - t
 
 
-def simulated(starts, crystals, backend):
+def _row(label, start, sim, seed, backend):
+    init, options, iters = start
+    if iters is None:
+        obj, seconds = _start_alone(init, options, sim.iobs, sim.mask)
+        return {"chi2": figures_of_merit(obj, sim.iobs)[0], "seconds": seconds,
+                **recovery_scores(obj, sim.obj, sim.support)}
+    res, seconds = reconstruct(init, options, iters, sim.iobs, sim.mask,
+                               seed if init == "autocorr" else 0, backend)
+    return {"chi2": res.chi2, "llk_free": float(res.history["llk_free"][-1]),
+            "seconds": seconds, **recovery_scores(res.obj, sim.obj, sim.support)}
+
+
+def accuracy(starts, crystals, backend):
     rows = []
     for i in range(crystals):
-        sim = phaser.simulate(64, family="faceted", strain="gaussian", oversampling=3.0,
-                              photons=1e6, rng=SEED0 + i)
-        row = {"seed": SEED0 + i}
-        for label, (init, options, algo) in starts.items():
-            if algo is None:
-                obj, seconds = _start_alone(init, options, sim.iobs, sim.mask)
-                row[label] = {"chi2": figures_of_merit(obj, sim.iobs)[0], "seconds": seconds,
-                              **_scores(obj, sim)}
-            else:
-                res, seconds = _reconstruct(init, options, algo, sim.iobs, sim.mask, backend,
-                                            seed=i if init == "autocorr" else 0)
-                row[label] = {"chi2": res.chi2, "llk_free": res.history["llk_free"][-1],
-                              "seconds": seconds, **_scores(res.obj, sim)}
+        options = crystal_options(i)
+        sim = phaser.simulate(64, rng=SEED0 + i, **options)
+        row = {"seed": SEED0 + i, "options": options}
+        for label, start in starts.items():
+            row[label] = _row(label, start, sim, i, backend)
         rows.append(row)
-        print(f"crystal {i}: " + "  ".join(
-            f"{k} chi2 {v['chi2']:.3g} ok {v['success']}" for k, v in row.items() if k != "seed"),
-            flush=True)
+        print(f"crystal {i} {options}: " + "  ".join(
+            f"{k} ok {v['success']} iou {v['iou']:.2f}" for k, v in row.items()
+            if k not in ("seed", "options")), flush=True)
     return rows
 
 
-def real(starts):
+def speed(model, backend, sizes=((128, 10), (256, 3))):
+    nn = ("nn", {"model": str(model)}, 50)
+    default = ("autocorr", {}, 0)
+    out = {}
+    for size, count in sizes:
+        warm = phaser.simulate(size, rng=0)
+        reconstruct("autocorr", {}, 2, warm.iobs, None, 0, backend)  # plans and kernels
+        rows = []
+        for i in range(count):
+            sim = phaser.simulate(size, family="faceted", strain="gaussian", oversampling=3.0,
+                                  photons=1e7, rng=SEED0 + 500 + i)
+            rows.append({"nn + 50": _row("nn + 50", nn, sim, i, backend),
+                         "default 600": _row("default 600", default, sim, i, backend)})
+            print(f"{size}^3 crystal {i}: " + "  ".join(
+                f"{k} {v['seconds']:.2f} s ok {v['success']}" for k, v in rows[-1].items()),
+                flush=True)
+        out[str(size)] = rows
+    return out
+
+
+def real(starts, backend, docs):
+    from phaser.analysis.report import save_report
     from phaser.datasets import example_path
     from phaser.io.prepare import prepare
 
     data = ROOT / "tests" / "data" / "s0054"
-    scans = {"bundled crop 64^3": phaser.load_data(example_path())}
+    scans = {"bundled crop 64^3": ("crop", phaser.load_data(example_path()))}
     prepared = prepare(data / "S0054_raw_stack.npz", data / "dark.tif", data / "whitefield.tif",
                        detector_roi=(0, 256, 0, 256), roi=(64, 128, 128), binning=(2, 1, 1))
-    scans["prepared 64x128x128"] = (prepared.iobs, prepared.mask)
+    scans["prepared 64x128x128"] = ("prepared", (prepared.iobs, prepared.mask))
     out = {}
-    for name, (iobs, mask) in scans.items():
+    for name, (tag, (iobs, mask)) in scans.items():
         out[name] = {}
-        for label, (init, options, algo) in starts.items():
-            if algo is None:
-                continue
-            res, seconds = _reconstruct(init, options, algo, iobs, mask, BACKEND, seed=0)
-            out[name][label] = {"chi2": res.chi2, "llk_free": res.history["llk_free"][-1],
+        for label in ("nn + 50", "default 600"):
+            init, options, iters = starts[label]
+            res, seconds = reconstruct(init, options, iters, iobs, mask, 0, backend)
+            out[name][label] = {"chi2": res.chi2, "llk": float(res.history["llk"][-1]),
+                                "llk_free": float(res.history["llk_free"][-1]),
                                 "support": int(res.support.sum()), "seconds": seconds}
+            if docs is not None:
+                png = docs / f"priors_{tag}_{label.replace(' + ', '_').replace(' ', '')}.png"
+                save_report(res, png, force=True, title=f"S0054 {name}: {label}")
         print(name, json.dumps(out[name]), flush=True)
     return out
 
 
-def table(rows, real_rows):
-    names = [k for k in rows[0] if k != "seed"]
-    lines = ["| start | median chi² | median amplitude SSIM | median phase RMS (rad) | "
-             "successes | median wall time (s) |", "|---|---|---|---|---|---|"]
-    for name in names:
-        v = {k: np.array([r[name][k] for r in rows]) for k in ("chi2", "ssim", "phase_rms",
-                                                                "seconds", "success")}
-        lines.append(f"| {name} | {np.median(v['chi2']):.3g} | {np.median(v['ssim']):.3f} | "
-                     f"{np.median(v['phase_rms']):.3f} | {int(v['success'].sum())}/{len(rows)} | "
-                     f"{np.median(v['seconds']):.3f} |")
-    lines += ["", "| real scan | start | chi² | free LLK | support | wall time (s) |",
-              "|---|---|---|---|---|---|"]
+def tables(rows, speed_rows, real_rows):
+    labels = [k for k in rows[0] if k not in ("seed", "options")]
+    lines = ["| start | successes | median chi² | median shape IoU | median phase RMS (rad) | "
+             "median wall time (s) |", "|---|---|---|---|---|---|"]
+    for label in labels:
+        v = {k: np.array([r[label][k] for r in rows])
+             for k in ("chi2", "iou", "phase_rms", "seconds", "success")}
+        lines.append(f"| {label} | {int(v['success'].sum())}/{len(rows)} | "
+                     f"{np.median(v['chi2']):.3g} | {np.median(v['iou']):.3f} | "
+                     f"{np.median(v['phase_rms']):.3f} | {np.median(v['seconds']):.3f} |")
+    if speed_rows:
+        lines += ["", "| size | crystals | nn + 50: median time (s), successes | default 600: "
+                  "median time (s), successes | time ratio |", "|---|---|---|---|---|"]
+        for size, srows in speed_rows.items():
+            t = {k: np.median([r[k]["seconds"] for r in srows]) for k in srows[0]}
+            ok = {k: sum(r[k]["success"] for r in srows) for k in srows[0]}
+            lines.append(f"| {size}³ | {len(srows)} | {t['nn + 50']:.2f}, {ok['nn + 50']} | "
+                         f"{t['default 600']:.2f}, {ok['default 600']} | "
+                         f"{t['default 600'] / t['nn + 50']:.1f}× |")
+    lines += ["", "| real scan | start | chi² | LLK | free LLK | support | wall time (s) |",
+              "|---|---|---|---|---|---|---|"]
     for scan, methods in real_rows.items():
-        for name, v in methods.items():
-            lines.append(f"| {scan} | {name} | {v['chi2']:.3g} | {v['llk_free']:.3g} | "
-                         f"{v['support']} | {v['seconds']:.2f} |")
+        for label, v in methods.items():
+            lines.append(f"| {scan} | {label} | {v['chi2']:.3g} | {v['llk']:.3g} | "
+                         f"{v['llk_free']:.3g} | {v['support']} | {v['seconds']:.2f} |")
     return "\n".join(lines)
 
 
@@ -167,25 +207,27 @@ def main():
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=bundled_model())
-    parser.add_argument("--crystals", type=int, default=20)
+    parser.add_argument("--crystals", type=int, default=50)
     parser.add_argument("--library", type=Path, help="nns library (phaser nns build)")
-    parser.add_argument("--neighbours", type=int, default=1)
+    parser.add_argument("--neighbours", type=int, default=4)
+    parser.add_argument("--speed", action="store_true", help="also time 128^3 and 256^3")
     parser.add_argument("--backend", default="numba")
+    parser.add_argument("--docs", type=Path, default=ROOT / "docs",
+                        help="where the real scan's report figures go")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "priors.json")
     args = parser.parse_args()
     # Compile the kernels and plan the FFTs outside the timings.
     warm = phaser.simulate(64, rng=0)
     phaser.reconstruct(warm.iobs, algorithm="ER * ML(1)", seed=0, backend=args.backend)
-    global BACKEND
-    BACKEND = args.backend
-    starts = _starts(args.model, args.library, args.neighbours)
-    rows = simulated(starts, args.crystals, args.backend)
-    real_rows = real(starts)
+    chosen = starts(args.model, args.library, args.neighbours)
+    rows = accuracy(chosen, args.crystals, args.backend)
+    speed_rows = speed(args.model, args.backend) if args.speed else {}
+    real_rows = real(chosen, args.backend, args.docs)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"model": str(args.model), "library": str(args.library),
                                     "neighbours": args.neighbours, "simulated": rows,
-                                    "real": real_rows}, indent=1))
-    print(table(rows, real_rows))
+                                    "speed": speed_rows, "real": real_rows}, indent=1))
+    print(tables(rows, speed_rows, real_rows))
 
 
 if __name__ == "__main__":

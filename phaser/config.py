@@ -26,7 +26,9 @@ class ReconstructionConfig:
     default schedule (:func:`phaser.engine.schedule.default_algorithm`)."""
 
     iters: int | None = None
-    """Total iterations of the default schedule, scaled to its shape (only without `algorithm`)."""
+    """Total iterations of the default schedule, scaled to its shape (only without `algorithm`);
+    after a prior start (``nn``, ``nns``, ``previous``), of the prior schedule
+    (:func:`phaser.engine.schedule.prior_algorithm`)."""
 
     init: str = "autocorr"
     """Initializer name: ``autocorr``, ``random``, ``nn``, ``nns``, ``previous`` or any
@@ -130,15 +132,21 @@ class ReconstructionConfig:
 
         if self.backend not in BACKENDS:
             raise ConfigError(f"unknown backend {self.backend!r}; choose from {', '.join(BACKENDS)}")
-        self.operator()  # fail now on a malformed algorithm
+        from phaser.engine.coherence import check_psf_order
+
+        check_psf_order(self.operator())  # fail now on a malformed algorithm
 
     def operator(self):
-        """The algorithm to run, parsed (or the default schedule, scaled to `iters`)."""
-        from phaser.engine.schedule import DEFAULT_ITERATIONS, default_algorithm, parse_algorithm
+        """The algorithm to run: `algorithm` parsed; else, after a prior start with `iters`,
+        the prior schedule; else the default schedule scaled to `iters`."""
+        from phaser.engine.schedule import (DEFAULT_ITERATIONS, PRIOR_STARTS, default_algorithm,
+                                            parse_algorithm, prior_algorithm)
 
-        if self.algorithm is None:
-            return default_algorithm(self.iters or DEFAULT_ITERATIONS)
-        return parse_algorithm(self.algorithm)
+        if self.algorithm is not None:
+            return parse_algorithm(self.algorithm)
+        if self.iters is not None and self.init in PRIOR_STARTS:
+            return prior_algorithm(self.iters)
+        return default_algorithm(self.iters or DEFAULT_ITERATIONS)
 
     def to_dict(self):
         """Plain dict of the fields (None values kept)."""

@@ -49,6 +49,10 @@ class Result:
         One JSON-serialisable summary per independent run of a multi-run reconstruction
         (seed, ``llk_free``, ``chi2``, ``llk``, status, whether it was kept); empty for a
         single run.
+    psf : numpy.ndarray or None
+        float32 point-spread function of the partial coherence refined during the run
+        (file layout: its peak at the array centre, summing to 1), or None for a run
+        without ``PSF``.
     """
 
     obj: np.ndarray
@@ -64,6 +68,7 @@ class Result:
     maps: dict = field(default_factory=dict)
     postprocess: dict = field(default_factory=dict)
     runs: list = field(default_factory=list)
+    psf: np.ndarray | None = None
 
     @property
     def chi2(self):

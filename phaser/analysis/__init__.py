@@ -8,6 +8,7 @@ twin image; :func:`align_to_reference` removes all three, after which
     from phaser.analysis import align_to_reference, phase_rms, support_iou
     aligned, info = align_to_reference(result.obj, sim.obj, sim.support)
     phase_rms(aligned, sim.obj, sim.support)
+    recovery_scores(result.obj, sim.obj, sim.support)   # aligned: iou, phase_rms, success
 
 :func:`postprocess` turns a reconstructed phase into maps a user reads (ramp removed,
 origin at the centre of mass, unwrapped in 3-D, displacement in Å and strain along q)::
@@ -27,7 +28,7 @@ from phaser.analysis.align import (
     shift_object,
     twin_image,
 )
-from phaser.analysis.compare import phase_rms, support_iou
+from phaser.analysis.compare import phase_rms, recovery_scores, support_iou
 from phaser.analysis.phase import PostProcessed, postprocess, postprocess_result
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "phase_rms",
     "postprocess",
     "postprocess_result",
+    "recovery_scores",
     "shift_object",
     "support_iou",
     "twin_image",

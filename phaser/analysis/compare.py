@@ -2,7 +2,12 @@
 
 import numpy as np
 
-__all__ = ["phase_rms", "support_iou"]
+__all__ = ["SUCCESS_IOU", "SUCCESS_PHASE_RMS", "phase_rms", "recovery_scores", "support_iou"]
+
+SUCCESS_IOU = 0.9
+"""Smallest shape IoU of a recovered crystal (the README's and the issues' criterion)."""
+SUCCESS_PHASE_RMS = 0.2
+"""Largest phase RMS inside the crystal of a recovered crystal, radians."""
 
 
 def support_iou(a, b):
@@ -63,3 +68,35 @@ def phase_rms(obj, reference, support, *, weighted=False):
     difference = np.angle(obj[inside] * np.conj(reference[inside]))
     weights = np.abs(reference[inside]).astype(np.float64) if weighted else None
     return float(np.sqrt(np.average(difference.astype(np.float64) ** 2, weights=weights)))
+
+
+def recovery_scores(obj, reference, support):
+    """How well a reconstruction recovers a known crystal: shape IoU, phase RMS, success.
+
+    The object is aligned on the reference first (twin, sub-voxel shift, phase offset;
+    :func:`~phaser.analysis.align_to_reference`).  Its shape is the voxels above half the
+    99.9th percentile of its amplitude (robust to a few hot voxels), compared with the
+    reference support; the phase RMS is measured inside the reference support.
+
+    Parameters
+    ----------
+    obj, reference : array_like
+        Complex objects of the same shape, file layout (crystal near the centre).
+    support : array_like
+        The reference crystal's support.
+
+    Returns
+    -------
+    dict
+        ``iou``, ``phase_rms`` (radians) and ``success`` (``iou >= SUCCESS_IOU`` and
+        ``phase_rms <= SUCCESS_PHASE_RMS``).
+    """
+    from phaser.analysis.align import align_to_reference
+
+    aligned, _ = align_to_reference(obj, reference, support)
+    amp = np.abs(aligned)
+    shape = amp > 0.5 * np.percentile(amp, 99.9)
+    iou = float(support_iou(shape, support))
+    prms = phase_rms(aligned, reference, support)
+    return {"iou": iou, "phase_rms": prms,
+            "success": bool(iou >= SUCCESS_IOU and prms <= SUCCESS_PHASE_RMS)}

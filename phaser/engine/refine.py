@@ -136,6 +136,10 @@ class ML(Operator):
         return base if base is self else replace(self, iterations=self.iterations * n)
 
     def __call__(self, state):
+        if state.psf is not None:
+            from phaser.engine.coherence import ML_AFTER_PSF
+
+            raise ConfigError(ML_AFTER_PSF)
         be = state.backend
         amp, mask, support = state.amp, state.mask, state.support
         be.apply_support(state.obj, support)

@@ -9,6 +9,7 @@ from phaser.config import ReconstructionConfig
 from phaser.conventions import OBJECT_DTYPE, SUPPORT_DTYPE, to_engine, to_file
 from phaser.engine.free import free_pixels
 from phaser.engine.state import State
+from phaser.errors import InputError
 from phaser.initializers import get_initializer
 from phaser.kernels import get_backend
 from phaser.random import as_generator
@@ -45,7 +46,7 @@ class Reconstructor:
         self._t0 = self._t_setup = None
         self._t_iter = 0.0
 
-    def setup(self, iobs, mask=None, support=None, free=None):
+    def setup(self, iobs, mask=None, support=None, free=None, obj=None):
         """Validate the data, start the object and move everything onto the backend.
 
         Parameters
@@ -59,6 +60,10 @@ class Reconstructor:
         free : array_like, optional
             Free pixels (file layout, nonzero = free); default drawn with
             :func:`~phaser.engine.free.free_pixels` from the configured fraction and seed.
+        obj : array_like, optional
+            Starting object, file layout, in place of the configured initializer's (a
+            prediction made outside phaser, or by a network being trained); its support is
+            `support` or, without one, its nonzero voxels.
 
         Returns
         -------
@@ -78,7 +83,14 @@ class Reconstructor:
             free = free_pixels(mask, cfg.free_fraction, free_pixel_rng(cfg.seed))
         # The initializer sees free pixels as masked: nothing may fit them.
         unseen = (mask != 0) | (np.asarray(free) != 0)
-        obj, init_support = get_initializer(cfg.init, **cfg.init_options)(iobs, unseen.astype(np.uint8), rng=rng)
+        if obj is None:
+            obj, init_support = get_initializer(cfg.init, **cfg.init_options)(
+                iobs, unseen.astype(np.uint8), rng=rng)
+        else:
+            obj = np.asarray(obj)
+            if obj.shape != shape:
+                raise InputError(f"starting object of shape {obj.shape} for data of shape {shape}")
+            init_support = obj != 0
         if support is not None:
             init_support = check_support(support, iobs.shape, "support")
             obj = obj * (init_support != 0)
@@ -105,9 +117,9 @@ class Reconstructor:
         self._ran.append(operator)
         return self.state
 
-    def run(self, iobs, mask=None, support=None, free=None):
+    def run(self, iobs, mask=None, support=None, free=None, obj=None):
         """``setup``, then the configured algorithm, then ``finalize``."""
-        self.setup(iobs, mask, support, free)
+        self.setup(iobs, mask, support, free, obj)
         self.step(self.config.operator())
         return self.finalize()
 
@@ -136,6 +148,7 @@ class Reconstructor:
             seed=self.config.seed,
             version=__version__,
             command=self.command,
+            psf=None if st.psf is None else to_file(be.to_host(st.psf)),
         )
 
 

@@ -41,6 +41,10 @@ class State:
         Iterations (Fourier projections) completed.
     history : dict of str to list
         chi², LLK, free LLK and support size recorded every `metrics_every` iterations.
+    psf : array or None
+        Point-spread function of the partial coherence (engine layout, summing to 1), once
+        :meth:`set_psf` has switched it on; the projection and the metrics then use the
+        calculated intensity blurred by it (``icalc``).
     """
 
     def __init__(self, backend, iobs, mask, obj, support, metrics_every=10, callbacks=(),
@@ -68,6 +72,31 @@ class State:
         self.iteration = 0
         self.support_size = be.support_size(self.support)
         self.history = {key: [] for key in HISTORY_KEYS}
+        # Partial coherence (phaser.engine.coherence): off until the PSF operator runs.
+        self.psf = self.otf = self.icalc = self._psf_work = None
+        self.psf_every = self._psf_since = 0
+
+    def set_psf(self, psf, every=0):
+        """Model partial coherence from now on: `psf` (engine layout, summing to 1) blurs
+        the calculated intensity, refined every `every` iterations (0: never)."""
+        be = self.backend
+        self.psf = be.asarray(psf, np.float32)
+        self._psf_work = (be.empty_complex(self.shape), be.empty_complex(self.shape))
+        self._psf_work[0][...] = self.psf
+        self.otf = be.empty_complex(self.shape)
+        be.fft(self._psf_work[0], self.otf)
+        self.icalc = be.asarray(np.zeros(self.shape, np.float32), np.float32)
+        self.psf_every, self._psf_since = int(every), self.iteration
+
+    def _blurred(self, refine=False):
+        """The calculated intensity blurred by the PSF (refining the PSF first if asked)."""
+        be = self.backend
+        be.convolve_intensity(self.psi, self.otf, self.icalc, self._psf_work)
+        if refine:
+            be.update_psf(self.psi, self.amp, self.mask, self.icalc, self.psf, self.otf,
+                          self._psf_work)
+            be.convolve_intensity(self.psi, self.otf, self.icalc, self._psf_work)
+        return self.icalc
 
     @property
     def shape(self):
@@ -79,8 +108,14 @@ class State:
         be = self.backend
         be.fft(self.obj, self.psi)
         due = self.iteration % self.metrics_every == 0
-        free_sums = self._free_sums() if due else None
-        sums = be.project_modulus(self.psi, self.amp, self.mask, self.scale, metrics=due)
+        icalc = None
+        if self.otf is not None:
+            since = self.iteration - self._psf_since
+            icalc = self._blurred(refine=self.psf_every > 0 and since > 0
+                                  and since % self.psf_every == 0)
+        free_sums = self._free_sums(icalc) if due else None
+        sums = be.project_modulus(self.psi, self.amp, self.mask, self.scale, metrics=due,
+                                  icalc=icalc)
         if due:
             self._record(sums, free_sums)
         be.ifft(self.psi)
@@ -97,12 +132,14 @@ class State:
             return
         be = self.backend
         be.fft(self.obj, self.psi)
-        self._record(be.metric_sums(self.psi, self.amp, self.mask), self._free_sums())
+        icalc = None if self.otf is None else self._blurred()
+        self._record(be.metric_sums(self.psi, self.amp, self.mask, icalc),
+                     self._free_sums(icalc))
 
-    def _free_sums(self):
+    def _free_sums(self, icalc=None):
         if self.free_mask is None:
             return None
-        return self.backend.metric_sums(self.psi, self.amp, self.free_mask)
+        return self.backend.metric_sums(self.psi, self.amp, self.free_mask, icalc)
 
     def _record(self, sums, free_sums=None):
         chi_sum, deviance_sum = sums

@@ -6,7 +6,7 @@ from scipy import ndimage
 from phaser.conventions import OBJECT_DTYPE, SUPPORT_DTYPE
 from phaser.errors import ConfigError, InputError
 
-__all__ = ["NNPrior"]
+__all__ = ["NNPrior", "prior_support"]
 
 _MIN_EXTENT = 3.0
 """Smallest crystal, in voxels, the autocorrelation may show."""
@@ -81,7 +81,26 @@ class NNPrior:
         if not amp.max() > 0:
             raise InputError("the network prior predicted no crystal for this pattern; "
                              "try --init autocorr")
-        support = amp > self.model.support_threshold * amp.max()
-        if self.dilate:
-            support = ndimage.binary_dilation(support, iterations=self.dilate)
+        support = prior_support(amp, self.model.support_threshold, self.dilate)
         return (obj * support).astype(OBJECT_DTYPE), support.astype(SUPPORT_DTYPE)
+
+
+def prior_support(amplitude, threshold, dilate=1):
+    """The support a prior's predicted amplitude gives: above `threshold` times its maximum,
+    grown by `dilate` voxels so that the engine can still move the surface.
+
+    Parameters
+    ----------
+    amplitude : numpy.ndarray
+    threshold : float
+        Fraction of the maximum (the model's ``support_threshold``).
+    dilate : int
+
+    Returns
+    -------
+    numpy.ndarray of bool
+    """
+    support = amplitude > threshold * amplitude.max()
+    if dilate:
+        support = ndimage.binary_dilation(support, iterations=dilate)
+    return support

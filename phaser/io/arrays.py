@@ -158,6 +158,8 @@ def write_result(result, path):
     arrays = {"obj": obj, "support": support}
     arrays.update({HISTORY_PREFIX + key: column for key, column in history.items()})
     arrays.update({MAP_PREFIX + name: values for name, values in maps.items()})
+    if result.psf is not None:
+        arrays["psf"] = np.asarray(result.psf, np.float32)
     # A 0-d unicode array, so reading it back needs no pickle.
     arrays["metadata"] = np.array(to_json(info))
     # A file object, because np.savez appends ".npz" to names that lack it.
@@ -215,4 +217,5 @@ def read_result(path):
         maps=maps,
         postprocess=postprocess,
         runs=check_runs(info.get("runs", []), path),
+        psf=arrays.get("psf"),
     )

@@ -22,6 +22,8 @@ Result layout::
         history/<key>                         one 1-D dataset per history column
         runs                                  JSON list, one object per independent run
                                               of a multi-run reconstruction (optional)
+        psf                                   float32 partial-coherence PSF, centred,
+                                              summing to 1 (only after a PSF operator)
     /entry_1/image_1/process_2/               NXprocess "phase post-processing" (optional)
         program, version, date, description
         parameters                            JSON object: bragg, lattice, d_spacing,
@@ -250,6 +252,10 @@ def _write_process(process, result, history):
     for key, column in history.items():
         group.create_dataset(key, data=column)
     process.create_dataset("runs", data=to_json(info["runs"]))
+    if result.psf is not None:
+        psf = process.create_dataset("psf", data=np.asarray(result.psf, INTENSITY_DTYPE),
+                                     **_COMPRESSION)
+        psf.attrs["description"] = "partial-coherence point-spread function, centred"
 
 
 def _write_postprocess(process, info, maps):
@@ -338,6 +344,8 @@ def read_result(path):
             result.history = {k: v[()] for k, v in process["history"].items()}
         if "runs" in process:
             result.runs = check_runs(from_json(_string(process, "runs"), path), path)
+        if "psf" in process:
+            result.psf = _read(process["psf"], path).astype(INTENSITY_DTYPE, copy=False)
         return result
 
 

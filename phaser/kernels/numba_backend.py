@@ -72,6 +72,40 @@ def _metrics(psi, amp, mask):
     return chi, 2.0 * dev
 
 
+@numba.njit(**_JIT)
+def _project_blurred(psi, amp, mask, scale, icalc, metrics):
+    chi = 0.0
+    dev = 0.0
+    for i in numba.prange(psi.size):
+        if mask[i]:
+            psi[i] = psi[i] * scale
+        else:
+            ic = icalc[i]
+            m = math.sqrt(ic)
+            o = amp[i]
+            if metrics:
+                chi += (m - o) * (m - o)
+                dev += _deviance(o * o, ic)
+            if m > 1e-30:
+                psi[i] = psi[i] * (o * scale / m)
+            else:
+                psi[i] = o * scale
+    return chi, 2.0 * dev
+
+
+@numba.njit(**_JIT)
+def _metrics_blurred(amp, mask, icalc):
+    chi = 0.0
+    dev = 0.0
+    for i in numba.prange(amp.size):
+        if not mask[i]:
+            o = amp[i]
+            d = math.sqrt(icalc[i]) - o
+            chi += d * d
+            dev += _deviance(o * o, icalc[i])
+    return chi, 2.0 * dev
+
+
 @numba.njit(inline="always", fastmath=True)
 def _deviance(io, ic):
     ic = max(np.float64(ic), 1e-30)
@@ -225,14 +259,19 @@ class NumbaBackend(NumpyBackend):
         super().__init__(threads, fft_engine)
         numba.set_num_threads(min(self.threads, numba.config.NUMBA_NUM_THREADS))
 
-    def project_modulus(self, psi, amp, mask, scale, metrics=False):
+    def project_modulus(self, psi, amp, mask, scale, metrics=False, icalc=None):
         args = (psi.reshape(-1), amp.reshape(-1), mask.reshape(-1), np.float32(scale))
+        if icalc is not None:
+            sums = _project_blurred(*args, icalc.reshape(-1), metrics)
+            return sums if metrics else None
         if metrics:
             return _project_metrics(*args)
         _project(*args)
         return None
 
-    def metric_sums(self, psi, amp, mask):
+    def metric_sums(self, psi, amp, mask, icalc=None):
+        if icalc is not None:
+            return _metrics_blurred(amp.reshape(-1), mask.reshape(-1), icalc.reshape(-1))
         return _metrics(psi.reshape(-1), amp.reshape(-1), mask.reshape(-1))
 
     def update_object(self, obj, psi, support, a, b):

@@ -67,7 +67,7 @@ class NumpyBackend:
         self.plan(a.shape).backward(a)
 
     # -- projections ----------------------------------------------------------------------
-    def project_modulus(self, psi, amp, mask, scale, metrics=False):
+    def project_modulus(self, psi, amp, mask, scale, metrics=False, icalc=None):
         """Replace the modulus of `psi` by `amp` where the mask is zero, in place.
 
         Parameters
@@ -83,6 +83,10 @@ class NumpyBackend:
         metrics : bool, optional
             Also return the sums behind chi² and the Poisson LLK, from `psi` before the
             projection.
+        icalc : float32 array, optional
+            The calculated intensity blurred by a point-spread function
+            (:meth:`convolve_intensity`): `psi` is then scaled by ``amp / sqrt(icalc)``
+            (partial coherence), and the metrics compare `amp` with ``sqrt(icalc)``.
 
         Returns
         -------
@@ -91,7 +95,7 @@ class NumpyBackend:
             deviance of a pixel is ``2 * (Ic - Io + Io * log(Io / Ic))``.
         """
         scale = np.float32(scale)
-        modulus = np.abs(psi)
+        modulus = np.abs(psi) if icalc is None else np.sqrt(icalc)
         free = mask != 0
         sums = None
         if metrics:
@@ -102,9 +106,69 @@ class NumpyBackend:
         psi[zero] = amp[zero] * scale
         return sums
 
-    def metric_sums(self, psi, amp, mask):
+    def metric_sums(self, psi, amp, mask, icalc=None):
         """The sums of :meth:`project_modulus` without changing `psi`."""
-        return _metric_sums(np.abs(psi), amp, mask != 0)
+        return _metric_sums(np.abs(psi) if icalc is None else np.sqrt(icalc), amp, mask != 0)
+
+    # -- partial coherence ----------------------------------------------------------------
+    def convolve_intensity(self, psi, otf, out, work):
+        """``out = |psi|**2 (*) psf``, the calculated intensity blurred by a PSF.
+
+        Parameters
+        ----------
+        psi : complex64 array
+            Fourier transform of the object (unchanged).
+        otf : complex64 array
+            ``fftn(psf)`` of a PSF in engine layout (its origin at index 0).
+        out : float32 array
+            Overwritten by the periodic convolution, floored at 0.
+        work : tuple of two complex64 arrays
+            Scratch buffers of the plan's kind (overwritten).
+        """
+        intensity, blurred = work
+        np.multiply(psi, np.conj(psi), out=intensity)
+        self.fft(intensity, blurred)
+        blurred *= otf
+        self.ifft(blurred)
+        np.maximum(blurred.real * np.float32(1.0 / blurred.size), 0, out=out)
+
+    def update_psf(self, psi, amp, mask, icalc, psf, otf, work):
+        """One Richardson–Lucy step on the PSF, in place (`psf` and its `otf`).
+
+        ``psf <- psf * ((amp**2 / icalc) (x) |psi|**2) / sum(|psi|**2)``, with ``(x)`` the
+        periodic cross-correlation and the ratio set to 1 on masked pixels (no
+        information), then normalised to a sum of 1 (Clark et al. 2012).
+
+        Parameters
+        ----------
+        psi : complex64 array
+            Fourier transform of the object (unchanged).
+        amp, mask
+            As in :meth:`project_modulus`.
+        icalc : float32 array
+            ``|psi|**2`` blurred by the current PSF (:meth:`convolve_intensity`).
+        psf : float32 array
+            The PSF, engine layout; overwritten.
+        otf : complex64 array
+            ``fftn(psf)``; overwritten with that of the new PSF.
+        work : tuple of two complex64 arrays
+            Scratch buffers (overwritten).
+        """
+        src, f_ratio = work
+        coherent = (psi.real * psi.real + psi.imag * psi.imag).astype(np.float32)
+        src[...] = np.where(mask == 0, amp * amp / np.maximum(icalc, _TINY), 1)
+        self.fft(src, f_ratio)
+        src[...] = coherent
+        f_coherent = self.empty_complex(psi.shape)
+        self.fft(src, f_coherent)
+        f_ratio *= np.conj(f_coherent)
+        self.ifft(f_ratio)
+        total = float(coherent.sum(dtype=np.float64))
+        corr = f_ratio.real * np.float32(1.0 / (f_ratio.size * max(total, 1e-30)))
+        np.maximum(psf * corr, 0, out=psf)
+        psf /= max(float(psf.sum(dtype=np.float64)), 1e-30)
+        src[...] = psf
+        self.fft(src, otf)
 
     def update_object(self, obj, psi, support, a, b):
         """Real-space update shared by ER, HIO and RAAR, in place.

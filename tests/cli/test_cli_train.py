@@ -39,3 +39,16 @@ def test_training_errors_are_one_line(invoke, tiny_set, tiny_run, tmp_path, data
                    "does not exist")
     one_line_error(invoke("run", data, "--model", tmp_path / "none.onnx"),
                    "--model is an option of --init nn, not of --init autocorr")
+
+
+def test_resume_errors_are_one_line(invoke, tiny_run, tmp_path, one_line_error):
+    before = sorted(p.name for p in tiny_run.iterdir())
+    one_line_error(invoke("train", "--out", tiny_run, "--resume", "--width", 4),
+                   "trained with width 2; resuming with width 4 would be another network")
+    one_line_error(invoke("train", "--out", tmp_path / "none", "--resume"), "does not exist")
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "last.pt").write_bytes(b"\x80not a checkpoint")
+    one_line_error(invoke("train", "--out", tmp_path / "bad", "--resume"), "cannot read checkpoint")
+    one_line_error(invoke("train", "--out", tmp_path / "r"), "--data is required")
+    assert sorted(p.name for p in tiny_run.iterdir()) == before
+    assert not (tmp_path / "r").exists()

@@ -88,3 +88,18 @@ def test_the_runtime_never_imports_torch(tmp_path):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "r.cxi").exists()
+
+
+@pytest.mark.parametrize("seed", [11, 12, 13])
+def test_the_bundled_prior_predicts_the_crystal_support(seed):
+    """The shipped model, on crystals made here: the support it hands to the engine (before
+    dilation) overlaps the true one, once shift and twin are removed."""
+    from phaser.analysis import align_to_reference, support_iou
+    from phaser.initializers.nn import prior_support
+
+    sim = phaser.simulate(64, family="faceted", strain="gaussian", oversampling=3.0,
+                          photons=1e6, max_phase=2.0, rng=seed)
+    init = NNPrior(dilate=0)
+    aligned, _ = align_to_reference(init.predict(sim.iobs, sim.mask), sim.obj, sim.support)
+    support = prior_support(np.abs(aligned), init.model.support_threshold, dilate=0)
+    assert support_iou(support, sim.support) >= 0.7

@@ -14,11 +14,11 @@ except ImportError as exc:  # pragma: no cover - depends on the install
         "training needs PyTorch: pip install torch, then pip install 'phaser-cdi[train]'"
     ) from exc
 
-__all__ = ["train", "finetune", "load_checkpoint", "export_onnx"]
+__all__ = ["train", "resume", "finetune", "load_checkpoint", "export_onnx"]
 
 
 def __getattr__(name):
-    if name in ("train", "finetune", "load_checkpoint"):
+    if name in ("train", "resume", "finetune", "load_checkpoint"):
         from phaser.nn_priors.train import loop
 
         return getattr(loop, name)

@@ -19,14 +19,20 @@ from phaser.nn_priors.train.data import Augment, MeasuredPatterns, SimulatedPatt
 from phaser.nn_priors.train.losses import fourier_chi2, make_loss
 from phaser.nn_priors.train.networks import build_model, fourier_modulus
 
-__all__ = ["train", "finetune", "load_checkpoint"]
+__all__ = ["train", "resume", "finetune", "load_checkpoint"]
 
 CHECKPOINT_FORMAT = "phaser-prior-checkpoint"
+PROBE_ALGORITHM = "ER**10 * SW * ER**10 * HIO**30"
+"""The 50 iterations by which validation judges a prediction (kept fixed for a run, so its
+learning curve stays comparable even if phaser's prior schedule changes)."""
+SCORED = 64
+"""Validation samples whose predictions are aligned and scored against the truth."""
 
 
 def train(data, out, *, model="autophase", loss="unsupervised", epochs=10, batch_size=8,
-          lr=2e-3, width=8, validation=0.1, max_samples=None, augment=True, seed=0,
-          threads=None, force=False, progress=True, command=""):
+          lr=2e-3, width=8, validation=0.1, max_samples=None, augment=True, min_photons=1e3,
+          seed=0, threads=None, force=False, progress=True, command="", max_minutes=None,
+          probe=16):
     """Train a prior network on a simulated data set.
 
     Parameters
@@ -36,10 +42,11 @@ def train(data, out, *, model="autophase", loss="unsupervised", epochs=10, batch
     out : str or os.PathLike
         Run directory (created; an existing one needs `force`).
     model : {"autophase", "cdinn"}
-    loss : {"unsupervised", "supervised", "combined"}
+    loss : {"unsupervised", "supervised", "combined", "combined-dice"}
     epochs, batch_size : int
     lr : float
-        Peak learning rate of the one-cycle schedule (Adam).
+        Peak learning rate of the one-cycle schedule (Adam), which spans all `epochs`, also
+        across resumed sessions (:func:`resume`).
     width : int
         Channel unit of :class:`~phaser.nn_priors.train.networks.PriorNet`.
     validation : float
@@ -48,6 +55,8 @@ def train(data, out, *, model="autophase", loss="unsupervised", epochs=10, batch
         Use only the first samples of the set.
     augment : bool
         Flips, axis permutations and photon thinning of the training samples.
+    min_photons : float
+        Photon thinning draws peak counts log-uniformly down to this level.
     seed : int
     threads : int, optional
         CPU threads for torch.
@@ -55,6 +64,13 @@ def train(data, out, *, model="autophase", loss="unsupervised", epochs=10, batch
     progress : bool
     command : str
         Command line, recorded in the checkpoints.
+    max_minutes : float, optional
+        Stop, with a resumable checkpoint, before an epoch that would end past this many
+        minutes of wall time (the first epoch always runs); :func:`resume` goes on from
+        there.
+    probe : int
+        Validation crystals refined with :data:`PROBE_ALGORITHM` after each epoch, for the
+        success rate after 50 iterations (0: none).
 
     Returns
     -------
@@ -71,10 +87,14 @@ def train(data, out, *, model="autophase", loss="unsupervised", epochs=10, batch
         raise ConfigError(f"unknown loss {loss!r}; choose from {', '.join(LOSSES)}")
     if not 0 < validation < 1:
         raise ConfigError(f"validation fraction must be in (0, 1), got {validation!r}")
+    if isinstance(probe, bool) or not isinstance(probe, int) or probe < 0:
+        raise ConfigError(f"probe must be a non-negative integer, got {probe!r}")
     if not is_dataset(data):
         raise InputError(f"{data} is not a data set written by 'phaser simulate'")
+    if Path(out).exists() and any(Path(out).iterdir()) and not force:
+        _prepare_out(out, force)  # the one-line error, before the data are read
     with SimulatedDataset(data) as ds:
-        n_total, description = len(ds), ds.describe()
+        n_total, description, identity = len(ds), ds.describe(), _identity(ds)
         shape = tuple(ds.config.size)
     if len(set(shape)) != 1 or shape[0] % 8:
         raise InputError(f"training needs cubic patterns with an edge divisible by 8, got {shape}")
@@ -84,18 +104,100 @@ def train(data, out, *, model="autophase", loss="unsupervised", epochs=10, batch
         raise InputError(f"{data} has {n} samples: too few to hold out {n_val} for validation")
     _set_threads(threads)
     torch.manual_seed(seed)
-    train_set = SimulatedPatterns(data, range(n - n_val), Augment() if augment else None, seed)
-    val_set = SimulatedPatterns(data, range(n - n_val, n))
-    net = build_model(model, shape[0], width)
     header = {
         "model": model, "loss": loss, "size": shape[0], "width": width,
-        "oversampling": train_set.oversampling(),
-        "data": {"path": str(data), "samples": n, "validation": n_val, "description": description},
+        "data": {"path": str(data), "samples": n, "validation": n_val, "description": description,
+                 "identity": identity},
         "epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed,
-        "augment": augment, "command": command,
+        "augment": augment, "min_photons": min_photons, "probe": probe,
+        "probe_algorithm": PROBE_ALGORITHM, "command": command,
     }
-    return _fit(net, header, make_loss(loss), train_set, val_set, out, epochs=epochs,
-                batch_size=batch_size, lr=lr, force=force, progress=progress)
+    train_set, val_set = _datasets(header, data)
+    header["oversampling"] = train_set.oversampling()
+    net = build_model(model, shape[0], width)
+    out = _prepare_out(out, force)
+    return _fit(net, header, make_loss(loss), train_set, val_set, out, progress=progress,
+                max_minutes=max_minutes)
+
+
+def resume(out, *, data=None, threads=None, progress=True, command="", max_minutes=None,
+           expect=None):
+    """Continue a training run from its latest checkpoint (``out/last.pt``).
+
+    The network, optimiser, learning-rate schedule, sample count, CPU time and best
+    validation loss all carry on where the last session stopped, over the same data set
+    (regenerate it with the command recorded in ``config.json`` if it is gone).
+
+    Parameters
+    ----------
+    out : str or os.PathLike
+        The run directory of :func:`train`.
+    data : str or os.PathLike, optional
+        The data set, if it moved since the run began; it must be the same set.
+    threads, progress, max_minutes
+        As for :func:`train`.
+    command : str
+        This session's command line, added to the run's record.
+    expect : dict, optional
+        Settings the caller asked for (``model``, ``width``, ``loss``, ...); any that
+        differs from the run's gives an error rather than a silently different network.
+
+    Raises
+    ------
+    InputError
+        No checkpoint, a damaged one, or another data set.
+    ConfigError
+        `expect` asks for another architecture or training setting.
+    """
+    from phaser.simulate.dataset import SimulatedDataset, is_dataset
+
+    out = Path(out)
+    ckpt = load_checkpoint(out / "last.pt")
+    header = dict(ckpt["header"])
+    if "progress" not in ckpt:
+        raise InputError(f"{out / 'last.pt'} holds no optimiser state (written by a fine-tuning "
+                         "or an older phaser); it cannot be resumed")
+    for key, value in (expect or {}).items():
+        if value is not None and header.get(key) != value:
+            raise ConfigError(f"{out} was trained with {key} {header.get(key)!r}; resuming with "
+                              f"{key} {value!r} would be another network; start a new run instead")
+    data = Path(data) if data is not None else Path(header["data"]["path"])
+    identity = header["data"].get("identity", {})
+    if not is_dataset(data):
+        raise InputError(f"{data} is not a data set written by 'phaser simulate'; remake the "
+                         f"run's set with: {identity.get('command', '?')}")
+    with SimulatedDataset(data) as ds:
+        found = _identity(ds)
+    if {k: v for k, v in found.items() if k != "command"} != \
+            {k: v for k, v in identity.items() if k != "command"}:
+        raise InputError(f"{data} is not the data set {out} was trained on (other seed, count "
+                         "or simulation settings)")
+    _set_threads(threads)
+    header["data"] = {**header["data"], "path": str(data)}
+    header["resumed"] = [*header.get("resumed", []), command]
+    train_set, val_set = _datasets(header, data)
+    net = build_model(header["model"], header["size"], header["width"])
+    net.load_state_dict(ckpt["state_dict"])
+    return _fit(net, header, make_loss(header["loss"]), train_set, val_set, out,
+                progress=progress, max_minutes=max_minutes, checkpoint=ckpt)
+
+
+def _identity(ds):
+    """What identifies a simulated set (not where or when it was written), and the command
+    that remakes it."""
+    import dataclasses
+
+    config = json.loads(json.dumps(dataclasses.asdict(ds.config), default=list))
+    return {"seed": ds.seed, "count": len(ds), "config": config,
+            "command": ds.attrs.get("command") or ""}
+
+
+def _datasets(header, data):
+    """Training and validation sets of a run."""
+    n, n_val = header["data"]["samples"], header["data"]["validation"]
+    augment = Augment(min_photons=header.get("min_photons", 1e3)) if header["augment"] else None
+    return (SimulatedPatterns(data, range(n - n_val), augment, header["seed"]),
+            SimulatedPatterns(data, range(n - n_val, n)))
 
 
 def finetune(checkpoint, patterns, out, *, epochs=5, steps=64, batch_size=4, lr=2e-4,
@@ -131,9 +233,10 @@ def finetune(checkpoint, patterns, out, *, epochs=5, steps=64, batch_size=4, lr=
     net.load_state_dict(ckpt["state_dict"])
     header.update(loss="unsupervised", finetuned_from=str(checkpoint), epochs=epochs,
                   batch_size=batch_size, lr=lr, seed=seed, command=command,
-                  finetune_patterns=len(patterns))
-    return _fit(net, header, make_loss("unsupervised"), train_set, val_set, out, epochs=epochs,
-                batch_size=batch_size, lr=lr, force=force, progress=progress)
+                  finetune_patterns=len(patterns), probe=0)
+    out = _prepare_out(out, force)
+    return _fit(net, header, make_loss("unsupervised"), train_set, val_set, out,
+                progress=progress)
 
 
 def load_checkpoint(path):
@@ -163,29 +266,65 @@ def _set_threads(threads):
         torch.set_num_threads(threads)
 
 
-def _fit(net, header, loss_fn, train_set, val_set, out, *, epochs, batch_size, lr, force,
-         progress):
-    from tqdm import tqdm
-
-    if epochs < 1 or batch_size < 1:
-        raise ConfigError("epochs and batch size must be at least 1")
+def _prepare_out(out, force):
+    """Create the run directory; an existing non-empty one needs `force`."""
     out = Path(out)
     if out.exists() and any(out.iterdir()) and not force:
-        raise InputError(f"run directory {out} exists and is not empty; use --force to reuse it")
+        raise InputError(f"run directory {out} exists and is not empty; use --force to reuse it"
+                         " (or --resume to continue a training run)")
     out.mkdir(parents=True, exist_ok=True)
+    (out / "metrics.jsonl").unlink(missing_ok=True)
+    return out
+
+
+def _fit(net, header, loss_fn, train_set, val_set, out, *, progress, max_minutes=None,
+         checkpoint=None):
+    """Run (or, from `checkpoint`, continue) the epochs that `header` plans.
+
+    Each epoch's shuffling and augmentation are drawn from the run's seed and the epoch
+    number, so a resumed run sees the same samples in the same order as an unbroken one.
+    """
+    from tqdm import tqdm
+
+    epochs, batch_size, lr = header["epochs"], header["batch_size"], header["lr"]
+    if epochs < 1 or batch_size < 1:
+        raise ConfigError("epochs and batch size must be at least 1")
+    if max_minutes is not None and not max_minutes > 0:
+        raise ConfigError(f"max minutes must be positive, got {max_minutes!r}")
     (out / "config.json").write_text(json.dumps(header, indent=2, default=str))
-    loader = torch.utils.data.DataLoader(train_set, batch_size=batch_size, shuffle=True,
-                                         drop_last=len(train_set) >= batch_size)
-    steps = epochs * len(loader)
+    drop_last = len(train_set) >= batch_size
+    steps_per_epoch = len(train_set) // batch_size if drop_last else 1
     opt = torch.optim.Adam(net.parameters(), lr=lr)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps,
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr,
+                                                total_steps=epochs * steps_per_epoch,
                                                 pct_start=0.1)
-    best, record = np.inf, {}
+    progress_state = {"epoch": 0, "samples": 0, "cpu_seconds": 0.0, "wall_seconds": 0.0,
+                      "session": 1, "best_val_loss": float("inf")}
+    record = {}
+    if checkpoint is not None:
+        opt.load_state_dict(checkpoint["optimizer"])
+        sched.load_state_dict(checkpoint["scheduler"])
+        progress_state = dict(checkpoint["progress"])
+        progress_state["session"] += 1
+        record = dict(checkpoint["metrics"])
+    if progress_state["epoch"] >= epochs:
+        raise InputError(f"{out} has finished its {epochs} epochs; nothing to resume")
     log = (out / "metrics.jsonl").open("a")
-    start = time.perf_counter()
+    wall0, cpu0 = time.perf_counter(), time.process_time()
+    done = dict(progress_state)  # the state of the last checkpoint written
+    epoch_seconds = 0.0
     try:
-        for epoch in range(epochs):
+        for epoch in range(progress_state["epoch"], epochs):
+            # Every session trains at least one epoch; later ones must fit in the time left.
+            elapsed = time.perf_counter() - wall0
+            if max_minutes is not None and epoch > progress_state["epoch"] \
+                    and elapsed + epoch_seconds > 60 * max_minutes:
+                break
+            t_epoch = time.perf_counter()
             train_set.epoch = epoch
+            order = torch.Generator().manual_seed(header["seed"] * 100003 + epoch)
+            loader = torch.utils.data.DataLoader(train_set, batch_size=batch_size, shuffle=True,
+                                                 drop_last=drop_last, generator=order)
             net.train()
             losses = []
             bar = tqdm(loader, desc=f"epoch {epoch + 1}/{epochs}", disable=not progress,
@@ -199,31 +338,63 @@ def _fit(net, header, loss_fn, train_set, val_set, out, *, epochs, batch_size, l
                 sched.step()
                 losses.append(float(total.detach()))
                 bar.set_postfix(loss=f"{np.mean(losses[-20:]):.4f}")
-            record = {"epoch": epoch + 1, "train_loss": float(np.mean(losses)),
-                      **_validate(net, loss_fn, val_set, batch_size),
-                      "lr": sched.get_last_lr()[0], "seconds": time.perf_counter() - start}
+            done = {
+                **done, "epoch": epoch + 1,
+                "samples": done["samples"] + len(losses) * batch_size,
+                "cpu_seconds": progress_state["cpu_seconds"] + time.process_time() - cpu0,
+                "wall_seconds": progress_state["wall_seconds"] + time.perf_counter() - wall0,
+            }
+            record = {"epoch": epoch + 1, "session": done["session"], "samples": done["samples"],
+                      "cpu_hours": done["cpu_seconds"] / 3600,
+                      "train_loss": float(np.mean(losses)),
+                      **_validate(net, loss_fn, val_set, batch_size, header.get("probe", 0)),
+                      "lr": sched.get_last_lr()[0],
+                      "seconds": done["wall_seconds"]}
+            best = record["val_loss"] < done["best_val_loss"]
+            if best:
+                done["best_val_loss"] = record["val_loss"]
+            ckpt = {"format": CHECKPOINT_FORMAT, "header": header, "metrics": record,
+                    "state_dict": net.state_dict(), "optimizer": opt.state_dict(),
+                    "scheduler": sched.state_dict(), "progress": done}
+            _save(ckpt, out / "last.pt")
+            if best:
+                _save(ckpt, out / "best.pt")
             log.write(json.dumps(record) + "\n")
             log.flush()
             if progress:
                 tqdm.write(" ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
                                     for k, v in record.items()))
-            ckpt = {"format": CHECKPOINT_FORMAT, "header": header, "metrics": record,
-                    "state_dict": net.state_dict()}
-            torch.save(ckpt, out / "last.pt")
-            if record["val_loss"] < best:
-                best = record["val_loss"]
-                torch.save(ckpt, out / "best.pt")
+            epoch_seconds = time.perf_counter() - t_epoch
     finally:
         log.close()
-    return {**record, "best": str(out / "best.pt"), "last": str(out / "last.pt")}
+    return {**record, "best": str(out / "best.pt"), "last": str(out / "last.pt"),
+            "finished": done["epoch"] >= epochs}
+
+
+def _save(ckpt, path):
+    """Write a checkpoint atomically: an interrupted save leaves the previous one intact."""
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(ckpt, tmp)
+    tmp.replace(path)
 
 
 @torch.no_grad()
-def _validate(net, loss_fn, val_set, batch_size):
-    """Validation loss, its parts, and the Fourier chi² of the predictions (always)."""
+def _validate(net, loss_fn, val_set, batch_size, probe=0):
+    """Validation loss and its parts, the Fourier chi² of the predictions (always), and,
+    where the set has the truth, what the engine cares about.
+
+    ``val_iou`` and ``val_phase_rms`` (medians over at most :data:`SCORED` samples) score
+    the prediction alone against the truth (:func:`phaser.analysis.recovery_scores`);
+    ``val_success50`` and ``val_chi2_50`` are the success rate and median chi² of the first
+    `probe` samples after :data:`PROBE_ALGORITHM` from the prediction, as ``phaser run
+    --init nn`` starts it.
+    """
+    from phaser.analysis import recovery_scores
+
     net.eval()
     loader = torch.utils.data.DataLoader(val_set, batch_size=batch_size)
-    totals, parts, chi2 = [], {}, []
+    totals, parts, chi2, scores, starts = [], {}, [], [], []
+    labelled = getattr(val_set, "amplitude", None) is not None
     for batch in loader:
         amp, phase = net(batch["input"])
         total, p = loss_fn(amp, phase, batch)
@@ -232,6 +403,42 @@ def _validate(net, loss_fn, val_set, batch_size):
             parts.setdefault(k, []).append(v)
         chi2.append(float(fourier_chi2(fourier_modulus(amp, phase), batch["modulus"],
                                        batch["valid"])))
+        if not labelled or len(scores) >= SCORED:
+            continue
+        for k in range(len(amp)):
+            obj = torch.polar(amp[k], phase[k]).numpy()
+            truth = torch.polar(batch["amplitude"][k], batch["phase"][k]).numpy()
+            t_amp = batch["amplitude"][k].numpy()
+            support = t_amp >= 0.5 * t_amp.max()
+            if len(scores) < SCORED:
+                scores.append(recovery_scores(obj, truth, support))
+            if len(starts) < probe:
+                starts.append((obj, truth, support))
     out = {"val_loss": float(np.mean(totals)), "val_chi2": float(np.mean(chi2))}
     out.update({f"val_{k}": float(np.mean(v)) for k, v in parts.items() if k != "chi2"})
+    if scores:
+        out["val_iou"] = float(np.median([s["iou"] for s in scores]))
+        out["val_phase_rms"] = float(np.median([s["phase_rms"] for s in scores]))
+    if starts:
+        out.update(_probe(val_set, starts, net.support_threshold))
     return out
+
+
+def _probe(val_set, starts, threshold):
+    """Success rate and median chi² of :data:`PROBE_ALGORITHM` from predictions."""
+    from phaser.analysis import recovery_scores
+    from phaser.config import ReconstructionConfig
+    from phaser.engine.run import Reconstructor
+    from phaser.initializers.nn import prior_support
+
+    config = ReconstructionConfig(algorithm=PROBE_ALGORITHM, seed=0)
+    ok, chi2 = [], []
+    for i, (obj, truth, support) in enumerate(starts):
+        iobs = val_set.iobs[i]
+        mask = None if val_set.mask is None else val_set.mask[i]
+        start = prior_support(np.abs(obj), threshold)
+        result = Reconstructor(config, command="").run(iobs, mask, support=start,
+                                                       obj=obj * start)
+        ok.append(recovery_scores(result.obj, truth, support)["success"])
+        chi2.append(result.chi2)
+    return {"val_success50": float(np.mean(ok)), "val_chi2_50": float(np.median(chi2))}

@@ -16,12 +16,14 @@ import torch
 
 from phaser.nn_priors.train.networks import fourier_modulus
 
-__all__ = ["LOSSES", "amplitude_loss", "fourier_chi2", "labelled_loss", "make_loss",
-           "pearson_loss", "phase_loss", "twin"]
+__all__ = ["LOSSES", "amplitude_loss", "dice_loss", "fourier_chi2", "labelled_loss",
+           "make_loss", "pearson_loss", "phase_loss", "twin"]
 
-LOSSES = ("unsupervised", "supervised", "combined")
+LOSSES = ("unsupervised", "supervised", "combined", "combined-dice")
 COMBINED_WEIGHTS = (1.0, 1.0, 4.0)
 """Amplitude, phase and Fourier (1 − Pearson) weights of the combined loss (Wu et al.)."""
+DICE_WEIGHT = 1.0
+"""Weight of the support (1 − soft Dice) term that ``combined-dice`` adds to ``combined``."""
 
 _DIMS = (-3, -2, -1)
 
@@ -68,6 +70,19 @@ def phase_loss(amplitude, phase, target_amplitude, target_phase):
     return (w * err).sum(_DIMS) / w.sum(_DIMS).clamp_min(1e-12)
 
 
+def dice_loss(amplitude, target):
+    """1 − soft Dice coefficient of the predicted amplitude and the true support, per sample.
+
+    The true support is the target amplitude above half its maximum (the simulator's
+    support); the prediction, in [0, 1], counts as a soft support.  Unlike the amplitude
+    MSE over the whole, mostly empty box, this term is as large for a crystal one voxel
+    too wide as the engine finds it: it scores the overlap, not the empty space.
+    """
+    t = (target >= 0.5 * target.amax(_DIMS, keepdim=True)).to(amplitude.dtype)
+    overlap = (amplitude * t).sum(_DIMS)
+    return 1 - 2 * overlap / (amplitude.sum(_DIMS) + t.sum(_DIMS)).clamp_min(1e-12)
+
+
 def twin(amplitude, phase):
     """The twin image ``conj(obj(−r))`` of centred objects: same |F|, mirrored crystal."""
     def mirror(a):
@@ -78,26 +93,34 @@ def twin(amplitude, phase):
     return mirror(amplitude), -mirror(phase)
 
 
-def labelled_loss(amp, phase, target_amp, target_phase, weights=(1.0, 1.0)):
-    """Weighted amplitude and phase errors against the truth or its twin, whichever is
-    closer, per sample.
+def labelled_loss(amp, phase, target_amp, target_phase, weights=(1.0, 1.0, 0.0)):
+    """Weighted amplitude, phase and support (Dice) errors against the truth or its twin,
+    whichever is closer, per sample.
 
     A pattern cannot tell a crystal from its twin, so a network shown both (they have the
     same |F|) would be taught their average; scoring each prediction against the nearer of
     the two lets it commit to either.
 
+    Parameters
+    ----------
+    amp, phase, target_amp, target_phase : torch.Tensor
+        ``(n, M, M, M)``.
+    weights : tuple of float
+        Amplitude, phase and Dice weights; a zero weight skips its term.
+
     Returns
     -------
-    total, amplitude_part, phase_part : torch.Tensor
-        Per-sample values of the chosen orientation.
+    total, amplitude_part, phase_part, dice_part : torch.Tensor
+        Per-sample values of the chosen orientation (zeros for a skipped Dice term).
     """
-    wa, wp = weights
-    a1, p1 = amplitude_loss(amp, target_amp), phase_loss(amp, phase, target_amp, target_phase)
-    ta, tp = twin(target_amp, target_phase)
-    a2, p2 = amplitude_loss(amp, ta), phase_loss(amp, phase, ta, tp)
-    first = wa * a1 + wp * p1 <= wa * a2 + wp * p2
-    pick = lambda x, y: torch.where(first, x, y)  # noqa: E731
-    return pick(wa * a1 + wp * p1, wa * a2 + wp * p2), pick(a1, a2), pick(p1, p2)
+    def terms(ta, tp):
+        a, p = amplitude_loss(amp, ta), phase_loss(amp, phase, ta, tp)
+        d = dice_loss(amp, ta) if weights[2] else torch.zeros_like(a)
+        return weights[0] * a + weights[1] * p + weights[2] * d, a, p, d
+
+    first, second = terms(target_amp, target_phase), terms(*twin(target_amp, target_phase))
+    keep = first[0] <= second[0]
+    return tuple(torch.where(keep, x, y) for x, y in zip(first, second))
 
 
 def make_loss(name):
@@ -115,10 +138,13 @@ def make_loss(name):
         if name == "unsupervised":
             total = parts["chi2"] = fourier_chi2(fourier_modulus(amp, phase), y, valid)
         else:
-            weights = (1.0, 1.0) if name == "supervised" else COMBINED_WEIGHTS[:2]
-            labelled, a, p = labelled_loss(amp, phase, batch["amplitude"], batch["phase"],
-                                           weights)
+            dice = DICE_WEIGHT if name == "combined-dice" else 0.0
+            weights = (1.0, 1.0, dice) if name == "supervised" else (*COMBINED_WEIGHTS[:2], dice)
+            labelled, a, p, d = labelled_loss(amp, phase, batch["amplitude"], batch["phase"],
+                                              weights)
             parts["amplitude"], parts["phase"] = a.mean(), p.mean()
+            if dice:
+                parts["dice"] = d.mean()
             model_f = fourier_modulus(amp, phase)
             if name == "supervised":
                 parts["chi2"] = fourier_chi2(model_f, y, valid)

@@ -7,7 +7,7 @@ torch = pytest.importorskip("torch")
 
 import phaser  # noqa: E402
 from phaser.errors import ConfigError, InputError  # noqa: E402
-from phaser.nn_priors.train import finetune, load_checkpoint, train  # noqa: E402
+from phaser.nn_priors.train import finetune, load_checkpoint, resume, train  # noqa: E402
 from phaser.nn_priors.train.data import Augment, SimulatedPatterns, _flip_about_centre  # noqa: E402
 from phaser.nn_priors.train.losses import make_loss  # noqa: E402
 from phaser.nn_priors.train.networks import build_model  # noqa: E402
@@ -77,3 +77,50 @@ def test_bad_training_inputs(tiny_set, tiny_run, tmp_path):
     (tmp_path / "junk.pt").write_bytes(b"junk")
     with pytest.raises(InputError, match="cannot read checkpoint"):
         load_checkpoint(tmp_path / "junk.pt")
+
+
+def _log(run):
+    return [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_validation_scores_the_prediction_and_its_refinement(tiny_run):
+    for record in _log(tiny_run):
+        assert 0 <= record["val_iou"] <= 1 and record["val_phase_rms"] >= 0
+        assert record["val_success50"] in (0.0, 0.5, 1.0) and record["val_chi2_50"] > 0
+        assert record["samples"] == 8 * record["epoch"] and record["cpu_hours"] > 0
+
+
+def test_a_resumed_run_continues_the_schedule_and_the_sample_count(tiny_set, tmp_path):
+    options = dict(loss="combined-dice", epochs=3, batch_size=4, width=2, validation=0.2,
+                   probe=0, seed=3, progress=False, threads=1)
+    train(tiny_set, tmp_path / "whole", **options)
+    first = train(tiny_set, tmp_path / "parts", max_minutes=1e-9, **options)
+    assert first["epoch"] == 1 and not first["finished"]
+    ckpt = load_checkpoint(tmp_path / "parts" / "last.pt")
+    assert ckpt["progress"]["epoch"] == 1 and ckpt["progress"]["samples"] == 8
+    last = resume(tmp_path / "parts", progress=False, threads=1)
+    assert last["finished"] and last["epoch"] == 3
+    whole, parts = _log(tmp_path / "whole"), _log(tmp_path / "parts")
+    assert [r["session"] for r in parts] == [1, 2, 2]
+    for a, b in zip(whole, parts):
+        assert (a["epoch"], a["samples"]) == (b["epoch"], b["samples"])
+        assert a["lr"] == pytest.approx(b["lr"], rel=1e-9)
+        assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-4)
+    assert parts[2]["cpu_hours"] > parts[0]["cpu_hours"]
+    with pytest.raises(InputError, match="finished its 3 epochs"):
+        resume(tmp_path / "parts", progress=False)
+
+
+def test_resume_refuses_another_network_or_data_set(tiny_run, tmp_path):
+    with pytest.raises(ConfigError, match="trained with width 2; resuming with width 8"):
+        resume(tiny_run, expect={"width": 8, "model": None})
+    from phaser.simulate.dataset import write_dataset
+    from phaser.simulate.sample import SimulationConfig
+
+    # The tiny set's settings with another seed: another set.
+    path = write_dataset(tmp_path / "other.h5", 10,
+                         SimulationConfig(size=(16, 16, 16), oversampling=(2.5,) * 3), seed=6)
+    with pytest.raises(InputError, match="not the data set"):
+        resume(tiny_run, data=path)
+    with pytest.raises(InputError, match="does not exist"):
+        resume(tmp_path / "nowhere")

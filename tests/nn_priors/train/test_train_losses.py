@@ -66,7 +66,7 @@ def test_the_twin_scores_as_well_as_the_truth(truth):
     np.testing.assert_allclose(fourier_modulus(t_amp, t_phase), fourier_modulus(amp, phase),
                                rtol=1e-3, atol=1e-3 * float(modulus.max()))
     a = amp / amp.max()
-    total_twin, _, _ = labelled_loss(t_amp / amp.max(), t_phase, amp, phase)
+    total_twin, *_ = labelled_loss(t_amp / amp.max(), t_phase, amp, phase)
     assert float(total_twin[0]) < 1e-6
     plain = amplitude_loss(t_amp / amp.max(), amp) + phase_loss(t_amp, t_phase, amp, phase)
     assert float(plain[0]) > 1e-3

@@ -1,0 +1,143 @@
+"""Partial coherence: PSF models, the blurred projection, Richardson–Lucy refinement, storage."""
+
+import numpy as np
+import pytest
+
+import phaser
+from phaser.config import ReconstructionConfig
+from phaser.conventions import to_engine, to_file
+from phaser.engine.coherence import PSF, check_psf_order, psf_model
+from phaser.engine.run import Reconstructor
+from phaser.engine.schedule import parse_algorithm
+from phaser.errors import ConfigError
+from phaser.kernels import available_backends, get_backend
+
+BACKENDS = [b for b in available_backends() if b != "cupy"]
+
+
+@pytest.mark.parametrize("model", ["gaussian", "lorentzian", "pseudo-voigt"])
+def test_psf_models_are_normalised_centred_and_symmetric(model):
+    psf = psf_model((16, 20, 12), model, fwhm=2.0)
+    assert psf.dtype == np.float32 and psf.sum() == pytest.approx(1, rel=1e-5)
+    centred = to_file(psf)
+    assert np.unravel_index(centred.argmax(), centred.shape) == (8, 10, 6)
+    assert psf[1, 0, 0] == pytest.approx(psf[-1, 0, 0]) and psf[0, 2, 0] == pytest.approx(psf[0, -2, 0])
+
+
+def test_gaussian_psf_has_the_requested_width():
+    psf = psf_model((64, 64, 64), "gaussian", fwhm=4.0)
+    line = psf[:, 0, 0]
+    assert line[2] / line[0] == pytest.approx(0.5, rel=1e-3)  # half maximum 2 pixels out
+
+
+@pytest.fixture
+def fields():
+    rng = np.random.default_rng(0)
+    shape = (12, 10, 8)
+    psi = (rng.normal(size=shape) + 1j * rng.normal(size=shape)).astype(np.complex64)
+    amp = np.abs(rng.normal(size=shape)).astype(np.float32)
+    mask = (rng.random(shape) < 0.1).astype(np.uint8)
+    return psi, amp, mask
+
+
+@pytest.mark.parametrize("name", BACKENDS)
+def test_blurred_intensity_is_the_periodic_convolution(name, fields):
+    be = get_backend(name)
+    psi, _, _ = fields
+    psf = psf_model(psi.shape, "pseudo-voigt", fwhm=1.5, eta=0.2)
+    otf = be.empty_complex(psi.shape)
+    work = (be.empty_complex(psi.shape), be.empty_complex(psi.shape))
+    work[0][...] = psf
+    be.fft(work[0], otf)
+    out = np.empty(psi.shape, np.float32)
+    be.convolve_intensity(psi, otf, out, work)
+    intensity = np.abs(psi.astype(np.complex128)) ** 2
+    want = np.zeros(psi.shape)
+    for shift in np.ndindex(psi.shape):  # out[r] = sum_d psf[d] * I[r - d], periodic
+        want += float(psf[shift]) * np.roll(intensity, shift, axis=(0, 1, 2))
+    np.testing.assert_allclose(out, want, rtol=2e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", BACKENDS)
+def test_blurred_projection_matches_the_reference_and_a_delta_psf_changes_nothing(name, fields):
+    be, ref = get_backend(name), get_backend("numpy")
+    psi, amp, mask = fields
+    icalc = (np.abs(psi) ** 2).astype(np.float32)
+    a, b = psi.copy(), psi.copy()
+    sums_a = be.project_modulus(a, amp, mask, 0.5, metrics=True, icalc=icalc)
+    sums_b = ref.project_modulus(b, amp, mask, 0.5, metrics=True)
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(sums_a, sums_b, rtol=1e-5)
+    np.testing.assert_allclose(be.metric_sums(psi, amp, mask, icalc),
+                               ref.metric_sums(psi, amp, mask), rtol=1e-5)
+    blurred = (icalc * 2).astype(np.float32)
+    c, d = psi.copy(), psi.copy()
+    be.project_modulus(c, amp, mask, 1.0, icalc=blurred)
+    ref.project_modulus(d, amp, mask, 1.0, icalc=blurred)
+    np.testing.assert_allclose(c, d, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(np.abs(c[mask == 0]), amp[mask == 0] / np.sqrt(2), rtol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def blurred_sim():
+    """A crystal whose pattern a Gaussian PSF of sigma 1 pixel has blurred."""
+    return phaser.simulate(32, oversampling=3.0, photons=1e8, max_phase=1.0, psf_sigma=1.0,
+                           rng=4)
+
+
+def test_richardson_lucy_finds_the_blur_of_a_known_object(blurred_sim):
+    """With the true object, repeated updates from a narrow guess widen the PSF towards the
+    blur that made the data."""
+    from phaser.engine.state import State
+
+    be = get_backend("numpy")
+    sim = blurred_sim
+    iobs, obj = to_engine(sim.iobs), to_engine(sim.obj)
+    scale = np.sqrt(iobs.sum() / (np.abs(np.fft.fftn(obj)) ** 2).sum())
+    st = State(be, iobs, np.zeros(iobs.shape, np.uint8), obj * scale,
+               np.ones(iobs.shape, np.uint8))
+    st.set_psf(psf_model(iobs.shape, "gaussian", fwhm=0.8))
+    be.fft(st.obj, st.psi)
+
+    def width(psf):
+        d2 = sum(np.minimum(i, n - i) ** 2 for i, n in zip(np.indices(psf.shape), psf.shape))
+        return np.sqrt((psf * d2).sum() / 3)
+
+    start = width(st.psf)
+    for _ in range(150):  # Richardson-Lucy converges slowly: 0.16 -> 0.89 here
+        st._blurred(refine=True)
+    assert start < 0.5 and width(st.psf) == pytest.approx(1.0, abs=0.15)
+    assert st.psf.sum() == pytest.approx(1, rel=1e-5) and st.psf.min() >= 0
+
+
+@pytest.mark.parametrize("name", BACKENDS)
+def test_a_run_with_psf_fits_blurred_data_better_and_stores_its_psf(name, blurred_sim, tmp_path):
+    sim = blurred_sim
+    runs = {}
+    for algo in ("(SW * ER**20)**3 * (SW * HIO**20)**6",
+                 "(SW * ER**20)**3 * PSF(fwhm=1.0) * (SW * HIO**20)**6"):
+        cfg = ReconstructionConfig(algorithm=algo, backend=name, seed=1)
+        runs[algo] = Reconstructor(cfg).run(sim.iobs, sim.mask)
+    coherent, partial = runs.values()
+    assert coherent.psf is None and partial.psf.shape == sim.iobs.shape
+    assert partial.psf.sum() == pytest.approx(1, rel=1e-4)
+    assert partial.chi2 < 0.7 * coherent.chi2
+    for suffix in (".cxi", ".npz"):
+        phaser.io.save_result(partial, tmp_path / f"r{suffix}")
+        back = phaser.load_result(tmp_path / f"r{suffix}")
+        np.testing.assert_array_equal(back.psf, partial.psf)
+
+
+def test_ml_after_psf_is_refused_in_one_line():
+    for algo in ("ML(5) * PSF", "(PSF * ML(3))**2", "ER**5 * ML(2) * ER * PSF * HIO**5"):
+        with pytest.raises(ConfigError, match="ML refinement does not model partial coherence"):
+            ReconstructionConfig(algorithm=algo)
+    check_psf_order(parse_algorithm("PSF * ML(5)"))  # ML first, then PSF: fine
+    assert str(parse_algorithm("ER * PSF(fwhm=2.0, every=0)")) == "ER * PSF(fwhm=2.0, every=0)"
+
+
+@pytest.mark.parametrize("options", [dict(model="box"), dict(fwhm=0), dict(eta=1.5),
+                                     dict(every=-1), dict(every=2.5)])
+def test_bad_psf_parameters(options):
+    with pytest.raises(ConfigError, match="PSF"):
+        PSF(**options)

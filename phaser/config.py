@@ -59,7 +59,19 @@ class ReconstructionConfig:
     """Independent runs from different random starts (seeds ``seed, seed + 1, ...``)."""
 
     keep: int = 1
-    """Best runs (lowest free LLK) aligned and averaged into the result; at most `runs`."""
+    """Best runs (by `select`) aligned and decomposed into orthogonal modes, the first of
+    which is the result; at most `runs`."""
+
+    select: str = "llk_free"
+    """What ranks the runs, lower being better: ``llk_free``, ``llk``, or an amplitude
+    criterion ``mean_to_max``, ``std``, ``sharpness``
+    (:func:`phaser.analysis.modes.amplitude_criteria`)."""
+
+    sw_threshold: tuple | None = None
+    """``(low, high)``: each run draws its shrink-wrap threshold uniformly from this range
+    (from its seed), in place of the threshold of every ``SW`` of the algorithm, so that
+    several runs explore several thresholds (PyNX's threshold range); None keeps the
+    algorithm's."""
 
     bragg: tuple | None = None
     """Miller indices (h, k, l) of the measured reflection, for the displacement and strain
@@ -96,6 +108,20 @@ class ReconstructionConfig:
             _check_int("threads", self.threads, 1)
         _check_int("runs", self.runs, 1)
         _check_int("keep", self.keep, 1)
+        from phaser.analysis.modes import SELECTION_CRITERIA
+
+        if self.select not in SELECTION_CRITERIA:
+            raise ConfigError(f"--select must be one of {', '.join(SELECTION_CRITERIA)}, "
+                              f"got {self.select!r}")
+        if self.sw_threshold is not None:
+            low_high = tuple(self.sw_threshold) if isinstance(self.sw_threshold, (list, tuple)) \
+                else (self.sw_threshold,) * 2
+            if len(low_high) != 2 or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                             and 0 < v < 1 for v in low_high) \
+                    or low_high[0] > low_high[1]:
+                raise ConfigError("--sw-threshold takes one threshold or a range low,high "
+                                  f"within (0, 1), got {self.sw_threshold!r}")
+            object.__setattr__(self, "sw_threshold", tuple(float(v) for v in low_high))
         if self.keep > self.runs:
             raise ConfigError(f"--keep ({self.keep}) cannot exceed --runs ({self.runs})")
         if self.bragg is not None:

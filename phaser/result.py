@@ -49,6 +49,12 @@ class Result:
         One JSON-serialisable summary per independent run of a multi-run reconstruction
         (seed, ``llk_free``, ``chi2``, ``llk``, status, whether it was kept); empty for a
         single run.
+    mode_weights : list of float
+        For a multi-run result, the weight of each orthogonal mode of the kept runs (its
+        share of their total intensity; the result is the first mode); empty otherwise.
+    events : list of dict
+        What the run did on its own, in order (JSON-serialisable): e.g.
+        ``{"iteration": 120, "event": "support_retuned", "support": "exploded", ...}``.
     psf : numpy.ndarray or None
         float32 point-spread function of the partial coherence refined during the run
         (file layout: its peak at the array centre, summing to 1), or None for a run
@@ -69,6 +75,8 @@ class Result:
     postprocess: dict = field(default_factory=dict)
     runs: list = field(default_factory=list)
     psf: np.ndarray | None = None
+    mode_weights: list = field(default_factory=list)
+    events: list = field(default_factory=list)
 
     @property
     def chi2(self):

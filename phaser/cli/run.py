@@ -32,7 +32,9 @@ def run(
     metrics_every: Optional[int] = typer.Option(None, "--metrics-every", help="Record chi2 and LLK every N iterations [default: 10]."),
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads [default: all available]."),
     runs: Optional[int] = typer.Option(None, "--runs", help="Independent runs from different random starts [default: 1]."),
-    keep: Optional[int] = typer.Option(None, "--keep", help="Best runs (by free LLK) aligned and averaged [default: 1]."),
+    keep: Optional[int] = typer.Option(None, "--keep", help="Best runs aligned and decomposed into orthogonal modes; the first mode is the result [default: 1]."),
+    sw_threshold: Optional[str] = typer.Option(None, "--sw-threshold", help="Shrink-wrap threshold for every SW of the algorithm: one value, or a range low,high from which each run draws its own."),
+    select: Optional[str] = typer.Option(None, "--select", help="What ranks the runs, lower is better: llk_free, llk, mean_to_max, std or sharpness [default: llk_free]."),
     free_fraction: Optional[float] = typer.Option(None, "--free-fraction", help="Pixels kept out of the projection for the free LLK [default: 0.05; 0 = off]."),
     bragg: Optional[str] = typer.Option(None, "--bragg", help="Reflection h,k,l (e.g. 111) for displacement and strain maps."),
     lattice: Optional[float] = typer.Option(None, "--lattice", help="Cubic lattice parameter, Angstrom (with --bragg)."),
@@ -46,13 +48,13 @@ def run(
         flags = dict(model=model, library=library, neighbours=neighbours, previous=previous)
         init_options = _init_options(init_option, **flags)
         _run(input, algo, iters, init, init_options, flags, backend, seed, mask, support, out, force, config,
-             metrics_every, threads, runs, keep, free_fraction,
+             metrics_every, threads, runs, keep, select, sw_threshold, free_fraction,
              dict(bragg=bragg, lattice=lattice, d_spacing=d_spacing, voxel_size=voxel_size,
                   q_axis=q_axis), quiet)
 
 
 def _run(input, algo, iters, init, init_options, flags, backend, seed, mask, support, out, force, config,
-         metrics_every, threads, runs, keep, free_fraction, post, quiet):
+         metrics_every, threads, runs, keep, select, sw_threshold, free_fraction, post, quiet):
     import dataclasses
     import shlex
     import sys
@@ -73,7 +75,9 @@ def _run(input, algo, iters, init, init_options, flags, backend, seed, mask, sup
         kept = cfg.init_options if init in (None, cfg.init) else {}
         cfg = dataclasses.replace(cfg, init=init or cfg.init, init_options={**kept, **init_options})
     cfg = cfg.replace(backend=backend, seed=seed, metrics_every=metrics_every,
-                      threads=threads, runs=runs, keep=keep, free_fraction=free_fraction,
+                      threads=threads, runs=runs, keep=keep, select=select,
+                      sw_threshold=_numbers(sw_threshold, "--sw-threshold", "one number or low,high"),
+                      free_fraction=free_fraction,
                       bragg=_miller(post["bragg"]), lattice=post["lattice"],
                       d_spacing=post["d_spacing"], voxel_size=_numbers(post["voxel_size"]),
                       q_axis=post["q_axis"])
@@ -108,7 +112,9 @@ def _run(input, algo, iters, init, init_options, flags, backend, seed, mask, sup
         failed = [r for r in result.runs if r["status"] in ("collapsed", "exploded")]
         spread_text = f", phase spread {spread(result):.3g} rad" if len(kept) > 1 else ""
         failed_text = f", {len(failed)} failed" if failed else ""
-        line += f"{len(kept)} of {cfg.runs} runs averaged{spread_text}{failed_text}  "
+        weights = ", ".join(f"{w:.3f}" for w in result.mode_weights[:3])
+        line += (f"{len(kept)} of {cfg.runs} runs kept (by {cfg.select}), mode weights "
+                 f"{weights}{spread_text}{failed_text}  ")
     typer.echo(line + f"{total * cfg.runs} iterations in {t['total']:.2f} s "
                f"({t['iterations_per_s']:.0f} it/s, {result.backend})  -> {out}")
 
@@ -175,7 +181,7 @@ def _miller(text):
         raise ConfigError(f"--bragg takes Miller indices like 111 or 1,1,1, got {text!r}") from None
 
 
-def _numbers(text):
+def _numbers(text, flag="--voxel-size", form="one number or z,y,x"):
     if text is None:
         return None
     from phaser.errors import ConfigError
@@ -183,5 +189,5 @@ def _numbers(text):
     try:
         values = tuple(float(v) for v in text.split(","))
     except ValueError:
-        raise ConfigError(f"--voxel-size takes one number or z,y,x, got {text!r}") from None
+        raise ConfigError(f"{flag} takes {form}, got {text!r}") from None
     return values

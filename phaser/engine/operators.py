@@ -18,7 +18,7 @@ from phaser.kernels.numpy_backend import SHRINK_WRAP_METHODS
 
 __all__ = ["ER", "HIO", "MAX_SUPPORT_FRACTION", "MIN_SUPPORT_VOXELS", "OPERATORS", "RAAR",
            "Chain", "Detwin", "Operator", "Repeat", "ShrinkWrap", "SupportCollapseError",
-           "register_operator"]
+           "map_operators", "register_operator"]
 
 MIN_SUPPORT_VOXELS = 27
 """A shrink-wrap support below this many voxels (a 3³ cube) has collapsed."""
@@ -214,11 +214,23 @@ class ShrinkWrap(Operator):
         Threshold relative to the reference level, in (0, 1).
     sigma : float
         Width (standard deviation, voxels) of the Gaussian smoothing.
+    sigma_final : float, optional
+        If given, the width goes linearly from `sigma` at the start of the algorithm to
+        this at its end (a wide smoothing while the object is rough, a narrow one once it
+        has converged, as PyNX's and cohere's shrink-wraps do).
     method : {"max", "rms", "mean"}
         Reference level: the maximum of the smoothed modulus, or its root-mean-square or
         mean inside the current support.  ``max`` is the default because the other two
         feed back on themselves: a support that is too large lowers its own reference level
         and stays too large (measured: 8/10 against 5/10 recoveries for ``rms``).
+    retune : int
+        Attempts to re-tune a support that collapsed (under :data:`MIN_SUPPORT_VOXELS`) or
+        exploded (over :data:`MAX_SUPPORT_FRACTION` of the array) before giving up with
+        :class:`SupportCollapseError`: each lowers the threshold by a third (collapse) or
+        moves it a third of the way to 1 (explosion) and updates again from the same
+        object.  A re-tuned threshold stays in force for the rest of the run (for every
+        later shrink-wrap of the same nominal threshold), and each re-tune is logged and
+        recorded in the result's ``events``; 0 stops at the first failure.
 
     References
     ----------
@@ -229,6 +241,8 @@ class ShrinkWrap(Operator):
     threshold: float = 0.2
     sigma: float = 1.0
     method: str = "max"
+    retune: int = 4
+    sigma_final: float | None = None
 
     def __post_init__(self):
         if isinstance(self.threshold, bool) or not isinstance(self.threshold, (int, float)) \
@@ -239,23 +253,47 @@ class ShrinkWrap(Operator):
             raise ConfigError(f"SW sigma must be a positive number of voxels, got {self.sigma!r}")
         if self.method not in SHRINK_WRAP_METHODS:
             raise ConfigError(f"SW method must be one of {SHRINK_WRAP_METHODS}, got {self.method!r}")
+        if self.sigma_final is not None and (
+                isinstance(self.sigma_final, bool) or not isinstance(self.sigma_final, (int, float))
+                or not self.sigma_final > 0):
+            raise ConfigError(f"SW sigma_final must be a positive number of voxels, got "
+                              f"{self.sigma_final!r}")
+        if isinstance(self.retune, bool) or not isinstance(self.retune, int) or self.retune < 0:
+            raise ConfigError(f"SW retune must be a non-negative integer, got {self.retune!r}")
 
     def __call__(self, state):
-        size = state.backend.shrink_wrap(state.obj, state.support, self.threshold, self.sigma,
-                                         self.method)
-        if size < MIN_SUPPORT_VOXELS:
-            raise SupportCollapseError(
-                f"the support collapsed to {size} voxels at iteration {state.iteration}; "
-                f"lower the shrink-wrap threshold (now {self.threshold})"
-            )
+        be = state.backend
+        previous = be.asarray(state.support, state.support.dtype)
+        threshold = state.sw_retuned.get(self.threshold, self.threshold)
+        sigma = self.sigma
+        if self.sigma_final is not None:
+            sigma += (self.sigma_final - self.sigma) * state.progress
         n = state.support.size
-        if size > MAX_SUPPORT_FRACTION * n:
-            raise SupportCollapseError(
-                f"the support exploded to {size} voxels ({size / n:.0%} of the array) at "
-                f"iteration {state.iteration}; raise the shrink-wrap threshold (now "
-                f"{self.threshold}) or check the data's oversampling",
-                kind="exploded",
-            )
+        for attempt in range(self.retune + 1):
+            size = be.shrink_wrap(state.obj, state.support, threshold, sigma, self.method)
+            kind = ("collapsed" if size < MIN_SUPPORT_VOXELS
+                    else "exploded" if size > MAX_SUPPORT_FRACTION * n else None)
+            if kind is None:
+                break
+            if attempt == self.retune:
+                state.support[...] = previous
+                tried = f"SW threshold {self.threshold}" + (
+                    f", re-tuned {self.retune} times to {threshold:.3g}" if self.retune else "")
+                if kind == "collapsed":
+                    raise SupportCollapseError(
+                        f"the support collapsed to {size} voxels at iteration "
+                        f"{state.iteration} ({tried}); lower the shrink-wrap threshold"
+                    )
+                raise SupportCollapseError(
+                    f"the support exploded to {size} voxels ({size / n:.0%} of the array) at "
+                    f"iteration {state.iteration} ({tried}); raise the shrink-wrap threshold "
+                    "or check the data's oversampling",
+                    kind="exploded",
+                )
+            new = threshold * 2 / 3 if kind == "collapsed" else threshold + (1 - threshold) / 3
+            state.note("support_retuned", support=kind, size=size, threshold=threshold,
+                       new_threshold=new)
+            threshold = state.sw_retuned[self.threshold] = new
         state.support_size = size
         # Zero outside the new support so HIO/RAAR do not feed back on stale values.
         state.backend.apply_support(state.obj, state.support)
@@ -323,6 +361,16 @@ class Detwin(Operator):
             state = hio(state)
         state.support[...] = be.asarray(full, np.uint8)
         return state
+
+
+def map_operators(op, fn):
+    """`op` with every elementary operator ``e`` replaced by ``fn(e)`` (chains and repeats
+    rebuilt around them)."""
+    if isinstance(op, Chain):
+        return Chain(tuple(map_operators(f, fn) for f in op.factors))
+    if isinstance(op, Repeat):
+        return Repeat(map_operators(op.op, fn), op.n)
+    return fn(op)
 
 
 OPERATORS = {"ER": ER, "HIO": HIO, "RAAR": RAAR, "SW": ShrinkWrap, "DW": Detwin}

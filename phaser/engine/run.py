@@ -111,6 +111,8 @@ class Reconstructor:
         from phaser.engine.schedule import parse_algorithm
 
         operator = parse_algorithm(operator)
+        st = self.state
+        st.planned = (st.iteration, st.iteration + operator.n_iterations)
         t = time.perf_counter()
         self.state = operator(self.state)
         self._t_iter += time.perf_counter() - t
@@ -120,8 +122,24 @@ class Reconstructor:
     def run(self, iobs, mask=None, support=None, free=None, obj=None):
         """``setup``, then the configured algorithm, then ``finalize``."""
         self.setup(iobs, mask, support, free, obj)
-        self.step(self.config.operator())
+        self.step(self.operator())
         return self.finalize()
+
+    def operator(self):
+        """The configured algorithm, with this run's shrink-wrap threshold where the
+        configuration gives a range (``sw_threshold``), drawn from the run's seed."""
+        import dataclasses
+
+        from phaser.engine.operators import ShrinkWrap, map_operators
+
+        op = self.config.operator()
+        if self.config.sw_threshold is None:
+            return op
+        low, high = self.config.sw_threshold
+        draw = np.random.default_rng(np.random.SeedSequence(self.config.seed, spawn_key=(0x5E,)))
+        threshold = round(float(draw.uniform(low, high)), 4)
+        return map_operators(op, lambda e: dataclasses.replace(e, threshold=threshold)
+                             if isinstance(e, ShrinkWrap) else e)
 
     def finalize(self):
         """Record the final metrics and return the :class:`~phaser.result.Result`."""
@@ -149,6 +167,7 @@ class Reconstructor:
             version=__version__,
             command=self.command,
             psf=None if st.psf is None else to_file(be.to_host(st.psf)),
+            events=list(st.events),
         )
 
 

@@ -1,15 +1,19 @@
-"""Several independent runs, ranked by free log-likelihood, the best aligned and averaged.
+"""Several independent runs, ranked, the best aligned and decomposed into modes.
 
 One run from one random start can stall (object and twin mixed, a support that shrank
-into the crystal); a few runs from different starts, ranked by the free LLK, which an
-overfitted run cannot fake, make the outcome dependable. The best `keep` runs are aligned
-on the best one (translation, twin image, global phase) and averaged, and their spread
-is reported as a confidence figure.
+into the crystal); a few runs from different starts, ranked by the free LLK (which an
+overfitted run cannot fake) or an amplitude criterion, make the outcome dependable. The
+best `keep` runs are aligned on the best one (translation, twin image, global phase) and
+decomposed into orthogonal modes (:func:`phaser.analysis.modes.orthogonal_modes`): the
+first mode, what the runs share, is the result, and its weight says how much they agree.
+An average would blur whatever the runs disagree on.
 
 References
 ----------
 V. Favre-Nicolin, S. Leake and Y. Chushkin, "Free log-likelihood as an unbiased metric for
 coherent diffraction imaging", Scientific Reports 10, 2664 (2020).
+V. Favre-Nicolin et al., "PyNX: high-performance computing toolkit for coherent X-ray
+imaging based on operators", J. Appl. Cryst. 53, 1404 (2020).
 """
 
 import dataclasses
@@ -25,12 +29,12 @@ from phaser.io.validate import check_mask, check_ndim
 __all__ = ["OUTLIER_FACTOR", "run_many", "spread"]
 
 OUTLIER_FACTOR = 2.0
-"""A run is averaged only if its free LLK is at most this many times the best run's."""
+"""A run is kept only if its free LLK (or LLK) is at most this many times the best run's."""
 
 
 def run_many(config, iobs, mask=None, support=None, *, callbacks=(), command=None,
              on_run=None):
-    """Run ``config.runs`` reconstructions and average the best ``config.keep``.
+    """Run ``config.runs`` reconstructions and combine the best ``config.keep`` into modes.
 
     Parameters
     ----------
@@ -49,11 +53,14 @@ def run_many(config, iobs, mask=None, support=None, *, callbacks=(), command=Non
     Returns
     -------
     phaser.result.Result
-        The average of the kept runs, object and majority-vote support, with the best
-        run's history and a last history row (same iteration) for the average itself. The kept runs are the best `keep`, less any whose free LLK exceeds
-        :data:`OUTLIER_FACTOR` times the best's (marked ``status="outlier"``). ``runs``
-        holds one summary per run (seed, chi2, llk, llk_free, status, rank, kept,
-        phase_spread); ``timings["total"]`` covers all runs.
+        The first orthogonal mode of the kept runs and their majority-vote support, with
+        the best run's history and a last history row (same iteration) for the result
+        itself; ``mode_weights`` holds every mode's weight.  The kept runs are the best
+        `keep` by ``config.select``, less any whose free LLK (LLK without free pixels)
+        exceeds :data:`OUTLIER_FACTOR` times the best kept run's (marked
+        ``status="outlier"``). ``runs`` holds one summary per run (seed, algorithm as run,
+        chi2, llk, llk_free, the amplitude criteria, status, rank, kept, phase_spread);
+        ``timings["total"]`` covers all runs.
 
     Raises
     ------
@@ -61,6 +68,7 @@ def run_many(config, iobs, mask=None, support=None, *, callbacks=(), command=Non
         If every run's support collapsed or exploded.
     """
     from phaser.analysis import align_support, align_to_reference
+    from phaser.analysis.modes import amplitude_criteria, orthogonal_modes
     from phaser.engine.free import free_pixels
     from phaser.engine.operators import SupportCollapseError
     from phaser.engine.run import Reconstructor, free_pixel_rng
@@ -83,8 +91,10 @@ def run_many(config, iobs, mask=None, support=None, *, callbacks=(), command=Non
             summary.update(status=exc.kind, message=str(exc), chi2=math.nan, llk=math.nan,
                            llk_free=math.nan)
         else:
-            summary.update(status="ok", chi2=result.chi2, llk=result.llk,
-                           llk_free=_last(result.history, "llk_free"))
+            summary.update(status="ok", algorithm=result.algorithm, chi2=result.chi2,
+                           llk=result.llk,
+                           llk_free=_last(result.history, "llk_free"),
+                           **amplitude_criteria(result.obj, result.support))
         summaries.append(summary)
         results.append(result)
         if on_run is not None:
@@ -94,25 +104,27 @@ def run_many(config, iobs, mask=None, support=None, *, callbacks=(), command=Non
     if not ok:
         reasons = "; ".join(f"seed {s['seed']}: support {s['status']}" for s in summaries)
         raise PhaserError(f"all {config.runs} runs failed ({reasons})")
-    # The free LLK ranks; without free pixels, the LLK of the projected data does.
-    key = "llk_free" if not math.isnan(summaries[ok[0]]["llk_free"]) else "llk"
-    ranked = sorted(ok, key=lambda i: summaries[i][key])
-    # A run far worse than the best has failed (a twin mixture, a support cut into the
-    # crystal): averaging it in would only blur the good ones.
-    limit = OUTLIER_FACTOR * summaries[ranked[0]][key]
-    kept = [i for i in ranked[: config.keep] if summaries[i][key] <= limit]
+    # The free LLK judges failure; without free pixels, the LLK of the projected data does.
+    fit = "llk_free" if not math.isnan(summaries[ok[0]]["llk_free"]) else "llk"
+    key = fit if config.select in ("llk", "llk_free") else config.select
+    ranked = sorted(ok, key=lambda i: (math.isnan(summaries[i][key]), summaries[i][key]))
+    # A run far worse than the best kept one has failed (a twin mixture, a support cut into
+    # the crystal): combining it would only blur the good ones.
+    limit = OUTLIER_FACTOR * min(summaries[i][fit] for i in ranked[: config.keep])
+    kept = [i for i in ranked[: config.keep] if summaries[i][fit] <= limit]
     for rank, i in enumerate(ranked):
         summaries[i].update(rank=rank + 1, kept=i in kept)
         if i not in kept and i in ranked[: config.keep]:
             summaries[i]["status"] = "outlier"
 
     best = results[kept[0]]
-    objects, supports = [best.obj.astype(np.complex128)], [best.support != 0]
+    objects, supports = [best.obj], [best.support != 0]
     for i in kept[1:]:
         aligned, info = align_to_reference(results[i].obj, best.obj, best.support)
-        objects.append(aligned.astype(np.complex128))
+        objects.append(aligned)
         supports.append(align_support(results[i].support, info) != 0)
-    average = np.mean(objects, axis=0)
+    modes, weights = orthogonal_modes(objects, n_modes=1)
+    average = modes[0]
     # A voxel belongs to the support if most kept runs put it there.
     votes = np.sum(supports, axis=0)
     majority = votes * 2 > len(kept)
@@ -129,6 +141,7 @@ def run_many(config, iobs, mask=None, support=None, *, callbacks=(), command=Non
         seed=seed,
         runs=summaries,
         command=command if command is not None else best.command,
+        mode_weights=[float(w) for w in weights],
     )
     result.timings = dict(best.timings, total=time.perf_counter() - start)
     return result
@@ -136,14 +149,14 @@ def run_many(config, iobs, mask=None, support=None, *, callbacks=(), command=Non
 
 def spread(result):
     """Confidence figure of a multi-run result: the RMS phase difference (radians) between
-    the kept runs and their average inside the support, averaged over the kept runs; NaN
-    for a single run."""
+    the kept runs and the result (their first mode) inside the support, averaged over the
+    kept runs; NaN for a single run."""
     values = [r["phase_spread"] for r in result.runs if r.get("kept") and "phase_spread" in r]
     return float(np.mean(values)) if len(values) > 1 else math.nan
 
 
 def _phase_spread(obj, average, support):
-    """Amplitude-weighted RMS phase difference between `obj` and `average` in `support`."""
+    """Amplitude-weighted RMS phase difference between `obj` and the result in `support`."""
     if not support.any():
         return math.nan
     weight = np.abs(average[support])
@@ -152,7 +165,7 @@ def _phase_spread(obj, average, support):
 
 
 def _with_average_row(history, average, iobs, mask, free, support_size):
-    """The best run's history plus a last row: the figures of merit of the average."""
+    """The best run's history plus a last row: the figures of merit of the result."""
     from phaser.engine.metrics import figures_of_merit
 
     iobs = np.asarray(iobs, np.float32)

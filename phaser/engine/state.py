@@ -41,6 +41,11 @@ class State:
         Iterations (Fourier projections) completed.
     history : dict of str to list
         chi², LLK, free LLK and support size recorded every `metrics_every` iterations.
+    events : list of dict
+        What the run did on its own (:meth:`note`), e.g. a shrink-wrap threshold re-tuned
+        after the support collapsed or exploded.
+    sw_retuned : dict of float to float
+        Shrink-wrap thresholds re-tuned during the run, by nominal threshold.
     psf : array or None
         Point-spread function of the partial coherence (engine layout, summing to 1), once
         :meth:`set_psf` has switched it on; the projection and the metrics then use the
@@ -72,9 +77,30 @@ class State:
         self.iteration = 0
         self.support_size = be.support_size(self.support)
         self.history = {key: [] for key in HISTORY_KEYS}
+        # Nominal shrink-wrap threshold -> the one a re-tune replaced it with.
+        self.sw_retuned = {}
+        self.planned = (0, 0)  # (first, last) iteration of the algorithm being run
+        self.events = []
         # Partial coherence (phaser.engine.coherence): off until the PSF operator runs.
         self.psf = self.otf = self.icalc = self._psf_work = None
         self.psf_every = self._psf_since = 0
+
+    @property
+    def progress(self):
+        """How far the algorithm being run has got, from 0 at its start to 1 at its end."""
+        first, last = self.planned
+        return min(max((self.iteration - first) / (last - first), 0.0), 1.0) if last > first else 0.0
+
+    def note(self, kind, **details):
+        """Record (and log) something the run did on its own, e.g. a re-tuned support."""
+        import logging
+
+        event = {"iteration": self.iteration, "event": kind, **details}
+        self.events.append(event)
+        logging.getLogger("phaser.engine").warning(
+            "%s at iteration %d: %s", kind.replace("_", " "), self.iteration,
+            ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}"
+                      for k, v in details.items()))
 
     def set_psf(self, psf, every=0):
         """Model partial coherence from now on: `psf` (engine layout, summing to 1) blurs

@@ -218,4 +218,6 @@ def read_result(path):
         postprocess=postprocess,
         runs=check_runs(info.get("runs", []), path),
         psf=arrays.get("psf"),
+        mode_weights=[float(w) for w in info.get("mode_weights", [])],
+        events=list(info.get("events", [])),
     )

@@ -22,6 +22,10 @@ Result layout::
         history/<key>                         one 1-D dataset per history column
         runs                                  JSON list, one object per independent run
                                               of a multi-run reconstruction (optional)
+        events                                JSON list of what the run did on its own
+                                              (re-tuned supports; optional)
+        mode_weights                          float64, the weight of each orthogonal mode
+                                              of the kept runs (multi-run only)
         psf                                   float32 partial-coherence PSF, centred,
                                               summing to 1 (only after a PSF operator)
     /entry_1/image_1/process_2/               NXprocess "phase post-processing" (optional)
@@ -252,6 +256,10 @@ def _write_process(process, result, history):
     for key, column in history.items():
         group.create_dataset(key, data=column)
     process.create_dataset("runs", data=to_json(info["runs"]))
+    if info["events"]:
+        process.create_dataset("events", data=to_json(info["events"]))
+    if info["mode_weights"]:
+        process.create_dataset("mode_weights", data=np.asarray(info["mode_weights"], np.float64))
     if result.psf is not None:
         psf = process.create_dataset("psf", data=np.asarray(result.psf, INTENSITY_DTYPE),
                                      **_COMPRESSION)
@@ -344,6 +352,10 @@ def read_result(path):
             result.history = {k: v[()] for k, v in process["history"].items()}
         if "runs" in process:
             result.runs = check_runs(from_json(_string(process, "runs"), path), path)
+        if "events" in process:
+            result.events = from_json(_string(process, "events"), path)
+        if "mode_weights" in process:
+            result.mode_weights = [float(w) for w in np.atleast_1d(process["mode_weights"][()])]
         if "psf" in process:
             result.psf = _read(process["psf"], path).astype(INTENSITY_DTYPE, copy=False)
         return result

@@ -119,4 +119,6 @@ def result_info(result):
         "timings": {str(k): float(v) for k, v in result.timings.items()},
         "postprocess": dict(result.postprocess),
         "runs": [dict(run) for run in result.runs],
+        "mode_weights": [float(w) for w in result.mode_weights],
+        "events": [dict(e) for e in result.events],
     }

@@ -215,7 +215,7 @@ def test_runs_keep_and_free_llk_in_the_summary(invoke, data, tmp_path):
     res = invoke("run", data, "--runs", 3, "--keep", 2, "--iters", 60, "--seed", 2, "-q",
                  "--out", "r.cxi")
     assert res.exit_code == 0, res.output
-    assert "free LLK" in res.stdout and "of 3 runs averaged" in res.stdout
+    assert "free LLK" in res.stdout and "of 3 runs kept (by llk_free), mode weights" in res.stdout
     result = phaser.load_result(tmp_path / "r.cxi")
     assert [r["seed"] for r in result.runs] == [2, 3, 4]
     assert 1 <= sum(r["kept"] for r in result.runs) <= 2

@@ -1,4 +1,4 @@
-"""Several runs: ranked by free LLK, outliers left out, the best aligned and averaged."""
+"""Several runs: ranked, outliers left out, the best aligned and decomposed into modes."""
 
 import json
 import math
@@ -40,14 +40,14 @@ def test_runs_are_ranked_by_free_llk_and_summarised(multi):
     assert multi.seed == 10 and multi.config["runs"] == 4 and multi.config["keep"] == 3
 
 
-def test_average_recovers_the_crystal_and_its_metrics_are_recorded(sim, multi):
+def test_first_mode_recovers_the_crystal_and_its_metrics_are_recorded(sim, multi):
     from phaser.engine.free import free_pixels
     from phaser.engine.metrics import figures_of_merit
     from phaser.engine.run import free_pixel_rng
 
     aligned, _ = align_to_reference(multi.obj, sim.obj, sim.support)
     assert phase_rms(aligned, sim.obj, sim.support) < 0.1
-    # The last history row is the average itself, on the runs' shared free pixels.
+    # The last history row is the result itself, on the runs' shared free pixels.
     free = free_pixels(np.zeros(SHAPE, np.uint8), 0.05, free_pixel_rng(10))
     chi2, llk = figures_of_merit(multi.obj, sim.iobs, free)
     assert multi.history["chi2"][-1] == pytest.approx(chi2, rel=1e-6)
@@ -73,16 +73,47 @@ def test_outliers_are_not_averaged(sim):
 
 def test_collapsed_runs_are_reported_not_averaged(sim):
     with pytest.raises(PhaserError, match="all 2 runs failed"):
-        phaser.reconstruct(sim.iobs, seed=0, runs=2, keep=1, algorithm="SW(threshold=0.98) * HIO**20")
+        phaser.reconstruct(sim.iobs, seed=0, runs=2, keep=1,
+                           algorithm="SW(threshold=0.98, retune=0) * HIO**20")
 
 
-def test_a_collapse_stops_a_single_run(sim):
+def test_a_collapse_stops_a_single_run_without_retuning(sim):
     with pytest.raises(SupportCollapseError, match="collapsed") as info:
-        phaser.reconstruct(sim.iobs, seed=0, algorithm="HIO**20 * SW(threshold=0.98) * HIO**20")
+        phaser.reconstruct(sim.iobs, seed=0,
+                           algorithm="HIO**20 * SW(threshold=0.98, retune=0) * HIO**20")
     assert info.value.kind == "collapsed"
     with pytest.raises(SupportCollapseError, match="exploded") as info:
-        phaser.reconstruct(sim.iobs, seed=0, algorithm="SW(threshold=0.001, sigma=5) * HIO**20")
+        phaser.reconstruct(sim.iobs, seed=0,
+                           algorithm="SW(threshold=0.001, sigma=5, retune=0) * HIO**20")
     assert info.value.kind == "exploded"
+
+
+@pytest.mark.parametrize("algorithm, kind, direction", [
+    ("ER**10 * SW * HIO**20 * SW(threshold=0.98) * HIO**20", "collapsed", -1),
+    ("ER**10 * SW * HIO**20 * SW(threshold=0.001, sigma=5) * HIO**20", "exploded", 1),
+])
+def test_a_support_that_fails_is_retuned_and_the_run_goes_on(sim, tmp_path, algorithm, kind,
+                                                             direction):
+    res = phaser.reconstruct(sim.iobs, seed=0, algorithm=algorithm)
+    retunes = [e for e in res.events if e["event"] == "support_retuned"]
+    assert retunes and all(e["support"] == kind and e["iteration"] == 20 for e in retunes)
+    assert all((e["new_threshold"] - e["threshold"]) * direction > 0 for e in retunes)
+    assert res.history["iteration"][-1] == 50 and 27 <= res.support.sum() <= 0.4 * res.support.size
+    phaser.io.save_result(res, tmp_path / "r.cxi")
+    assert phaser.load_result(tmp_path / "r.cxi").events == res.events
+
+
+def test_each_run_draws_its_threshold_from_a_range(sim):
+    from phaser.config import ReconstructionConfig
+
+    cfg = ReconstructionConfig(seed=4, runs=3, keep=1, iters=40, sw_threshold=(0.15, 0.3))
+    res = phaser.reconstruct(sim.iobs, config=cfg)
+    drawn = {r["algorithm"].split("threshold=")[1].split(")")[0] for r in res.runs}
+    assert len(drawn) == 3 and all(0.15 <= float(t) <= 0.3 for t in drawn)
+    again = phaser.reconstruct(sim.iobs, config=cfg)
+    assert [r["algorithm"] for r in again.runs] == [r["algorithm"] for r in res.runs]
+    with pytest.raises(ConfigError, match="--sw-threshold takes one threshold or a range"):
+        ReconstructionConfig(sw_threshold=(0.3, 0.1))
 
 
 def test_keep_cannot_exceed_runs(sim):
@@ -97,3 +128,26 @@ def test_multi_run_result_round_trips(tmp_path, multi):
     # Stored as JSON: every value comes back exactly (NaN included).
     assert json.dumps(back.runs, sort_keys=True) == json.dumps(multi.runs, sort_keys=True)
     np.testing.assert_array_equal(back.obj, multi.obj)
+
+
+def test_mode_weights_are_stored_and_sum_to_one(tmp_path, multi):
+    kept = sum(r["kept"] for r in multi.runs)
+    assert len(multi.mode_weights) == kept
+    assert sum(multi.mode_weights) == pytest.approx(1) and multi.mode_weights[0] > 0.9
+    for suffix in (".cxi", ".npz"):
+        phaser.io.save_result(multi, tmp_path / f"r{suffix}")
+        assert phaser.load_result(tmp_path / f"r{suffix}").mode_weights == multi.mode_weights
+    for r in multi.runs:
+        if r["status"] == "ok":
+            assert {"mean_to_max", "std", "sharpness"} <= set(r)
+
+
+def test_runs_can_be_ranked_by_an_amplitude_criterion(sim):
+    from phaser.config import ReconstructionConfig
+
+    cfg = ReconstructionConfig(seed=3, runs=3, keep=1, iters=120, select="sharpness")
+    res = phaser.reconstruct(sim.iobs, config=cfg)
+    ok = sorted((r for r in res.runs if r["status"] != "collapsed"), key=lambda r: r["rank"])
+    assert [r["sharpness"] for r in ok] == sorted(r["sharpness"] for r in ok)
+    with pytest.raises(ConfigError, match="--select must be one of"):
+        ReconstructionConfig(select="beauty")

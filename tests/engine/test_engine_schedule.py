@@ -206,3 +206,20 @@ def test_a_collapsing_support_raises_support_collapse_error(iobs):
     assert "collapsed" in message and "iteration 2" in message and "0.99" in message
     assert "\n" not in message
     assert isinstance(info.value, PhaserError)
+
+
+def test_shrink_wrap_smoothing_narrows_over_the_run(iobs, monkeypatch):
+    widths = []
+    shrink = NumpyBackend.shrink_wrap
+
+    def spy(self, obj, support, threshold, sigma, method="max"):
+        widths.append(sigma)
+        return shrink(self, obj, support, threshold, sigma, method)
+
+    monkeypatch.setattr(NumpyBackend, "shrink_wrap", spy)
+    rec = Reconstructor(ReconstructionConfig(algorithm="(SW(sigma=2.0, sigma_final=1.0) * HIO**10)**4",
+                                             backend="numpy", seed=0))
+    rec.run(iobs)
+    assert widths == pytest.approx([2.0 - k * 10 / 40 for k in (1, 2, 3, 4)])
+    with pytest.raises(ConfigError, match="sigma_final"):
+        ShrinkWrap(sigma_final=0)

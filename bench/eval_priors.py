@@ -45,7 +45,7 @@ import numpy as np
 import phaser
 from phaser.analysis import recovery_scores
 from phaser.config import ReconstructionConfig
-from phaser.engine.metrics import figures_of_merit
+from phaser.engine.metrics import figures_of_merit, scaled_to_data
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED0 = 900000
@@ -74,14 +74,6 @@ def starts(model, library, neighbours):
     return out
 
 
-def _scaled(obj, iobs, mask=None):
-    """The object times the least-squares scale of its Fourier modulus to the data."""
-    f = np.abs(np.fft.fftn(np.fft.ifftshift(obj)))
-    y = np.sqrt(np.fft.ifftshift(iobs))
-    keep = np.ones(iobs.shape, bool) if mask is None else np.fft.ifftshift(mask == 0)
-    return obj * (np.sum(f[keep] * y[keep]) / max(np.sum(f[keep] ** 2), 1e-30))
-
-
 def _start_alone(init, options, iobs, mask):
     """The initializer's object scaled to the data, and its time."""
     from phaser.initializers import get_initializer
@@ -89,7 +81,7 @@ def _start_alone(init, options, iobs, mask):
     start = get_initializer(init, **options)
     t = time.perf_counter()
     obj, _ = start(iobs, mask, rng=0)
-    return _scaled(obj, iobs, mask), time.perf_counter() - t
+    return scaled_to_data(obj, iobs, mask), time.perf_counter() - t
 
 
 def reconstruct(init, options, iters, iobs, mask, seed, backend):

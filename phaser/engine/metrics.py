@@ -19,7 +19,7 @@ import numpy as np
 from phaser.conventions import to_engine
 from phaser.kernels import get_backend
 
-__all__ = ["chi2", "llk", "figures_of_merit"]
+__all__ = ["chi2", "llk", "figures_of_merit", "scaled_to_data"]
 
 
 def figures_of_merit(obj, iobs, mask=None, backend="numpy"):
@@ -58,3 +58,32 @@ def chi2(obj, iobs, mask=None):
 def llk(obj, iobs, mask=None):
     """Poisson LLK of a centred object against centred data (see :func:`figures_of_merit`)."""
     return figures_of_merit(obj, iobs, mask)[1]
+
+
+def scaled_to_data(obj, iobs, mask=None):
+    """`obj` times the scale that fits its Fourier modulus to the data best (least squares).
+
+    For objects from elsewhere (another program, a network's prediction), whose scale is
+    arbitrary, before :func:`figures_of_merit` compares them with the data.
+
+    Parameters
+    ----------
+    obj : numpy.ndarray
+        Complex object, file layout, any scale.
+    iobs : numpy.ndarray
+        Observed intensity, file layout.
+    mask : numpy.ndarray, optional
+        Nonzero = pixel left out of the fit.
+
+    Returns
+    -------
+    numpy.ndarray
+        complex64 ``s * obj``, ``s = sum(|F obj| sqrt(iobs)) / sum(|F obj|**2)`` over the
+        pixels the mask leaves.
+    """
+    modulus = np.abs(np.fft.fftn(to_engine(np.asarray(obj, np.complex128))))
+    amplitude = np.sqrt(np.clip(to_engine(np.asarray(iobs, np.float64)), 0, None))
+    keep = np.ones(modulus.shape, bool) if mask is None else to_engine(np.asarray(mask) == 0)
+    norm = float(np.sum(modulus[keep] ** 2))
+    factor = float(np.sum(modulus[keep] * amplitude[keep])) / norm if norm > 0 else 1.0
+    return (np.asarray(obj) * factor).astype(np.complex64)

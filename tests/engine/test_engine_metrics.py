@@ -71,3 +71,21 @@ def test_chi2_is_scale_sensitive():
     obj = (rng.normal(size=SHAPE) + 1j * rng.normal(size=SHAPE)).astype(np.complex64)
     iobs = np.fft.fftshift(np.abs(np.fft.fftn(np.fft.ifftshift(obj))) ** 2).astype(np.float32)
     assert chi2(2 * obj, iobs) == pytest.approx(1.0, rel=1e-5)
+
+
+def test_scaled_to_data_finds_the_scale_of_a_foreign_object():
+    from phaser.engine.metrics import figures_of_merit, scaled_to_data
+    from phaser.simulate import simulate
+
+    sim = simulate(32, photons=1e7, rng=1)
+    exact = scaled_to_data(sim.obj, sim.iobs)
+    for factor in (1e-3, 3.7, 1e4):
+        np.testing.assert_allclose(scaled_to_data(sim.obj * factor, sim.iobs), exact, rtol=1e-4)
+    assert figures_of_merit(exact, sim.iobs)[0] < 1e-3
+    # Masked pixels take no part: a wild value there changes nothing.
+    mask = np.zeros(sim.iobs.shape, np.uint8)
+    mask[16, 16, 16] = 1
+    wild = sim.iobs.copy()
+    wild[16, 16, 16] *= 100
+    np.testing.assert_allclose(scaled_to_data(sim.obj, wild, mask),
+                               scaled_to_data(sim.obj, sim.iobs, mask), rtol=1e-6)

@@ -30,7 +30,7 @@ import numpy as np
 from phaser.engine.operators import Chain, Operator, Repeat, register_operator
 from phaser.errors import ConfigError
 
-__all__ = ["ML_AFTER_PSF", "PSF", "PSF_MODELS", "check_psf_order", "psf_model"]
+__all__ = ["ML_AFTER_PSF", "PSF", "PSF_MODELS", "check_psf_order", "psf_model", "psf_sigma"]
 
 ML_AFTER_PSF = ("ML refinement does not model partial coherence: run it before PSF in the "
                 "algorithm, or leave PSF out")
@@ -49,7 +49,7 @@ def psf_model(shape, model="pseudo-voigt", fwhm=1.0, eta=0.05):
     model : {"gaussian", "lorentzian", "pseudo-voigt"}
         ``pseudo-voigt`` is ``eta * lorentzian + (1 - eta) * gaussian``.
     fwhm : float
-        Full width at half maximum, in detector pixels.
+        Full width at half maximum, in detector pixels; 0 gives a delta (no blur).
     eta : float
         Lorentzian fraction of the pseudo-Voigt, in [0, 1].
 
@@ -61,6 +61,10 @@ def psf_model(shape, model="pseudo-voigt", fwhm=1.0, eta=0.05):
     """
     if model not in PSF_MODELS:
         raise ConfigError(f"unknown PSF model {model!r}; choose from {', '.join(PSF_MODELS)}")
+    if fwhm == 0:
+        delta = np.zeros(shape, np.float32)
+        delta[(0,) * len(shape)] = 1
+        return delta
     r2 = np.zeros(shape, np.float64)
     for axis, n in enumerate(shape):
         d = np.minimum(np.arange(n), n - np.arange(n)).astype(np.float64)
@@ -73,6 +77,32 @@ def psf_model(shape, model="pseudo-voigt", fwhm=1.0, eta=0.05):
     return (psf / psf.sum()).astype(np.float32)
 
 
+def psf_sigma(psf, centred=True):
+    """The width of a PSF along each axis: its standard deviation, in pixels.
+
+    Parameters
+    ----------
+    psf : array_like
+        Non-negative PSF, centred (file layout, as stored in a result) or, with
+        ``centred=False``, with its origin at index 0 (engine layout).
+
+    Returns
+    -------
+    tuple of float
+        Per axis; a Gaussian blur of standard deviation s gives s.
+    """
+    psf = np.asarray(psf, np.float64)
+    total = psf.sum()
+    widths = []
+    for axis, n in enumerate(psf.shape):
+        d = np.arange(n) - n // 2 if centred else np.where(np.arange(n) <= n // 2, np.arange(n),
+                                                           np.arange(n) - n)
+        profile = psf.sum(axis=tuple(a for a in range(psf.ndim) if a != axis)) / total
+        mean = np.sum(profile * d)
+        widths.append(float(np.sqrt(np.sum(profile * (d - mean) ** 2))))
+    return tuple(widths)
+
+
 @dataclass(frozen=True, repr=False)
 class PSF(Operator):
     """Model partial coherence from here on: a PSF convolved with the calculated intensity.
@@ -82,7 +112,7 @@ class PSF(Operator):
     model : {"gaussian", "lorentzian", "pseudo-voigt"}
         Shape of the starting PSF.
     fwhm : float
-        Its full width at half maximum, detector pixels.
+        Its full width at half maximum, detector pixels (0: no blur to start with).
     eta : float
         Lorentzian fraction of the pseudo-Voigt.
     every : int
@@ -103,8 +133,8 @@ class PSF(Operator):
             raise ConfigError(f"PSF model must be one of {', '.join(PSF_MODELS)}, "
                               f"got {self.model!r}")
         if isinstance(self.fwhm, bool) or not isinstance(self.fwhm, (int, float)) \
-                or not 0 < self.fwhm <= 64:
-            raise ConfigError(f"PSF fwhm must be a number of pixels in (0, 64], got {self.fwhm!r}")
+                or not 0 <= self.fwhm <= 64:
+            raise ConfigError(f"PSF fwhm must be a number of pixels in [0, 64], got {self.fwhm!r}")
         if isinstance(self.eta, bool) or not isinstance(self.eta, (int, float)) \
                 or not 0 <= self.eta <= 1:
             raise ConfigError(f"PSF eta must be in [0, 1], got {self.eta!r}")

@@ -26,7 +26,11 @@ from phaser.conventions import OBJECT_DTYPE, SUPPORT_DTYPE
 from phaser.errors import PhaserError
 from phaser.io.validate import check_mask, check_ndim
 
-__all__ = ["OUTLIER_FACTOR", "run_many", "spread"]
+__all__ = ["OUTLIER_FACTOR", "POLISH", "run_many", "spread"]
+
+POLISH = "ER**20"
+"""Iterations from the first mode, inside the majority support, that make the result fit
+the data (see :func:`run_many`)."""
 
 OUTLIER_FACTOR = 2.0
 """A run is kept only if its free LLK (or LLK) is at most this many times the best run's."""
@@ -53,9 +57,10 @@ def run_many(config, iobs, mask=None, support=None, *, callbacks=(), command=Non
     Returns
     -------
     phaser.result.Result
-        The first orthogonal mode of the kept runs and their majority-vote support, with
-        the best run's history and a last history row (same iteration) for the result
-        itself; ``mode_weights`` holds every mode's weight.  The kept runs are the best
+        The first orthogonal mode of the kept runs, polished by :data:`POLISH` inside
+        their majority-vote support (with more than one kept run), with the best run's
+        history and a last history row (same iteration) for the result itself;
+        ``mode_weights`` holds every mode's weight.  The kept runs are the best
         `keep` by ``config.select``, less any whose free LLK (LLK without free pixels)
         exceeds :data:`OUTLIER_FACTOR` times the best kept run's (marked
         ``status="outlier"``). ``runs`` holds one summary per run (seed, algorithm as run,
@@ -131,11 +136,19 @@ def run_many(config, iobs, mask=None, support=None, *, callbacks=(), command=Non
     for i, obj in zip(kept, objects):
         summaries[i]["phase_spread"] = _phase_spread(obj, average, majority)
 
-    average = average.astype(OBJECT_DTYPE)
+    average, support = average.astype(OBJECT_DTYPE), majority.astype(SUPPORT_DTYPE)
+    if len(kept) > 1:
+        # The first mode keeps what the runs share but, like any combination, fits the
+        # data less well than the runs themselves: a few ER iterations inside the majority
+        # support, on the same free pixels, bring it back onto the data.
+        polish = dataclasses.replace(config, algorithm=POLISH, iters=None, runs=1, keep=1,
+                                     seed=seed, sw_threshold=None)
+        polished = Reconstructor(polish, command="").run(iobs, mask, support, free, average)
+        average = polished.obj
     result = dataclasses.replace(
         best,
         obj=average,
-        support=majority.astype(SUPPORT_DTYPE),
+        support=support,
         history=_with_average_row(best.history, average, iobs, mask, free, int(majority.sum())),
         config=config.to_dict() | {"seed": seed},
         seed=seed,

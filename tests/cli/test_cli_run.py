@@ -252,3 +252,13 @@ def test_bragg_and_lattice_give_displacement_and_strain_maps(invoke, data, tmp_p
 def test_bad_multi_run_and_units_options(one_line_error, invoke, data, tmp_path, args, phrase):
     res = invoke("run", data, "--iters", 20, "--out", "r.cxi", *args)
     one_line_error(res, phrase, tmp_path, ["data.npy"])
+
+
+@pytest.mark.parametrize("algo, message", [
+    ("ER**5 * PSF(fwhm=-1)", "PSF fwhm must be a number of pixels in [0, 64], got -1"),
+    ("ER**5 * PSF(model='box')", "PSF model must be one of gaussian, lorentzian, pseudo-voigt"),
+    ("ML(3) * PSF * ER**5", "ML refinement does not model partial coherence"),
+])
+def test_a_misspecified_psf_gets_one_line(invoke, data, tmp_path, one_line_error, algo, message):
+    one_line_error(invoke("run", data, "--algo", algo, "--out", tmp_path / "r.cxi"), message)
+    assert not (tmp_path / "r.cxi").exists()

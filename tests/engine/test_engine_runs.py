@@ -151,3 +151,9 @@ def test_runs_can_be_ranked_by_an_amplitude_criterion(sim):
     assert [r["sharpness"] for r in ok] == sorted(r["sharpness"] for r in ok)
     with pytest.raises(ConfigError, match="--select must be one of"):
         ReconstructionConfig(select="beauty")
+
+
+def test_the_result_fits_the_data_at_least_as_well_as_the_best_kept_run(multi):
+    kept = [r for r in multi.runs if r["kept"]]
+    assert len(kept) > 1  # the polished first mode, not one run's object
+    assert multi.history["llk"][-1] <= min(r["llk"] for r in kept)

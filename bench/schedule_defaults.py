@@ -1,0 +1,156 @@
+"""Choosing the default schedule's shrink-wrap and partial coherence: candidates compared on
+simulated crystals (success) and on the measured scan (free LLK).
+
+Run from the repository root (about 15 minutes on 2 cores for everything)::
+
+    python bench/schedule_defaults.py                      # every group, every candidate
+    python bench/schedule_defaults.py --groups psf1.0 measured --candidates default psf
+
+Groups of simulated 64^3 faceted crystals with Gaussian strain (seeds 940000+, never used in
+training or tests), 10 each unless said:
+
+- ``coherent``: 1e6 photons, no blur;
+- ``psf0.5``, ``psf1.0``, ``psf1.5``: the pattern blurred by a Gaussian PSF of that
+  standard deviation (pixels), 1e6 photons;
+- ``1e5``: 1e5 photons, no blur;
+- ``mixed``: 20 crystals of the mixed shape families, 1e6 photons;
+
+and ``measured``: the S0054 scan, the bundled 64^3 crop and the prepared 64x128x128 box
+(seeds 0-2).  Each candidate is an algorithm string (600 iterations); on simulations it is
+scored by :func:`phaser.analysis.recovery_scores` (success) and, where it models partial
+coherence, by the refined PSF's width against the truth; on the measured scan by chi², LLK,
+free LLK, support size and whether the support is one connected piece.  Results go to
+``bench/results/schedule_defaults.json`` and Markdown tables on standard output.
+"""
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+from scipy import ndimage
+
+import phaser
+from phaser.analysis import recovery_scores
+from phaser.config import ReconstructionConfig
+from phaser.engine.coherence import psf_sigma
+
+ROOT = Path(__file__).resolve().parents[1]
+SEED0 = 940000
+CANDIDATES = {
+    "default": "(SW * ER**20)**5 * (SW * HIO**20)**25",
+    "psf": "(SW * ER**20)**5 * PSF * (SW * HIO**20)**25",
+    "psf from 300": "(SW * ER**20)**5 * (SW * HIO**20)**10 * PSF * (SW * HIO**20)**15",
+    "sw 0.15": "(SW(threshold=0.15) * ER**20)**5 * (SW(threshold=0.15) * HIO**20)**25",
+    "sw 0.25": "(SW(threshold=0.25) * ER**20)**5 * (SW(threshold=0.25) * HIO**20)**25",
+    "sw sigma 2->1": "(SW(sigma=2.0, sigma_final=1.0) * ER**20)**5 * "
+                     "(SW(sigma=2.0, sigma_final=1.0) * HIO**20)**25",
+}
+GROUPS = {
+    "coherent": dict(count=10, photons=1e6),
+    "psf0.5": dict(count=10, photons=1e6, psf_sigma=0.5),
+    "psf1.0": dict(count=10, photons=1e6, psf_sigma=1.0),
+    "psf1.5": dict(count=10, photons=1e6, psf_sigma=1.5),
+    "1e5": dict(count=10, photons=1e5),
+    "mixed": dict(count=20, photons=1e6, family="mixed"),
+}
+
+
+def simulated(group, candidates, count=None):
+    spec = dict(GROUPS[group])
+    count = count or spec.pop("count")
+    spec.pop("count", None)
+    rows = []
+    for i in range(count):
+        seed = SEED0 + 1000 * list(GROUPS).index(group) + i
+        sim = phaser.simulate(64, rng=seed, oversampling=3.0, strain="gaussian",
+                              max_phase=float(np.random.default_rng(seed).uniform(0.5, 2.5)),
+                              **{"family": "faceted", **spec})
+        row = {"seed": seed}
+        for name in candidates:
+            t = time.perf_counter()
+            res = phaser.reconstruct(sim.iobs, sim.mask, config=ReconstructionConfig(
+                algorithm=CANDIDATES[name], seed=0))
+            row[name] = {"chi2": res.chi2, "llk_free": float(res.history["llk_free"][-1]),
+                         "seconds": time.perf_counter() - t,
+                         **recovery_scores(res.obj, sim.obj, sim.support)}
+            if res.psf is not None:
+                row[name]["psf_sigma"] = float(np.mean(psf_sigma(res.psf)))
+        rows.append(row)
+        print(f"{group} {i}: " + "  ".join(f"{k} {v['success']}" for k, v in row.items()
+                                           if k != "seed"), flush=True)
+    return rows
+
+
+def measured(candidates, seeds=(0, 1, 2)):
+    from phaser.datasets import example_path
+    from phaser.io.prepare import prepare
+
+    data = ROOT / "tests" / "data" / "s0054"
+    prepared = prepare(data / "S0054_raw_stack.npz", data / "dark.tif", data / "whitefield.tif",
+                       detector_roi=(0, 256, 0, 256), roi=(64, 128, 128), binning=(2, 1, 1))
+    scans = {"S0054 crop 64^3": phaser.load_data(example_path()),
+             "S0054 prepared 64x128x128": (prepared.iobs, prepared.mask)}
+    out = {}
+    for scan, (iobs, mask) in scans.items():
+        for name in candidates:
+            runs = []
+            for seed in seeds:
+                res = phaser.reconstruct(iobs, mask, config=ReconstructionConfig(
+                    algorithm=CANDIDATES[name], seed=seed))
+                pieces = ndimage.label(res.support)[1]
+                runs.append({"chi2": res.chi2, "llk": float(res.history["llk"][-1]),
+                             "llk_free": float(res.history["llk_free"][-1]),
+                             "support": int(res.support.sum()), "pieces": int(pieces)})
+            out[f"{scan}|{name}"] = runs
+            print(scan, name, json.dumps(runs), flush=True)
+    return out
+
+
+def tables(sim_rows, real_rows, candidates):
+    lines = ["| group | " + " | ".join(candidates) + " |",
+             "|---|" + "---|" * len(candidates)]
+    for group, rows in sim_rows.items():
+        cells = []
+        for name in candidates:
+            ok = sum(r[name]["success"] for r in rows)
+            cell = f"{ok}/{len(rows)}"
+            widths = [r[name]["psf_sigma"] for r in rows if "psf_sigma" in r[name]]
+            if widths:
+                cell += f", σ {np.median(widths):.2f}"
+            cells.append(cell)
+        lines.append(f"| {group} | " + " | ".join(cells) + " |")
+    if real_rows:
+        lines += ["", "| measured scan | candidate | chi² (median) | free LLK (median) | "
+                  "support | connected pieces |", "|---|---|---|---|---|---|"]
+        for key, runs in real_rows.items():
+            scan, name = key.split("|")
+            lines.append(f"| {scan} | {name} | {np.median([r['chi2'] for r in runs]):.4g} | "
+                         f"{np.median([r['llk_free'] for r in runs]):.3g} | "
+                         f"{int(np.median([r['support'] for r in runs]))} | "
+                         f"{', '.join(str(r['pieces']) for r in runs)} |")
+    return "\n".join(lines)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--groups", nargs="+", default=[*GROUPS, "measured"])
+    parser.add_argument("--candidates", nargs="+", default=list(CANDIDATES))
+    parser.add_argument("--count", type=int, help="crystals per group (default: the group's)")
+    parser.add_argument("--out", type=Path,
+                        default=ROOT / "bench" / "results" / "schedule_defaults.json")
+    args = parser.parse_args()
+    unknown = set(args.groups) - set(GROUPS) - {"measured"} | set(args.candidates) - set(CANDIDATES)
+    if unknown:
+        parser.error(f"unknown group or candidate: {', '.join(sorted(unknown))}")
+    sim_rows = {g: simulated(g, args.candidates, args.count) for g in args.groups if g in GROUPS}
+    real_rows = measured(args.candidates) if "measured" in args.groups else {}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"candidates": {k: CANDIDATES[k] for k in args.candidates},
+                                    "simulated": sim_rows, "measured": real_rows}, indent=1))
+    print(tables(sim_rows, real_rows, args.candidates))
+
+
+if __name__ == "__main__":
+    main()

@@ -42,8 +42,7 @@ def default_algorithm(iters=DEFAULT_ITERATIONS):
     -------
     Operator
     """
-    if isinstance(iters, bool) or not isinstance(iters, int) or iters < 1:
-        raise ConfigError(f"--iters must be a positive integer, got {iters!r}")
+    _check_iters(iters)
     n_hio = min(int(round(iters * _HIO_FRACTION)), iters - 1)  # at least one ER
     n_er = iters - n_hio
     return _blocks("ER", n_er) * _blocks("HIO", n_hio) if n_hio else _blocks("ER", n_er)
@@ -68,11 +67,15 @@ def prior_algorithm(iters=50):
     -------
     Operator
     """
-    if isinstance(iters, bool) or not isinstance(iters, int) or iters < 1:
-        raise ConfigError(f"--iters must be a positive integer, got {iters!r}")
+    _check_iters(iters)
     n_hio = min(int(round(iters * _PRIOR_HIO_FRACTION)), iters - 1)  # at least one ER
     er = OPERATORS["ER"]() ** (iters - n_hio)
     return er * OPERATORS["SW"]() * OPERATORS["HIO"]() ** n_hio if n_hio else er
+
+
+def _check_iters(iters):
+    if isinstance(iters, bool) or not isinstance(iters, int) or iters < 1:
+        raise ConfigError(f"--iters must be a positive integer, got {iters!r}")
 
 
 def _blocks(name, n):

@@ -91,8 +91,7 @@ def train(data, out, *, model="autophase", loss="unsupervised", epochs=10, batch
         raise ConfigError(f"probe must be a non-negative integer, got {probe!r}")
     if not is_dataset(data):
         raise InputError(f"{data} is not a data set written by 'phaser simulate'")
-    if Path(out).exists() and any(Path(out).iterdir()) and not force:
-        _prepare_out(out, force)  # the one-line error, before the data are read
+    _check_out(out, force)  # before the data are read
     with SimulatedDataset(data) as ds:
         n_total, description, identity = len(ds), ds.describe(), _identity(ds)
         shape = tuple(ds.config.size)
@@ -172,6 +171,8 @@ def resume(out, *, data=None, threads=None, progress=True, command="", max_minut
             {k: v for k, v in identity.items() if k != "command"}:
         raise InputError(f"{data} is not the data set {out} was trained on (other seed, count "
                          "or simulation settings)")
+    if ckpt["progress"]["epoch"] >= header["epochs"]:
+        raise InputError(f"{out} has finished its {header['epochs']} epochs; nothing to resume")
     _set_threads(threads)
     header["data"] = {**header["data"], "path": str(data)}
     header["resumed"] = [*header.get("resumed", []), command]
@@ -266,12 +267,18 @@ def _set_threads(threads):
         torch.set_num_threads(threads)
 
 
-def _prepare_out(out, force):
-    """Create the run directory; an existing non-empty one needs `force`."""
+def _check_out(out, force):
+    """An existing, non-empty run directory needs `force`."""
     out = Path(out)
     if out.exists() and any(out.iterdir()) and not force:
         raise InputError(f"run directory {out} exists and is not empty; use --force to reuse it"
                          " (or --resume to continue a training run)")
+
+
+def _prepare_out(out, force):
+    """Create the run directory (see :func:`_check_out`) with a fresh metrics log."""
+    _check_out(out, force)
+    out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "metrics.jsonl").unlink(missing_ok=True)
     return out
@@ -307,8 +314,6 @@ def _fit(net, header, loss_fn, train_set, val_set, out, *, progress, max_minutes
         progress_state = dict(checkpoint["progress"])
         progress_state["session"] += 1
         record = dict(checkpoint["metrics"])
-    if progress_state["epoch"] >= epochs:
-        raise InputError(f"{out} has finished its {epochs} epochs; nothing to resume")
     log = (out / "metrics.jsonl").open("a")
     wall0, cpu0 = time.perf_counter(), time.process_time()
     done = dict(progress_state)  # the state of the last checkpoint written
@@ -403,7 +408,7 @@ def _validate(net, loss_fn, val_set, batch_size, probe=0):
             parts.setdefault(k, []).append(v)
         chi2.append(float(fourier_chi2(fourier_modulus(amp, phase), batch["modulus"],
                                        batch["valid"])))
-        if not labelled or len(scores) >= SCORED:
+        if not labelled or (len(scores) >= SCORED and len(starts) >= probe):
             continue
         for k in range(len(amp)):
             obj = torch.polar(amp[k], phase[k]).numpy()

@@ -101,6 +101,9 @@ def prior_support(amplitude, threshold, dilate=1):
     numpy.ndarray of bool
     """
     support = amplitude > threshold * amplitude.max()
-    if dilate:
-        support = ndimage.binary_dilation(support, iterations=dilate)
+    if dilate and support.any():
+        # Dilate only around the crystal: it fills a small part of a large array.
+        box = tuple(slice(max(int(i.min()) - dilate - 1, 0), int(i.max()) + dilate + 2)
+                    for i in np.nonzero(support))
+        support[box] = ndimage.binary_dilation(support[box], iterations=dilate)
     return support

@@ -48,6 +48,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from scipy import ndimage
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
@@ -67,7 +68,8 @@ def load_patterns(crystals):
     Parameters
     ----------
     crystals : int
-        Number of simulated crystals after the bundled crop.
+        Number of simulated crystals after the two measured patterns (the bundled crop and
+        the S0054 scan prepared as in the README, 64x128x128).
 
     Returns
     -------
@@ -78,8 +80,15 @@ def load_patterns(crystals):
     import phaser
     import phaser.datasets
 
+    from phaser.io.prepare import prepare
+
     iobs, mask = phaser.load_data(phaser.datasets.example_path())
     patterns = [{"name": "au111_crop64", "iobs": iobs, "mask": mask, "sim": None}]
+    raw = REPO / "tests" / "data" / "s0054"
+    prepared = prepare(raw / "S0054_raw_stack.npz", raw / "dark.tif", raw / "whitefield.tif",
+                       detector_roi=(0, 256, 0, 256), roi=(64, 128, 128), binning=(2, 1, 1))
+    patterns.append({"name": "s0054_prepared_64x128x128", "iobs": prepared.iobs,
+                     "mask": np.asarray(prepared.mask, np.uint8), "sim": None})
     for i in range(crystals):
         sim = phaser.simulate(64, family="faceted", strain="gaussian", oversampling=3.0,
                               photons=1e6, rng=CRYSTAL_RNG + i)
@@ -129,7 +138,22 @@ def run_phaser(iobs, mask, free, seed, iters=None, threads=None):
     wall = float(result.timings["iterations"])
     return {"obj": result.obj, "support": result.support, "wall_s": wall,
             "setup_s": float(result.timings["setup"]),
-            "iterations": int(round(result.timings["iterations_per_s"] * wall))}
+            "iterations": int(round(result.timings["iterations_per_s"] * wall)),
+            "result": result}
+
+
+def run_phaser_modes(iobs, mask, seed, runs=10, keep=5, iters=None, threads=None):
+    """phaser's ``--runs 10 --keep 5`` (free pixels drawn from `seed`, as
+    :func:`free_selection` draws them); wall time of all runs together."""
+    from phaser.config import ReconstructionConfig
+    from phaser.engine.runs import run_many
+
+    config = ReconstructionConfig(seed=seed, iters=iters, threads=threads, runs=runs, keep=keep)
+    t = time.perf_counter()
+    result = run_many(config, iobs, mask, command="bench/peers/run_peers.py")
+    wall = time.perf_counter() - t
+    return {"obj": result.obj, "support": result.support, "wall_s": wall, "setup_s": 0.0,
+            "iterations": runs * config.operator().n_iterations, "result": result}
 
 
 def run_cohere(iobs, mask, free, seed, iters=None, python=DEFAULT_PYTHON, workdir=None,
@@ -202,7 +226,8 @@ def score(obj, support, iobs, mask, free, sim=None, reference=None):
     chi2, llk = figures_of_merit(obj, iobs, ~fitted)
     llk_free = figures_of_merit(obj, iobs, ~(free & ~bad))[1] if np.any(free & ~bad) else math.nan
     out = {"chi2": float(chi2), "llk": float(llk), "llk_free": float(llk_free),
-           "support_size": None if support is None else int(np.count_nonzero(support))}
+           "support_size": None if support is None else int(np.count_nonzero(support)),
+           "support_pieces": None if support is None else int(ndimage.label(support != 0)[1])}
     if sim is not None:
         out.update(recovery_scores(obj, sim.obj, sim.support))
     if reference is not None:
@@ -241,7 +266,7 @@ def summarise(runs):
     summary = []
     for (pattern, program), rows in groups.items():
         row = {"pattern": pattern, "program": program, "runs": len(rows)}
-        for key in ("chi2", "llk", "llk_free", "support_size", "wall_s", "iterations",
+        for key in ("chi2", "llk", "llk_free", "support_size", "support_pieces", "wall_s", "iterations",
                     "iterations_per_s", "iou", "phase_rms", "overlap"):
             values = [r[key] for r in rows if r.get(key) is not None and not _isnan(r[key])]
             row[key] = float(np.median(values)) if values else None
@@ -259,7 +284,8 @@ def markdown_table(summary):
     """The summary as a Markdown table (one row per pattern x program)."""
     columns = [("pattern", "pattern", "{}"), ("program", "program", "{}"), ("runs", "runs", "{}"),
                ("chi2", "chi²", "{:.4f}"), ("llk", "LLK", "{:.2f}"), ("llk_free", "free LLK", "{:.2f}"),
-               ("support_size", "support", "{:.0f}"), ("wall_s", "wall (s)", "{:.2f}"),
+               ("support_size", "support", "{:.0f}"), ("support_pieces", "pieces", "{:.0f}"),
+               ("wall_s", "wall (s)", "{:.2f}"),
                ("iterations", "iterations", "{:.0f}"), ("iterations_per_s", "it/s", "{:.1f}"),
                ("iou", "IoU", "{:.3f}"), ("phase_rms", "phase RMS", "{:.3f}"),
                ("success", "success", "{:.2f}"), ("overlap", "overlap vs phaser", "{:.3f}")]
@@ -289,6 +315,8 @@ def main(argv=None):
     parser.add_argument("--iters", type=int, default=None,
                         help="iterations for both programs (default: phaser 600, cohere its 620)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON output file")
+    parser.add_argument("--docs", type=Path, default=REPO / "docs",
+                        help="folder for the measured patterns' report figures (seed 0)")
     parser.add_argument("--threads", type=int, default=None, help="phaser's CPU threads (default all)")
     parser.add_argument("--cohere-python", type=Path, default=DEFAULT_PYTHON,
                         help="python of the cohere venv (made by setup_cohere.sh)")
@@ -319,7 +347,17 @@ def main(argv=None):
             co = run_cohere(iobs, mask, free, seed, args.iters, args.cohere_python, workdir,
                             args.mask_mode)
             cohere_info = co["info"]
-            for program, res, ref in (("phaser", ph, None), ("cohere", co, ph["obj"])):
+            programs = [("phaser", ph, None), ("cohere", co, ph["obj"])]
+            if sim is None and seed == 0:  # measured data: also the multi-run result
+                programs.append(("phaser --runs 10 --keep 5",
+                                 run_phaser_modes(iobs, mask, seed, iters=args.iters,
+                                                  threads=args.threads), ph["obj"]))
+            if sim is None and seed == 0 and args.docs is not None:
+                for program, res, _ in programs:
+                    _report(res, iobs, mask, args.docs / f"peers_{pattern['name']}_"
+                            f"{program.split()[0]}{'_modes' if '--runs' in program else ''}.png",
+                            f"{pattern['name']}: {program}")
+            for program, res, ref in programs:
                 row = {"pattern": pattern["name"], "program": program, "seed": seed,
                        "wall_s": res["wall_s"], "setup_s": res["setup_s"],
                        "iterations": res["iterations"],
@@ -349,6 +387,19 @@ def main(argv=None):
     args.out.write_text(json.dumps(report, indent=1, default=_json_default) + "\n")
     print(f"wrote {args.out}", file=sys.stderr)
     return 0
+
+
+def _report(res, iobs, mask, path, title):
+    """The report figure of one result (scaled to the data, phase ramp removed and
+    unwrapped alike on every side), for the side-by-side view."""
+    from phaser.analysis import postprocess_result
+    from phaser.analysis.report import save_report
+    from phaser.engine.metrics import scaled_to_data
+    from phaser.result import Result
+
+    result = res.get("result") or Result(obj=scaled_to_data(res["obj"], iobs, mask),
+                                         support=np.asarray(res["support"], np.uint8))
+    save_report(postprocess_result(result), path, force=True, title=title)
 
 
 def _json_default(value):

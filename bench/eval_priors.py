@@ -1,12 +1,13 @@
 """Learned starts (network prior, library lookup) against the default schedule: simulated
 crystals with truth, the time saved at larger arrays, and the real scan.
 
-Run from the repository root (about 10 minutes on 2 cores; 30 more with ``--speed``)::
+Run from the repository root (about 10 minutes on 2 cores for the accuracy and real-data
+parts, 20 more for the speed part)::
 
     python bench/eval_priors.py                          # the bundled prior
     python bench/eval_priors.py --model other.onnx --out bench/results/other.json
     python bench/eval_priors.py --library lib.h5         # also the nearest-neighbour start
-    python bench/eval_priors.py --speed                  # also 128^3 and 256^3 timings
+    python bench/eval_priors.py --parts speed            # only the 128^3 and 256^3 timings
 
 **Accuracy** (64^3): ``--crystals`` simulated crystals whose seeds (900000+) no training set
 of this repository uses, each with its own draw of shape family (faceted or mixed),
@@ -23,7 +24,7 @@ Each is scored against the truth by :func:`phaser.analysis.recovery_scores` (sha
 and phase RMS after removing shift, twin and phase offset; success = IoU >= 0.9 and phase
 RMS <= 0.2 rad), with its chi² and in-process wall time.
 
-**Speed** (``--speed``): faceted crystals with Gaussian strain at oversampling 3 and 1e7
+**Speed** (``--parts speed``): faceted crystals with Gaussian strain at oversampling 3 and 1e7
 photons, 10 at 128^3 and 3 at 256^3: ``nn + 50`` against ``default 600``, wall time (the
 prediction, resampling and iterations, in one process, kernels compiled beforehand) and
 success.
@@ -167,9 +168,9 @@ def real(starts, backend, docs):
 
 
 def tables(rows, speed_rows, real_rows):
-    labels = [k for k in rows[0] if k not in ("seed", "options")]
+    labels = [k for k in rows[0] if k not in ("seed", "options")] if rows else []
     lines = ["| start | successes | median chi² | median shape IoU | median phase RMS (rad) | "
-             "median wall time (s) |", "|---|---|---|---|---|---|"]
+             "median wall time (s) |", "|---|---|---|---|---|---|"] if rows else []
     for label in labels:
         v = {k: np.array([r[label][k] for r in rows])
              for k in ("chi2", "iou", "phase_rms", "seconds", "success")}
@@ -202,7 +203,8 @@ def main():
     parser.add_argument("--crystals", type=int, default=50)
     parser.add_argument("--library", type=Path, help="nns library (phaser nns build)")
     parser.add_argument("--neighbours", type=int, default=4)
-    parser.add_argument("--speed", action="store_true", help="also time 128^3 and 256^3")
+    parser.add_argument("--parts", nargs="+", default=["accuracy", "real"],
+                        choices=["accuracy", "speed", "real"])
     parser.add_argument("--backend", default="numba")
     parser.add_argument("--docs", type=Path, default=ROOT / "docs",
                         help="where the real scan's report figures go")
@@ -212,9 +214,9 @@ def main():
     warm = phaser.simulate(64, rng=0)
     phaser.reconstruct(warm.iobs, algorithm="ER * ML(1)", seed=0, backend=args.backend)
     chosen = starts(args.model, args.library, args.neighbours)
-    rows = accuracy(chosen, args.crystals, args.backend)
-    speed_rows = speed(args.model, args.backend) if args.speed else {}
-    real_rows = real(chosen, args.backend, args.docs)
+    rows = accuracy(chosen, args.crystals, args.backend) if "accuracy" in args.parts else []
+    speed_rows = speed(args.model, args.backend) if "speed" in args.parts else {}
+    real_rows = real(chosen, args.backend, args.docs) if "real" in args.parts else {}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"model": str(args.model), "library": str(args.library),
                                     "neighbours": args.neighbours, "simulated": rows,

@@ -46,6 +46,7 @@ def figure(records, title):
                                "success after 50 iterations")):
         ax.plot(samples, [r[key] for r in records], "o-")
         ax.set_xlabel("training samples seen")
+        ax.xaxis.set_major_formatter(lambda v, _: f"{v / 1000:.0f}k")
         ax.set_title(label, fontsize=10)
         ax.grid(alpha=0.3)
         top = ax.secondary_xaxis("top", functions=(

@@ -28,13 +28,13 @@ import phaser
 from phaser.analysis import recovery_scores
 from phaser.config import ReconstructionConfig
 from phaser.engine.run import Reconstructor
-from phaser.engine.schedule import default_algorithm, prior_algorithm
+from phaser.engine.schedule import default_algorithm
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED0 = 920000
 SCHEDULES = {
-    "prior schedule (phaser's, --iters 50)": str(prior_algorithm(50)),
-    "default scaled to 50": str(default_algorithm(50)),
+    "HIO, one shrink-wrap, ER": "ER**20 * SW * HIO**30",
+    "default scaled to 50 (phaser's --iters 50)": str(default_algorithm(50)),
     "training probe": "ER**10 * SW * ER**10 * HIO**30",
     "ER only": "ER**50",
     "HIO then ER, no shrink-wrap": "ER**25 * HIO**25",

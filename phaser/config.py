@@ -26,9 +26,7 @@ class ReconstructionConfig:
     default schedule (:func:`phaser.engine.schedule.default_algorithm`)."""
 
     iters: int | None = None
-    """Total iterations of the default schedule, scaled to its shape (only without `algorithm`);
-    after a prior start (``nn``, ``nns``, ``previous``), of the prior schedule
-    (:func:`phaser.engine.schedule.prior_algorithm`)."""
+    """Total iterations of the default schedule, scaled to its shape (only without `algorithm`)."""
 
     init: str = "autocorr"
     """Initializer name: ``autocorr``, ``random``, ``nn``, ``nns``, ``previous`` or any
@@ -163,16 +161,12 @@ class ReconstructionConfig:
         check_psf_order(self.operator())  # fail now on a malformed algorithm
 
     def operator(self):
-        """The algorithm to run: `algorithm` parsed; else, after a prior start with `iters`,
-        the prior schedule; else the default schedule scaled to `iters`."""
-        from phaser.engine.schedule import (DEFAULT_ITERATIONS, PRIOR_STARTS, default_algorithm,
-                                            parse_algorithm, prior_algorithm)
+        """The algorithm to run, parsed (or the default schedule, scaled to `iters`)."""
+        from phaser.engine.schedule import DEFAULT_ITERATIONS, default_algorithm, parse_algorithm
 
-        if self.algorithm is not None:
-            return parse_algorithm(self.algorithm)
-        if self.iters is not None and self.init in PRIOR_STARTS:
-            return prior_algorithm(self.iters)
-        return default_algorithm(self.iters or DEFAULT_ITERATIONS)
+        if self.algorithm is None:
+            return default_algorithm(self.iters or DEFAULT_ITERATIONS)
+        return parse_algorithm(self.algorithm)
 
     def to_dict(self):
         """Plain dict of the fields (None values kept)."""

@@ -15,7 +15,7 @@ __all__ = ["run"]
 def run(
     input: Path = typer.Argument(..., help="Data file: .cxi/.h5, .npy, .npz or 3-D .tif.", show_default=False),
     algo: Optional[str] = typer.Option(None, "--algo", help='Algorithm, e.g. "ER**50 * (SW * HIO**20)**15" (default: the default schedule).'),
-    iters: Optional[int] = typer.Option(None, "--iters", help="Iterations of the default schedule, scaled to its shape [default: 600]; after --init nn, nns or previous, of the prior schedule (HIO in the prior's support, one shrink-wrap, then ER)."),
+    iters: Optional[int] = typer.Option(None, "--iters", help="Iterations of the default schedule, scaled to its shape [default: 600]; --iters 50 is the short run after --init nn."),
     init: Optional[str] = typer.Option(None, "--init", help="Initializer: autocorr (default), random, nn (network prior), nns (nearest patterns in a library), previous (an earlier result), or a plugin (phaser info --initializers)."),
     model: Optional[Path] = typer.Option(None, "--model", help="ONNX network prior for --init nn [default: the bundled model].", show_default=False),
     library: Optional[Path] = typer.Option(None, "--library", help="Library for --init nns (made by phaser nns build).", show_default=False),

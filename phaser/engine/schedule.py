@@ -11,19 +11,13 @@ from dataclasses import fields
 from phaser.engine.operators import OPERATORS, Operator
 from phaser.errors import ConfigError
 
-__all__ = ["parse_algorithm", "default_algorithm", "prior_algorithm", "DEFAULT_ITERATIONS",
-           "PRIOR_STARTS"]
+__all__ = ["parse_algorithm", "default_algorithm", "DEFAULT_ITERATIONS"]
 
 DEFAULT_ITERATIONS = 600
 """Iterations of the default schedule, as in the papers' random-start baseline."""
 
 _SW_EVERY = 20
 _HIO_FRACTION = 5 / 6
-_PRIOR_HIO_FRACTION = 0.6
-
-PRIOR_STARTS = ("nn", "nns", "previous")
-"""Initializers whose start already holds a support and a phase worth keeping: with
-``--iters`` they run :func:`prior_algorithm` instead of the scaled default."""
 
 
 def default_algorithm(iters=DEFAULT_ITERATIONS):
@@ -32,6 +26,12 @@ def default_algorithm(iters=DEFAULT_ITERATIONS):
     Five sixths of the iterations are HIO (beta 0.9) with a shrink-wrap every 20, and the
     last sixth ER with a shrink-wrap every 20: for 600 iterations
     ``(SW * ER**20)**5 * (SW * HIO**20)**25``.  See the README for how it was chosen.
+
+    Each shrink-wrap follows its block, so a run started from a prior (``nn``, ``nns``,
+    ``previous``) keeps the prior's support through the first block of HIO.  Scaled to 50
+    iterations (``SW * ER**8 * (SW * HIO**21)**2``) it is also the schedule that measured
+    best after the network prior, against five others that keep the prior's support longer
+    or shrink-wrap less (``bench/prior_schedules.py``; the README has the table).
 
     Parameters
     ----------
@@ -46,31 +46,6 @@ def default_algorithm(iters=DEFAULT_ITERATIONS):
     n_hio = min(int(round(iters * _HIO_FRACTION)), iters - 1)  # at least one ER
     n_er = iters - n_hio
     return _blocks("ER", n_er) * _blocks("HIO", n_hio) if n_hio else _blocks("ER", n_er)
-
-
-def prior_algorithm(iters=50):
-    """The schedule for a run started from a prior (``nn``, ``nns``, ``previous``).
-
-    Three fifths of the iterations are HIO (beta 0.9) inside the prior's own support, then
-    one shrink-wrap tightens that support (the prior's is dilated by a voxel), and the
-    rest are ER: for 50 iterations ``ER**20 * SW * HIO**30``.  The scaled default would
-    replace the prior's support by a shrink-wrap before the first HIO block and run most
-    of its iterations as HIO, which scrambles the prior's phase; see the README for the
-    measurements behind this choice.
-
-    Parameters
-    ----------
-    iters : int
-        Total number of iterations, at least 1.
-
-    Returns
-    -------
-    Operator
-    """
-    _check_iters(iters)
-    n_hio = min(int(round(iters * _PRIOR_HIO_FRACTION)), iters - 1)  # at least one ER
-    er = OPERATORS["ER"]() ** (iters - n_hio)
-    return er * OPERATORS["SW"]() * OPERATORS["HIO"]() ** n_hio if n_hio else er
 
 
 def _check_iters(iters):

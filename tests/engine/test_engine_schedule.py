@@ -9,10 +9,8 @@ from phaser.engine.operators import ER, HIO, RAAR, ShrinkWrap, SupportCollapseEr
 from phaser.engine.run import Reconstructor
 from phaser.engine.schedule import (
     DEFAULT_ITERATIONS,
-    PRIOR_STARTS,
     default_algorithm,
     parse_algorithm,
-    prior_algorithm,
 )
 from phaser.errors import ConfigError, PhaserError
 from phaser.kernels.numpy_backend import NumpyBackend
@@ -150,47 +148,28 @@ def test_default_algorithm_rejects_bad_counts(bad):
         default_algorithm(bad)
 
 
-# -- prior schedule --------------------------------------------------------------------------
+# -- after a prior ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize("init", PRIOR_STARTS)
-def test_iters_after_a_prior_runs_the_prior_schedule(init):
+@pytest.mark.parametrize("init", ["nn", "nns", "previous"])
+def test_iters_after_a_prior_scales_the_default(init):
     options = {"nns": {"library": "lib.h5"}, "previous": {"previous": "r.cxi"}}.get(init, {})
     cfg = ReconstructionConfig(init=init, init_options=options, iters=50)
-    assert str(cfg.operator()) == str(prior_algorithm(50)) == "ER**20 * SW * HIO**30"
-    # Without --iters, the full default schedule; --algo always wins.
-    cfg = ReconstructionConfig(init=init, init_options=options)
-    assert str(cfg.operator()) == str(default_algorithm(600))
-    cfg = ReconstructionConfig(init=init, init_options=options, algorithm="ER**5")
-    assert str(cfg.operator()) == "ER**5"
-    assert str(ReconstructionConfig(iters=50).operator()) == str(default_algorithm(50))
+    assert str(cfg.operator()) == str(default_algorithm(50)) == "SW * ER**8 * (SW * HIO**21)**2"
 
 
-@pytest.mark.parametrize("n", [1, 2, 3, 10, 50, 77, 600])
-def test_prior_algorithm_has_exactly_n_iterations_and_one_shrink_wrap(n):
-    op = prior_algorithm(n)
-    assert op.n_iterations == n and parse_algorithm(str(op)) == op
-    assert str(op).count("SW") == (1 if n > 1 else 0)
-
-
-def test_prior_schedule_keeps_the_prior_support_until_its_shrink_wrap(iobs):
-    """The start's support holds through the HIO iterations; only then is it tightened."""
-    start = simulate((24, 24, 24), oversampling=3, photons=1e5, max_phase=1.5, rng=1)
+def test_a_prior_start_keeps_its_support_through_the_first_hio_block(iobs):
+    """The scaled default shrink-wraps after each block: the first 21 HIO iterations run
+    inside the support the run started with."""
     from scipy import ndimage
 
+    start = simulate((24, 24, 24), oversampling=3, photons=1e5, max_phase=1.5, rng=1)
     support = ndimage.binary_dilation(start.support, iterations=1)
     sizes = []
-    rec = Reconstructor(ReconstructionConfig(algorithm=str(prior_algorithm(50)), backend="numpy",
-                                             seed=0),
+    rec = Reconstructor(ReconstructionConfig(iters=50, backend="numpy", seed=0),
                         callbacks=[lambda st: sizes.append(int(st.support.sum()))])
     rec.run(start.iobs, support=support, obj=start.obj * support)
-    assert sizes[:30] == [int(support.sum())] * 30
-    assert sizes[30] < sizes[29] and len(set(sizes[30:])) == 1
-
-
-@pytest.mark.parametrize("bad", [0, -1, True, 2.0])
-def test_prior_algorithm_rejects_bad_counts(bad):
-    with pytest.raises(ConfigError):
-        prior_algorithm(bad)
+    assert sizes[:21] == [int(support.sum())] * 21
+    assert sizes[21] < sizes[20]
 
 
 # -- support collapse ------------------------------------------------------------------------

@@ -111,7 +111,7 @@ def run_many(config, iobs, mask=None, support=None, *, callbacks=(), command=Non
         raise PhaserError(f"all {config.runs} runs failed ({reasons})")
     # The free LLK judges failure; without free pixels, the LLK of the projected data does.
     fit = "llk_free" if not math.isnan(summaries[ok[0]]["llk_free"]) else "llk"
-    key = fit if config.select in ("llk", "llk_free") else config.select
+    key = fit if config.select == "llk_free" else config.select
     ranked = sorted(ok, key=lambda i: (math.isnan(summaries[i][key]), summaries[i][key]))
     # A run far worse than the best kept one has failed (a twin mixture, a support cut into
     # the crystal): combining it would only blur the good ones.

@@ -149,6 +149,9 @@ def test_runs_can_be_ranked_by_an_amplitude_criterion(sim):
     res = phaser.reconstruct(sim.iobs, config=cfg)
     ok = sorted((r for r in res.runs if r["status"] != "collapsed"), key=lambda r: r["rank"])
     assert [r["sharpness"] for r in ok] == sorted(r["sharpness"] for r in ok)
+    by_llk = phaser.reconstruct(sim.iobs, config=cfg.replace(select="llk"))
+    ok = sorted((r for r in by_llk.runs if r["status"] != "collapsed"), key=lambda r: r["rank"])
+    assert [r["llk"] for r in ok] == sorted(r["llk"] for r in ok)
     with pytest.raises(ConfigError, match="--select must be one of"):
         ReconstructionConfig(select="beauty")
 

@@ -205,6 +205,8 @@ def main():
     parser.add_argument("--neighbours", type=int, default=4)
     parser.add_argument("--parts", nargs="+", default=["accuracy", "real"],
                         choices=["accuracy", "speed", "real"])
+    parser.add_argument("--speed-sizes", default="128:10,256:3",
+                        help="speed part: SIZE:CRYSTALS, comma-separated")
     parser.add_argument("--backend", default="numba")
     parser.add_argument("--docs", type=Path, default=ROOT / "docs",
                         help="where the real scan's report figures go")
@@ -215,7 +217,8 @@ def main():
     phaser.reconstruct(warm.iobs, algorithm="ER * ML(1)", seed=0, backend=args.backend)
     chosen = starts(args.model, args.library, args.neighbours)
     rows = accuracy(chosen, args.crystals, args.backend) if "accuracy" in args.parts else []
-    speed_rows = speed(args.model, args.backend) if "speed" in args.parts else {}
+    sizes = [tuple(int(v) for v in item.split(":")) for item in args.speed_sizes.split(",")]
+    speed_rows = speed(args.model, args.backend, sizes) if "speed" in args.parts else {}
     real_rows = real(chosen, args.backend, args.docs) if "real" in args.parts else {}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"model": str(args.model), "library": str(args.library),

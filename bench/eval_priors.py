@@ -94,7 +94,7 @@ def reconstruct(init, options, iters, iobs, mask, seed, backend):
     return res, time.perf_counter() - t
 
 
-def _row(label, start, sim, seed, backend):
+def _row(start, sim, seed, backend):
     init, options, iters = start
     if iters is None:
         obj, seconds = _start_alone(init, options, sim.iobs, sim.mask)
@@ -113,7 +113,7 @@ def accuracy(starts, crystals, backend):
         sim = phaser.simulate(64, rng=SEED0 + i, **options)
         row = {"seed": SEED0 + i, "options": options}
         for label, start in starts.items():
-            row[label] = _row(label, start, sim, i, backend)
+            row[label] = _row(start, sim, i, backend)
         rows.append(row)
         print(f"crystal {i} {options}: " + "  ".join(
             f"{k} ok {v['success']} iou {v['iou']:.2f}" for k, v in row.items()
@@ -132,8 +132,8 @@ def speed(model, backend, sizes=((128, 10), (256, 3))):
         for i in range(count):
             sim = phaser.simulate(size, family="faceted", strain="gaussian", oversampling=3.0,
                                   photons=1e7, rng=SEED0 + 500 + i)
-            rows.append({"nn + 50": _row("nn + 50", nn, sim, i, backend),
-                         "default 600": _row("default 600", default, sim, i, backend)})
+            rows.append({"nn + 50": _row(nn, sim, i, backend),
+                         "default 600": _row(default, sim, i, backend)})
             print(f"{size}^3 crystal {i}: " + "  ".join(
                 f"{k} {v['seconds']:.2f} s ok {v['success']}" for k, v in rows[-1].items()),
                 flush=True)

@@ -107,7 +107,8 @@ class State:
         the calculated intensity, refined every `every` iterations (0: never)."""
         be = self.backend
         self.psf = be.asarray(psf, np.float32)
-        self._psf_work = (be.empty_complex(self.shape), be.empty_complex(self.shape))
+        # Three scratch arrays, allocated once: the convolution uses two, the update three.
+        self._psf_work = tuple(be.empty_complex(self.shape) for _ in range(3))
         self._psf_work[0][...] = self.psf
         self.otf = be.empty_complex(self.shape)
         be.fft(self._psf_work[0], self.otf)

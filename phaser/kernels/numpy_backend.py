@@ -122,10 +122,10 @@ class NumpyBackend:
             ``fftn(psf)`` of a PSF in engine layout (its origin at index 0).
         out : float32 array
             Overwritten by the periodic convolution, floored at 0.
-        work : tuple of two complex64 arrays
-            Scratch buffers of the plan's kind (overwritten).
+        work : tuple of complex64 arrays
+            Scratch buffers of the plan's kind, two at least (overwritten).
         """
-        intensity, blurred = work
+        intensity, blurred = work[:2]
         np.multiply(psi, np.conj(psi), out=intensity)
         self.fft(intensity, blurred)
         blurred *= otf
@@ -151,15 +151,14 @@ class NumpyBackend:
             The PSF, engine layout; overwritten.
         otf : complex64 array
             ``fftn(psf)``; overwritten with that of the new PSF.
-        work : tuple of two complex64 arrays
+        work : tuple of three complex64 arrays
             Scratch buffers (overwritten).
         """
-        src, f_ratio = work
+        src, f_ratio, f_coherent = work
         coherent = (psi.real * psi.real + psi.imag * psi.imag).astype(np.float32)
         src[...] = np.where(mask == 0, amp * amp / np.maximum(icalc, _TINY), 1)
         self.fft(src, f_ratio)
         src[...] = coherent
-        f_coherent = self.empty_complex(psi.shape)
         self.fft(src, f_coherent)
         f_ratio *= np.conj(f_coherent)
         self.ifft(f_ratio)

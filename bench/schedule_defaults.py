@@ -1,10 +1,11 @@
 """Choosing the default schedule's shrink-wrap and partial coherence: candidates compared on
 simulated crystals (success) and on the measured scan (free LLK).
 
-Run from the repository root (about 15 minutes on 2 cores for everything)::
+Run from the repository root (76 runs of 600 iterations per candidate, most at 64³)::
 
     python bench/schedule_defaults.py                      # every group, every candidate
-    python bench/schedule_defaults.py --groups psf1.0 measured --candidates default psf
+    python bench/schedule_defaults.py --groups psf1.0 measured --candidates "previous default" \
+        "er rms 0.1, psf before ER"
 
 Groups of simulated 64^3 faceted crystals with Gaussian strain (seeds 940000+, never used in
 training or tests), 10 each unless said:
@@ -16,7 +17,8 @@ training or tests), 10 each unless said:
 - ``mixed``: 20 crystals of the mixed shape families, 1e6 photons;
 
 and ``measured``: the S0054 scan, the bundled 64^3 crop and the prepared 64x128x128 box
-(seeds 0-2).  Each candidate is an algorithm string (600 iterations); on simulations it is
+(seeds 0-2).  Each candidate is an algorithm string (600 iterations) with every parameter
+spelled out (``er rms 0.1, psf before ER`` is the default schedule); on simulations it is
 scored by :func:`phaser.analysis.recovery_scores` (success) and, where it models partial
 coherence, by the refined PSF's width against the truth; on the measured scan by chi², LLK,
 free LLK, support size and whether the support is one connected piece.  Results go to
@@ -25,6 +27,7 @@ free LLK, support size and whether the support is one connected piece.  Results 
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -39,13 +42,34 @@ from phaser.engine.coherence import psf_sigma
 ROOT = Path(__file__).resolve().parents[1]
 SEED0 = 940000
 CANDIDATES = {
-    "default": "(SW * ER**20)**5 * (SW * HIO**20)**25",
-    "psf": "(SW * ER**20)**5 * PSF * (SW * HIO**20)**25",
-    "psf from 300": "(SW * ER**20)**5 * (SW * HIO**20)**10 * PSF * (SW * HIO**20)**15",
+    # Every parameter is spelled out, so that a candidate does not change with the defaults.
+    "previous default": "(SW(threshold=0.2) * ER**20)**5 * (SW(threshold=0.2) * HIO**20)**25",
+    "sw 0.1": "(SW(threshold=0.1) * ER**20)**5 * (SW(threshold=0.1) * HIO**20)**25",
     "sw 0.15": "(SW(threshold=0.15) * ER**20)**5 * (SW(threshold=0.15) * HIO**20)**25",
-    "sw 0.25": "(SW(threshold=0.25) * ER**20)**5 * (SW(threshold=0.25) * HIO**20)**25",
-    "sw sigma 2->1": "(SW(sigma=2.0, sigma_final=1.0) * ER**20)**5 * "
-                     "(SW(sigma=2.0, sigma_final=1.0) * HIO**20)**25",
+    "sw 0.1 every 5": "(SW(threshold=0.1) * ER**5)**20 * (SW(threshold=0.1) * HIO**5)**100",
+    "sw rms 0.25": "(SW(threshold=0.25, method='rms') * ER**20)**5 * "
+                   "(SW(threshold=0.25, method='rms') * HIO**20)**25",
+    "sw sigma 2->1": "(SW(threshold=0.2, sigma=2.0, sigma_final=1.0) * ER**20)**5 * "
+                     "(SW(threshold=0.2, sigma=2.0, sigma_final=1.0) * HIO**20)**25",
+    "raar": "(SW(threshold=0.2) * ER**20)**5 * (SW(threshold=0.2) * RAAR**20)**25",
+    "sw 0.2, psf before ER": "(SW(threshold=0.2) * ER**20)**5 * PSF(fwhm=0.5, every=2) * "
+                             "(SW(threshold=0.2) * HIO**20)**25",
+    "sw 0.1, psf before ER": "(SW(threshold=0.1) * ER**20)**5 * PSF(fwhm=0.5, every=2) * "
+                             "(SW(threshold=0.1) * HIO**20)**25",
+    "sw rms 0.25, psf before ER": "(SW(threshold=0.25, method='rms') * ER**20)**5 * "
+                                  "PSF(fwhm=0.5, every=2) * "
+                                  "(SW(threshold=0.25, method='rms') * HIO**20)**25",
+    "er rms 0.15, psf before ER": "(SW(threshold=0.15, method='rms') * ER**20)**5 * "
+                                  "PSF(fwhm=0.5, every=2) * "
+                                  "(SW(threshold=0.2, method='max') * HIO**20)**25",
+    "er rms 0.1, psf before ER": "(SW(threshold=0.1, method='rms') * ER**20)**5 * "
+                                 "PSF(fwhm=0.5, every=2) * "
+                                 "(SW(threshold=0.2, method='max') * HIO**20)**25",
+    "sw 0.1, psf first": "(SW(threshold=0.1) * ER**20)**5 * (SW(threshold=0.1) * HIO**20)**25"
+                         " * PSF(fwhm=0.5, every=2)",
+    "sw rms 0.25, psf first": "(SW(threshold=0.25, method='rms') * ER**20)**5 * "
+                              "(SW(threshold=0.25, method='rms') * HIO**20)**25 * "
+                              "PSF(fwhm=0.5, every=2)",
 }
 GROUPS = {
     "coherent": dict(count=10, photons=1e6),
@@ -57,7 +81,7 @@ GROUPS = {
 }
 
 
-def simulated(group, candidates, count=None):
+def simulated(group, candidates, count=None, threads=None):
     spec = dict(GROUPS[group])
     count = count or spec.pop("count")
     spec.pop("count", None)
@@ -71,7 +95,7 @@ def simulated(group, candidates, count=None):
         for name in candidates:
             t = time.perf_counter()
             res = phaser.reconstruct(sim.iobs, sim.mask, config=ReconstructionConfig(
-                algorithm=CANDIDATES[name], seed=0))
+                algorithm=CANDIDATES[name], seed=0, threads=threads))
             row[name] = {"chi2": res.chi2, "llk_free": float(res.history["llk_free"][-1]),
                          "seconds": time.perf_counter() - t,
                          **recovery_scores(res.obj, sim.obj, sim.support)}
@@ -83,7 +107,7 @@ def simulated(group, candidates, count=None):
     return rows
 
 
-def measured(candidates, seeds=(0, 1, 2)):
+def measured(candidates, seeds=(0, 1, 2), threads=None):
     from phaser.datasets import example_path
     from phaser.io.prepare import prepare
 
@@ -98,7 +122,7 @@ def measured(candidates, seeds=(0, 1, 2)):
             runs = []
             for seed in seeds:
                 res = phaser.reconstruct(iobs, mask, config=ReconstructionConfig(
-                    algorithm=CANDIDATES[name], seed=seed))
+                    algorithm=CANDIDATES[name], seed=seed, threads=threads))
                 pieces = ndimage.label(res.support)[1]
                 runs.append({"chi2": res.chi2, "llk": float(res.history["llk"][-1]),
                              "llk_free": float(res.history["llk_free"][-1]),
@@ -138,16 +162,20 @@ def main():
     parser.add_argument("--groups", nargs="+", default=[*GROUPS, "measured"])
     parser.add_argument("--candidates", nargs="+", default=list(CANDIDATES))
     parser.add_argument("--count", type=int, help="crystals per group (default: the group's)")
+    parser.add_argument("--threads", type=int, help="CPU threads per reconstruction")
     parser.add_argument("--out", type=Path,
                         default=ROOT / "bench" / "results" / "schedule_defaults.json")
     args = parser.parse_args()
     unknown = set(args.groups) - set(GROUPS) - {"measured"} | set(args.candidates) - set(CANDIDATES)
     if unknown:
         parser.error(f"unknown group or candidate: {', '.join(sorted(unknown))}")
-    sim_rows = {g: simulated(g, args.candidates, args.count) for g in args.groups if g in GROUPS}
-    real_rows = measured(args.candidates) if "measured" in args.groups else {}
+    sim_rows = {g: simulated(g, args.candidates, args.count, args.threads)
+                for g in args.groups if g in GROUPS}
+    real_rows = measured(args.candidates, threads=args.threads) if "measured" in args.groups else {}
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"candidates": {k: CANDIDATES[k] for k in args.candidates},
+    args.out.write_text(json.dumps({"command": "python bench/schedule_defaults.py " + " ".join(
+                                        repr(a) if " " in a else a for a in sys.argv[1:]),
+                                    "candidates": {k: CANDIDATES[k] for k in args.candidates},
                                     "simulated": sim_rows, "measured": real_rows}, indent=1))
     print(tables(sim_rows, real_rows, args.candidates))
 

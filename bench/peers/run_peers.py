@@ -20,6 +20,8 @@ scored here, by phaser's own functions, on the same footing:
   pixels (unmasked and not free);
 - chi² and LLK are :func:`phaser.engine.metrics.figures_of_merit` on the fitted pixels, the
   free LLK its LLK on the free pixels (as ``phaser.engine.runs._with_average_row`` does);
+  where phaser refined a PSF (its default models partial coherence), the calculated
+  intensity is blurred by it, as in phaser's own fit; cohere's recipe has none;
 - for simulated crystals, :func:`phaser.analysis.recovery_scores` against the ground truth
   (shape IoU, phase RMS, success; twin and translation are aligned away);
 - ``overlap`` (cohere rows): the normalised overlap of cohere's object with phaser's of the
@@ -136,7 +138,7 @@ def run_phaser(iobs, mask, free, seed, iters=None, threads=None):
     config = ReconstructionConfig(seed=seed, iters=iters, threads=threads)
     result = Reconstructor(config, command="bench/peers/run_peers.py").run(iobs, mask, free=free)
     wall = float(result.timings["iterations"])
-    return {"obj": result.obj, "support": result.support, "wall_s": wall,
+    return {"obj": result.obj, "support": result.support, "psf": result.psf, "wall_s": wall,
             "setup_s": float(result.timings["setup"]),
             "iterations": int(round(result.timings["iterations_per_s"] * wall)),
             "result": result}
@@ -152,7 +154,7 @@ def run_phaser_modes(iobs, mask, seed, runs=10, keep=5, iters=None, threads=None
     t = time.perf_counter()
     result = run_many(config, iobs, mask, command="bench/peers/run_peers.py")
     wall = time.perf_counter() - t
-    return {"obj": result.obj, "support": result.support, "wall_s": wall, "setup_s": 0.0,
+    return {"obj": result.obj, "support": result.support, "psf": result.psf, "wall_s": wall, "setup_s": 0.0,
             "iterations": runs * config.operator().n_iterations, "result": result}
 
 
@@ -195,7 +197,7 @@ def run_cohere(iobs, mask, free, seed, iters=None, python=DEFAULT_PYTHON, workdi
                     "info": json.loads(str(f["info"]))}
 
 
-def score(obj, support, iobs, mask, free, sim=None, reference=None):
+def score(obj, support, iobs, mask, free, sim=None, reference=None, psf=None):
     """Scores of one reconstruction, by phaser's functions.
 
     Parameters
@@ -210,6 +212,10 @@ def score(obj, support, iobs, mask, free, sim=None, reference=None):
         Ground truth, for :func:`phaser.analysis.recovery_scores`.
     reference : numpy.ndarray, optional
         Another reconstruction to report the aligned ``overlap`` with.
+    psf : numpy.ndarray, optional
+        The point-spread function a program refined with its object (phaser's default
+        models partial coherence): the calculated intensity is blurred by it, as in the
+        program's own fit.
 
     Returns
     -------
@@ -222,9 +228,10 @@ def score(obj, support, iobs, mask, free, sim=None, reference=None):
 
     bad, free = mask != 0, free != 0
     fitted = ~bad & ~free
-    obj = scaled_to_data(obj, iobs, ~fitted)
-    chi2, llk = figures_of_merit(obj, iobs, ~fitted)
-    llk_free = figures_of_merit(obj, iobs, ~(free & ~bad))[1] if np.any(free & ~bad) else math.nan
+    obj = scaled_to_data(obj, iobs, ~fitted, psf=psf)
+    chi2, llk = figures_of_merit(obj, iobs, ~fitted, psf=psf)
+    llk_free = (figures_of_merit(obj, iobs, ~(free & ~bad), psf=psf)[1]
+                if np.any(free & ~bad) else math.nan)
     out = {"chi2": float(chi2), "llk": float(llk), "llk_free": float(llk_free),
            "support_size": None if support is None else int(np.count_nonzero(support)),
            "support_pieces": None if support is None else int(ndimage.label(support != 0)[1])}
@@ -362,7 +369,8 @@ def main(argv=None):
                        "wall_s": res["wall_s"], "setup_s": res["setup_s"],
                        "iterations": res["iterations"],
                        "iterations_per_s": res["iterations"] / res["wall_s"] if res["wall_s"] else None}
-                row.update(score(res["obj"], res["support"], iobs, mask, free, sim, ref))
+                row.update(score(res["obj"], res["support"], iobs, mask, free, sim, ref,
+                                 res.get("psf")))
                 runs.append(row)
                 print(f"{pattern['name']} seed {seed} {program:7s} chi2 {row['chi2']:.4f} "
                       f"llk {row['llk']:.2f} free {row['llk_free']:.2f} "

@@ -30,7 +30,8 @@ import numpy as np
 from phaser.engine.operators import Chain, Operator, Repeat, register_operator
 from phaser.errors import ConfigError
 
-__all__ = ["ML_AFTER_PSF", "PSF", "PSF_MODELS", "check_psf_order", "psf_model", "psf_sigma"]
+__all__ = ["ML_AFTER_PSF", "PSF", "PSF_MODELS", "check_psf_order", "psf_model", "psf_sigma",
+           "psf_window"]
 
 ML_AFTER_PSF = ("ML refinement does not model partial coherence: run it before PSF in the "
                 "algorithm, or leave PSF out")
@@ -65,16 +66,52 @@ def psf_model(shape, model="pseudo-voigt", fwhm=1.0, eta=0.05):
         delta = np.zeros(shape, np.float32)
         delta[(0,) * len(shape)] = 1
         return delta
-    r2 = np.zeros(shape, np.float64)
-    for axis, n in enumerate(shape):
-        d = np.minimum(np.arange(n), n - np.arange(n)).astype(np.float64)
-        r2 += np.expand_dims(d * d, [a for a in range(len(shape)) if a != axis])
+    r2 = _distance(shape) ** 2
     sigma = fwhm / (2 * math.sqrt(2 * math.log(2)))
     gauss = np.exp(-r2 / (2 * sigma * sigma))
     lorentz = 1 / (1 + 4 * r2 / (fwhm * fwhm))
     weight = {"gaussian": 0.0, "lorentzian": 1.0}.get(model, eta)
     psf = weight * lorentz / lorentz.sum() + (1 - weight) * gauss / gauss.sum()
     return (psf / psf.sum()).astype(np.float32)
+
+
+def _distance(shape):
+    """Periodic distance of every voxel from index 0, float64."""
+    r2 = np.zeros(shape, np.float64)
+    for axis, n in enumerate(shape):
+        d = np.minimum(np.arange(n), n - np.arange(n)).astype(np.float64)
+        r2 = r2 + np.expand_dims(d * d, [a for a in range(len(shape)) if a != axis])
+    return np.sqrt(r2)
+
+
+def psf_window(shape, radius, taper=3.0):
+    """Where a refined PSF may be non-zero: 1 near the origin, 0 beyond `radius` pixels.
+
+    Richardson–Lucy updates of a PSF defined on the whole grid spread a faint floor of
+    noise over it, a few per cent of its weight that makes its width (second moment) far
+    larger than that of its core.  A PSF from a partially coherent beam is compact, so the
+    update keeps it within `radius` (PyNX filters its PSF updates for the same reason).
+
+    Parameters
+    ----------
+    shape : tuple of int
+        The data grid.
+    radius : float
+        Distance in pixels at which the window reaches 0; 0 gives no window (all ones).
+    taper : float
+        Width of the cosine roll-off inside `radius`, pixels.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32, engine layout (origin at index 0).
+    """
+    if radius == 0:
+        return np.ones(shape, np.float32)
+    r = _distance(shape)
+    inner = max(radius - taper, 0.0)
+    ramp = np.clip((r - inner) / max(radius - inner, 1e-9), 0, 1)
+    return (0.5 * (1 + np.cos(np.pi * ramp))).astype(np.float32)
 
 
 def psf_sigma(psf, centred=True):
@@ -112,11 +149,19 @@ class PSF(Operator):
     model : {"gaussian", "lorentzian", "pseudo-voigt"}
         Shape of the starting PSF.
     fwhm : float
-        Its full width at half maximum, detector pixels (0: no blur to start with).
+        Its full width at half maximum, detector pixels (0: no blur to start with).  The
+        default, half a pixel, is narrow enough not to blur a coherent pattern, and the
+        Lorentzian tails of the pseudo-Voigt let the updates widen it (a Gaussian this
+        narrow is all but zero one pixel out, and a Richardson–Lucy update cannot grow
+        what is zero).
     eta : float
         Lorentzian fraction of the pseudo-Voigt.
     every : int
         Iterations between Richardson–Lucy updates of the PSF; 0 keeps it fixed.
+    radius : float, optional
+        The refined PSF is kept within this many pixels of its centre
+        (:func:`psf_window`); 0 lets it spread over the whole grid.  Default
+        ``max(7, 2 * fwhm)``.
 
     References
     ----------
@@ -124,9 +169,10 @@ class PSF(Operator):
     """
 
     model: str = "pseudo-voigt"
-    fwhm: float = 1.0
+    fwhm: float = 0.5
     eta: float = 0.05
-    every: int = 5
+    every: int = 2
+    radius: float | None = None
 
     def __post_init__(self):
         if self.model not in PSF_MODELS:
@@ -140,9 +186,16 @@ class PSF(Operator):
             raise ConfigError(f"PSF eta must be in [0, 1], got {self.eta!r}")
         if isinstance(self.every, bool) or not isinstance(self.every, int) or self.every < 0:
             raise ConfigError(f"PSF every must be a non-negative integer, got {self.every!r}")
+        if self.radius is not None and (
+                isinstance(self.radius, bool) or not isinstance(self.radius, (int, float))
+                or not (self.radius == 0 or self.fwhm / 2 < self.radius <= 64)):
+            raise ConfigError(f"PSF radius must be 0 (no limit) or a number of pixels above "
+                              f"fwhm / 2 and at most 64, got {self.radius!r}")
 
     def __call__(self, state):
-        state.set_psf(psf_model(state.shape, self.model, self.fwhm, self.eta), self.every)
+        radius = max(7.0, 2.0 * self.fwhm) if self.radius is None else self.radius
+        state.set_psf(psf_model(state.shape, self.model, self.fwhm, self.eta), self.every,
+                      window=psf_window(state.shape, radius) if radius else None)
         return state
 
 

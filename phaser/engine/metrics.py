@@ -22,7 +22,7 @@ from phaser.kernels import get_backend
 __all__ = ["chi2", "llk", "figures_of_merit", "scaled_to_data"]
 
 
-def figures_of_merit(obj, iobs, mask=None, backend="numpy"):
+def figures_of_merit(obj, iobs, mask=None, backend="numpy", psf=None):
     """chi² and Poisson LLK of a centred object against centred data.
 
     Parameters
@@ -34,6 +34,10 @@ def figures_of_merit(obj, iobs, mask=None, backend="numpy"):
     mask : numpy.ndarray, optional
         Nonzero = excluded pixel.
     backend : str, optional
+    psf : numpy.ndarray, optional
+        Point-spread function of partial coherence, file layout (a result's ``psf``): the
+        calculated intensity is blurred by it before it is compared with the data, as in
+        the run that refined it.
 
     Returns
     -------
@@ -45,22 +49,31 @@ def figures_of_merit(obj, iobs, mask=None, backend="numpy"):
     mask = np.zeros(iobs.shape, np.uint8) if mask is None else to_engine(np.asarray(mask) != 0)
     psi = be.empty_complex(iobs.shape)
     be.fft(be.asarray(to_engine(obj), np.complex64), psi)
-    chi_sum, deviance_sum = be.metric_sums(psi, np.sqrt(iobs), mask.astype(np.uint8))
+    icalc = None
+    if psf is not None:
+        work = (be.empty_complex(iobs.shape), be.empty_complex(iobs.shape))
+        otf = be.empty_complex(iobs.shape)
+        work[0][...] = be.asarray(to_engine(np.asarray(psf, np.float32)), np.float32)
+        be.fft(work[0], otf)
+        icalc = be.asarray(np.zeros(iobs.shape, np.float32), np.float32)
+        be.convolve_intensity(psi, otf, icalc, work)
+    chi_sum, deviance_sum = be.metric_sums(psi, np.sqrt(iobs), mask.astype(np.uint8),
+                                           icalc=icalc)
     keep = mask == 0
     return chi_sum / float(iobs[keep].sum(dtype=np.float64)), deviance_sum / int(keep.sum())
 
 
-def chi2(obj, iobs, mask=None):
+def chi2(obj, iobs, mask=None, psf=None):
     """chi² of a centred object against centred data (see :func:`figures_of_merit`)."""
-    return figures_of_merit(obj, iobs, mask)[0]
+    return figures_of_merit(obj, iobs, mask, psf=psf)[0]
 
 
-def llk(obj, iobs, mask=None):
+def llk(obj, iobs, mask=None, psf=None):
     """Poisson LLK of a centred object against centred data (see :func:`figures_of_merit`)."""
-    return figures_of_merit(obj, iobs, mask)[1]
+    return figures_of_merit(obj, iobs, mask, psf=psf)[1]
 
 
-def scaled_to_data(obj, iobs, mask=None):
+def scaled_to_data(obj, iobs, mask=None, psf=None):
     """`obj` times the scale that fits its Fourier modulus to the data best (least squares).
 
     For objects from elsewhere (another program, a network's prediction), whose scale is
@@ -74,6 +87,9 @@ def scaled_to_data(obj, iobs, mask=None):
         Observed intensity, file layout.
     mask : numpy.ndarray, optional
         Nonzero = pixel left out of the fit.
+    psf : numpy.ndarray, optional
+        Point-spread function, file layout: ``|F obj|`` is then the square root of the
+        blurred intensity (see :func:`figures_of_merit`).
 
     Returns
     -------
@@ -82,6 +98,9 @@ def scaled_to_data(obj, iobs, mask=None):
         pixels the mask leaves.
     """
     modulus = np.abs(np.fft.fftn(to_engine(np.asarray(obj, np.complex128))))
+    if psf is not None:
+        otf = np.fft.fftn(to_engine(np.asarray(psf, np.float64)))
+        modulus = np.sqrt(np.clip(np.fft.ifftn(np.fft.fftn(modulus**2) * otf).real, 0, None))
     amplitude = np.sqrt(np.clip(to_engine(np.asarray(iobs, np.float64)), 0, None))
     keep = np.ones(modulus.shape, bool) if mask is None else to_engine(np.asarray(mask) == 0)
     norm = float(np.sum(modulus[keep] ** 2))

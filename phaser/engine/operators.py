@@ -222,7 +222,9 @@ class ShrinkWrap(Operator):
         Reference level: the maximum of the smoothed modulus, or its root-mean-square or
         mean inside the current support.  ``max`` is the default because the other two
         feed back on themselves: a support that is too large lowers its own reference level
-        and stays too large (measured: 8/10 against 5/10 recoveries for ``rms``).
+        and stays too large (measured: 8/10 against 5/10 recoveries for ``rms``).  Once
+        HIO has found the crystal, an RMS-referenced threshold lets the support take in
+        its weak edges: the default schedule's ER part uses 0.1 of the RMS.
     retune : int
         Attempts to re-tune a support that collapsed (under :data:`MIN_SUPPORT_VOXELS`) or
         exploded (over :data:`MAX_SUPPORT_FRACTION` of the array) before giving up with

@@ -46,7 +46,7 @@ class Reconstructor:
         self._t0 = self._t_setup = None
         self._t_iter = 0.0
 
-    def setup(self, iobs, mask=None, support=None, free=None, obj=None):
+    def setup(self, iobs, mask=None, support=None, free=None, obj=None, psf=None):
         """Validate the data, start the object and move everything onto the backend.
 
         Parameters
@@ -64,6 +64,10 @@ class Reconstructor:
             Starting object, file layout, in place of the configured initializer's (a
             prediction made outside phaser, or by a network being trained); its support is
             `support` or, without one, its nonzero voxels.
+        psf : array_like, optional
+            Point-spread function of partial coherence, file layout (a result's ``psf``),
+            modelled from the first iteration and kept fixed (a ``PSF`` operator in the
+            algorithm replaces it).
 
         Returns
         -------
@@ -103,6 +107,11 @@ class Reconstructor:
         self.state = State(backend, iobs_e, mask_e, obj, init_support,
                            metrics_every=cfg.metrics_every, callbacks=self.callbacks,
                            free=free_e)
+        if psf is not None:
+            psf = np.asarray(psf, np.float32)
+            if psf.shape != shape:
+                raise InputError(f"PSF of shape {psf.shape} for data of shape {shape}")
+            self.state.set_psf(to_engine(psf / psf.sum(dtype=np.float64)), every=0)
         self._t_setup = time.perf_counter() - self._t0
         return self.state
 
@@ -119,9 +128,9 @@ class Reconstructor:
         self._ran.append(operator)
         return self.state
 
-    def run(self, iobs, mask=None, support=None, free=None, obj=None):
+    def run(self, iobs, mask=None, support=None, free=None, obj=None, psf=None):
         """``setup``, then the configured algorithm, then ``finalize``."""
-        self.setup(iobs, mask, support, free, obj)
+        self.setup(iobs, mask, support, free, obj, psf)
         self.step(self.operator())
         return self.finalize()
 

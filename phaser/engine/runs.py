@@ -58,7 +58,8 @@ def run_many(config, iobs, mask=None, support=None, *, callbacks=(), command=Non
     -------
     phaser.result.Result
         The first orthogonal mode of the kept runs, polished by :data:`POLISH` inside
-        their majority-vote support (with more than one kept run), with the best run's
+        their majority-vote support (with more than one kept run, and with the best run's
+        PSF when the runs modelled partial coherence), with the best run's
         history and a last history row (same iteration) for the result itself;
         ``mode_weights`` holds every mode's weight.  The kept runs are the best
         `keep` by ``config.select``, less any whose free LLK (LLK without free pixels)
@@ -143,13 +144,15 @@ def run_many(config, iobs, mask=None, support=None, *, callbacks=(), command=Non
         # support, on the same free pixels, bring it back onto the data.
         polish = dataclasses.replace(config, algorithm=POLISH, iters=None, runs=1, keep=1,
                                      seed=seed, sw_threshold=None)
-        polished = Reconstructor(polish, command="").run(iobs, mask, support, free, average)
+        polished = Reconstructor(polish, command="").run(iobs, mask, support, free, average,
+                                                         psf=best.psf)
         average = polished.obj
     result = dataclasses.replace(
         best,
         obj=average,
         support=support,
-        history=_with_average_row(best.history, average, iobs, mask, free, int(majority.sum())),
+        history=_with_average_row(best.history, average, iobs, mask, free, int(majority.sum()),
+                                  best.psf),
         config=config.to_dict() | {"seed": seed},
         seed=seed,
         runs=summaries,
@@ -177,14 +180,15 @@ def _phase_spread(obj, average, support):
     return float(np.sqrt(np.sum(weight * diff**2) / max(np.sum(weight), 1e-30)))
 
 
-def _with_average_row(history, average, iobs, mask, free, support_size):
-    """The best run's history plus a last row: the figures of merit of the result."""
+def _with_average_row(history, average, iobs, mask, free, support_size, psf=None):
+    """The best run's history plus a last row: the figures of merit of the result (with
+    the best run's PSF, if it modelled partial coherence)."""
     from phaser.engine.metrics import figures_of_merit
 
     iobs = np.asarray(iobs, np.float32)
     bad = mask != 0
-    chi2, llk = figures_of_merit(average, iobs, bad | (free != 0))
-    llk_free = (figures_of_merit(average, iobs, ~((free != 0) & ~bad))[1]
+    chi2, llk = figures_of_merit(average, iobs, bad | (free != 0), psf=psf)
+    llk_free = (figures_of_merit(average, iobs, ~((free != 0) & ~bad), psf=psf)[1]
                 if np.any((free != 0) & ~bad) else math.nan)
     row = {"iteration": history["iteration"][-1], "chi2": chi2, "llk": llk,
            "llk_free": llk_free, "support_size": support_size}

@@ -8,13 +8,17 @@ then 50 ER.  Operators take numeric or string keyword (or positional) arguments:
 import ast
 from dataclasses import fields
 
+import phaser.engine.coherence  # noqa: F401  (registers PSF in OPERATORS)
 from phaser.engine.operators import OPERATORS, Operator
 from phaser.errors import ConfigError
 
-__all__ = ["parse_algorithm", "default_algorithm", "DEFAULT_ITERATIONS"]
+__all__ = ["parse_algorithm", "default_algorithm", "DEFAULT_ITERATIONS", "ER_SHRINK_WRAP"]
 
 DEFAULT_ITERATIONS = 600
 """Iterations of the default schedule, as in the papers' random-start baseline."""
+
+ER_SHRINK_WRAP = OPERATORS["SW"](threshold=0.1, method="rms")
+"""The shrink-wrap of the default schedule's ER part."""
 
 _SW_EVERY = 20
 _HIO_FRACTION = 5 / 6
@@ -23,15 +27,21 @@ _HIO_FRACTION = 5 / 6
 def default_algorithm(iters=DEFAULT_ITERATIONS):
     """The default BCDI schedule scaled to `iters` iterations.
 
-    Five sixths of the iterations are HIO (beta 0.9) with a shrink-wrap every 20, and the
-    last sixth ER with a shrink-wrap every 20: for 600 iterations
-    ``(SW * ER**20)**5 * (SW * HIO**20)**25``.  See the README for how it was chosen.
+    Five sixths of the iterations are HIO (beta 0.9) with a shrink-wrap every 20 (0.2 of
+    the maximum of the smoothed modulus), and the last sixth ER with a shrink-wrap every
+    20 at :data:`ER_SHRINK_WRAP` (0.1 of the RMS inside the support, which lets the support
+    take in the crystal's weak edges once HIO has found it), modelling partial coherence
+    (a refined PSF) from the first ER iteration: for 600 iterations
+    ``(SW(threshold=0.1, method='rms') * ER**20)**5 * PSF * (SW * HIO**20)**25``.  Both
+    were chosen on the measured S0054 scan (chi², free LLK) and simulated crystals
+    (success) with ``bench/schedule_defaults.py``; the README has the table.
 
     Each shrink-wrap follows its block, so a run started from a prior (``nn``, ``nns``,
     ``previous``) keeps the prior's support through the first block of HIO.  Scaled to 50
-    iterations (``SW * ER**8 * (SW * HIO**21)**2``) it is also the schedule that measured
-    best after the network prior, against five others that keep the prior's support longer
-    or shrink-wrap less (``bench/prior_schedules.py``; the README has the table).
+    iterations, ``SW(...) * ER**8 * PSF * (SW * HIO**21)**2`` has the shape that measured
+    best after the network prior, against five others that keep the prior's support
+    longer or shrink-wrap less (``bench/prior_schedules.py``; the README has the table).
+    With a single iteration there is no HIO and no PSF.
 
     Parameters
     ----------
@@ -45,7 +55,10 @@ def default_algorithm(iters=DEFAULT_ITERATIONS):
     _check_iters(iters)
     n_hio = min(int(round(iters * _HIO_FRACTION)), iters - 1)  # at least one ER
     n_er = iters - n_hio
-    return _blocks("ER", n_er) * _blocks("HIO", n_hio) if n_hio else _blocks("ER", n_er)
+    er = _blocks(OPERATORS["ER"](), n_er, ER_SHRINK_WRAP)
+    if not n_hio:
+        return er
+    return er * OPERATORS["PSF"]() * _blocks(OPERATORS["HIO"](), n_hio, OPERATORS["SW"]())
 
 
 def _check_iters(iters):
@@ -53,9 +66,8 @@ def _check_iters(iters):
         raise ConfigError(f"--iters must be a positive integer, got {iters!r}")
 
 
-def _blocks(name, n):
-    """``n`` iterations of `name` in blocks of about 20, each followed by a shrink-wrap."""
-    op, sw = OPERATORS[name](), OPERATORS["SW"]()
+def _blocks(op, n, sw):
+    """``n`` iterations of `op` in blocks of about 20, each followed by the shrink-wrap `sw`."""
     k = max(1, round(n / _SW_EVERY))
     size, longer = divmod(n, k)
     algo = (sw * op**size) ** (k - longer)

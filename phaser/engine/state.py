@@ -82,7 +82,7 @@ class State:
         self.planned = (0, 0)  # (first, last) iteration of the algorithm being run
         self.events = []
         # Partial coherence (phaser.engine.coherence): off until the PSF operator runs.
-        self.psf = self.otf = self.icalc = self._psf_work = None
+        self.psf = self.otf = self.icalc = self._psf_work = self.psf_window = None
         self.psf_every = self._psf_since = 0
 
     @property
@@ -102,11 +102,13 @@ class State:
             ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}"
                       for k, v in details.items()))
 
-    def set_psf(self, psf, every=0):
+    def set_psf(self, psf, every=0, window=None):
         """Model partial coherence from now on: `psf` (engine layout, summing to 1) blurs
-        the calculated intensity, refined every `every` iterations (0: never)."""
+        the calculated intensity, refined every `every` iterations (0: never) and kept
+        within `window` (engine layout, optional)."""
         be = self.backend
         self.psf = be.asarray(psf, np.float32)
+        self.psf_window = None if window is None else be.asarray(window, np.float32)
         # Three scratch arrays, allocated once: the convolution uses two, the update three.
         self._psf_work = tuple(be.empty_complex(self.shape) for _ in range(3))
         self._psf_work[0][...] = self.psf
@@ -121,7 +123,7 @@ class State:
         be.convolve_intensity(self.psi, self.otf, self.icalc, self._psf_work)
         if refine:
             be.update_psf(self.psi, self.amp, self.mask, self.icalc, self.psf, self.otf,
-                          self._psf_work)
+                          self._psf_work, self.psf_window)
             be.convolve_intensity(self.psi, self.otf, self.icalc, self._psf_work)
         return self.icalc
 

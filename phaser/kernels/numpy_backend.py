@@ -132,12 +132,15 @@ class NumpyBackend:
         self.ifft(blurred)
         np.maximum(blurred.real * np.float32(1.0 / blurred.size), 0, out=out)
 
-    def update_psf(self, psi, amp, mask, icalc, psf, otf, work):
+    def update_psf(self, psi, amp, mask, icalc, psf, otf, work, window=None):
         """One Richardson–Lucy step on the PSF, in place (`psf` and its `otf`).
 
         ``psf <- psf * ((amp**2 / icalc) (x) |psi|**2) / sum(|psi|**2)``, with ``(x)`` the
         periodic cross-correlation and the ratio set to 1 on masked pixels (no
-        information), then normalised to a sum of 1 (Clark et al. 2012).
+        information), then multiplied by `window` and normalised to a sum of 1 (Clark et
+        al. 2012); a step that leaves nothing finite and positive is skipped.  The ratio is
+        regularised as ``(amp**2 + e) / (icalc + e)`` with ``e`` a millionth of the largest
+        calculated intensity, so that pixels the model leaves dark cannot make it overflow.
 
         Parameters
         ----------
@@ -153,10 +156,14 @@ class NumpyBackend:
             ``fftn(psf)``; overwritten with that of the new PSF.
         work : tuple of three complex64 arrays
             Scratch buffers (overwritten).
+        window : float32 array, optional
+            Engine layout, in [0, 1]: where the PSF may be non-zero (see
+            :func:`phaser.engine.coherence.psf_window`).
         """
         src, f_ratio, f_coherent = work
         coherent = (psi.real * psi.real + psi.imag * psi.imag).astype(np.float32)
-        src[...] = np.where(mask == 0, amp * amp / np.maximum(icalc, _TINY), 1)
+        eps = np.float32(max(float(icalc.max()) * 1e-6, _TINY))
+        src[...] = np.where(mask == 0, (amp * amp + eps) / (icalc + eps), 1)
         self.fft(src, f_ratio)
         src[...] = coherent
         self.fft(src, f_coherent)
@@ -164,8 +171,13 @@ class NumpyBackend:
         self.ifft(f_ratio)
         total = float(coherent.sum(dtype=np.float64))
         corr = f_ratio.real * np.float32(1.0 / (f_ratio.size * max(total, 1e-30)))
-        np.maximum(psf * corr, 0, out=psf)
-        psf /= max(float(psf.sum(dtype=np.float64)), 1e-30)
+        new = np.maximum(psf * corr, 0)
+        if window is not None:
+            new *= window
+        total = float(new.sum(dtype=np.float64))
+        if not (np.isfinite(total) and total > 0):
+            return  # nothing usable from this step: keep the PSF as it is
+        np.multiply(new, np.float32(1.0 / total), out=psf)
         src[...] = psf
         self.fft(src, otf)
 

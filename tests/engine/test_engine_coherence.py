@@ -6,7 +6,7 @@ import pytest
 import phaser
 from phaser.config import ReconstructionConfig
 from phaser.conventions import to_engine, to_file
-from phaser.engine.coherence import PSF, check_psf_order, psf_model, psf_sigma
+from phaser.engine.coherence import PSF, check_psf_order, psf_model, psf_sigma, psf_window
 from phaser.engine.run import Reconstructor
 from phaser.engine.schedule import parse_algorithm
 from phaser.errors import ConfigError
@@ -128,14 +128,15 @@ def test_richardson_lucy_finds_the_blur_of_a_known_object():
 def test_a_run_with_psf_fits_blurred_data_better_and_stores_its_psf(name, blurred_sim, tmp_path):
     sim = blurred_sim
     runs = {}
+    # The PSF modelled from the start: the recipe for a pattern known to be blurred.
     for algo in ("(SW * ER**20)**3 * (SW * HIO**20)**6",
-                 "(SW * ER**20)**3 * PSF(fwhm=1.0) * (SW * HIO**20)**6"):
+                 "(SW * ER**20)**3 * (SW * HIO**20)**6 * PSF"):
         cfg = ReconstructionConfig(algorithm=algo, backend=name, seed=1)
         runs[algo] = Reconstructor(cfg).run(sim.iobs, sim.mask)
     coherent, partial = runs.values()
     assert coherent.psf is None and partial.psf.shape == sim.iobs.shape
     assert partial.psf.sum() == pytest.approx(1, rel=1e-4)
-    assert partial.chi2 < 0.7 * coherent.chi2
+    assert partial.chi2 < 0.5 * coherent.chi2
     for suffix in (".cxi", ".npz"):
         phaser.io.save_result(partial, tmp_path / f"r{suffix}")
         back = phaser.load_result(tmp_path / f"r{suffix}")
@@ -151,7 +152,60 @@ def test_ml_after_psf_is_refused_in_one_line():
 
 
 @pytest.mark.parametrize("options", [dict(model="box"), dict(fwhm=-1), dict(eta=1.5),
-                                     dict(every=-1), dict(every=2.5)])
+                                     dict(every=-1), dict(every=2.5), dict(radius=-2),
+                                     dict(fwhm=6.0, radius=2.0), dict(radius=True)])
 def test_bad_psf_parameters(options):
     with pytest.raises(ConfigError, match="PSF"):
         PSF(**options)
+
+
+def test_psf_window_is_one_at_the_centre_and_zero_beyond_its_radius():
+    win = psf_window((32, 32, 32), 7.0)
+    assert win.dtype == np.float32 and win[0, 0, 0] == 1
+    assert win[4, 0, 0] == 1 and win[0, 0, 28] == 1  # flat inside radius - taper
+    assert 0 < win[5, 0, 0] < 1 and win[7, 0, 0] == pytest.approx(0, abs=1e-7)
+    assert win[16, 16, 16] == 0
+    assert np.all(psf_window((8, 8, 8), 0) == 1)
+
+
+def test_the_window_keeps_noise_from_inflating_the_refined_width():
+    """In a run, Richardson–Lucy updates spread a faint floor over an unbounded PSF that
+    inflates its second moment; the windowed PSF keeps the width of the blur."""
+    sim = phaser.simulate(32, oversampling=3.0, photons=1e6, max_phase=1.0, psf_sigma=1.0,
+                          rng=3)
+    widths = {}
+    for radius in ("", ", radius=0"):
+        cfg = ReconstructionConfig(
+            algorithm=f"(SW * ER**20)**3 * (SW * HIO**20)**6 * PSF(fwhm=2.0{radius})", seed=1)
+        widths[radius] = np.mean(psf_sigma(Reconstructor(cfg).run(sim.iobs, sim.mask).psf))
+    assert widths[""] == pytest.approx(1.0, abs=0.15)
+    assert widths[", radius=0"] > widths[""] + 0.15
+
+
+def test_a_psf_update_with_nothing_usable_keeps_the_psf():
+    from phaser.engine.state import State
+
+    shape = (16, 16, 16)
+    st = State(get_backend("numpy"), np.ones(shape, np.float32), np.zeros(shape, np.uint8),
+               np.zeros(shape, np.complex64), np.ones(shape, np.uint8))
+    st.set_psf(psf_model(shape, "gaussian", fwhm=2.0), window=psf_window(shape, 7.0))
+    before = st.psf.copy()
+    st.psi[...] = 0  # no calculated intensity: the update has nothing to go on
+    st.backend.update_psf(st.psi, st.amp, st.mask, st.icalc, st.psf, st.otf, st._psf_work,
+                          st.psf_window)
+    np.testing.assert_array_equal(st.psf, before)
+    assert np.all(np.isfinite(st.otf))
+
+
+def test_a_run_can_start_from_a_given_psf_and_keeps_it(blurred_sim):
+    from phaser.errors import InputError
+
+    sim = blurred_sim
+    psf = to_file(psf_model(sim.iobs.shape, "gaussian", fwhm=2.355))
+    cfg = ReconstructionConfig(algorithm="(SW * ER**20)**3 * (SW * HIO**20)**6", seed=1)
+    fixed = Reconstructor(cfg).run(sim.iobs, sim.mask, psf=psf)
+    np.testing.assert_allclose(fixed.psf, psf, rtol=1e-5, atol=1e-9)  # fixed: every=0
+    plain = Reconstructor(cfg).run(sim.iobs, sim.mask)
+    assert plain.psf is None and fixed.chi2 < 0.5 * plain.chi2  # it is the blur of the data
+    with pytest.raises(InputError, match="PSF of shape"):
+        Reconstructor(cfg).run(sim.iobs, sim.mask, psf=psf[:-1])

@@ -89,3 +89,48 @@ def test_scaled_to_data_finds_the_scale_of_a_foreign_object():
     wild[16, 16, 16] *= 100
     np.testing.assert_allclose(scaled_to_data(sim.obj, wild, mask),
                                scaled_to_data(sim.obj, sim.iobs, mask), rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", available_backends())
+def test_figures_of_merit_with_a_psf_blur_the_calculated_intensity(tiny, name):
+    """With a PSF, I_calc is |fftn(obj)|**2 convolved (periodically) with it."""
+    obj, iobs, mask = tiny
+    psf = np.zeros(SHAPE)
+    psf[2, 3, 2], psf[2, 3, 3], psf[1, 3, 2] = 0.6, 0.3, 0.1  # centred: origin at n // 2
+    icalc = np.abs(np.fft.fftn(np.fft.ifftshift(obj.astype(np.complex128)))) ** 2
+    # the periodic convolution, summed directly: I(q) = sum_d psf(d) I_coherent(q - d)
+    blurred = np.zeros(SHAPE)
+    for d in zip(*np.nonzero(psf)):
+        shift = [di - n // 2 for di, n in zip(d, SHAPE)]
+        blurred += psf[d] * np.roll(icalc, shift, axis=(0, 1, 2))
+    blurred = np.fft.fftshift(blurred)
+    keep = mask == 0
+    ic, io = blurred[keep], iobs.astype(np.float64)[keep]
+    chi = np.sum((np.sqrt(ic) - np.sqrt(io)) ** 2) / np.sum(io)
+    got = figures_of_merit(obj, iobs, mask, backend=name, psf=psf)
+    assert got[0] == pytest.approx(chi, rel=1e-4)
+    assert got[0] != pytest.approx(figures_of_merit(obj, iobs, mask, backend=name)[0], rel=1e-3)
+    # a delta PSF changes nothing
+    delta = np.zeros(SHAPE)
+    delta[tuple(n // 2 for n in SHAPE)] = 1
+    assert figures_of_merit(obj, iobs, mask, backend=name, psf=delta) == pytest.approx(
+        figures_of_merit(obj, iobs, mask, backend=name), rel=1e-5)
+
+
+def test_scaled_to_data_with_a_psf_fits_the_blurred_modulus():
+    from phaser.engine.metrics import scaled_to_data
+    from phaser.simulate import simulate
+
+    sim = simulate(32, photons=1e7, psf_sigma=1.0, poisson=False, rng=1)
+    psf = np.zeros(sim.iobs.shape)
+    psf[16, 16, 16] = 1
+    psf = ndimage_gaussian(psf, 1.0)
+    exact = scaled_to_data(sim.obj * 5.0, sim.iobs, psf=psf)
+    assert figures_of_merit(exact, sim.iobs, psf=psf)[0] < 1e-4
+    assert figures_of_merit(exact, sim.iobs)[0] > 1e-3
+
+
+def ndimage_gaussian(a, sigma):
+    from scipy import ndimage
+
+    return ndimage.gaussian_filter(a, sigma, mode="wrap")

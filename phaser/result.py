@@ -59,6 +59,19 @@ class Result:
         float32 point-spread function of the partial coherence refined during the run
         (file layout: its peak at the array centre, summing to 1), or None for a run
         without ``PSF``.
+    frame : str
+        Frame of the arrays: ``"detector"`` (as reconstructed: rocking frame, detector row,
+        detector column), ``"lab"`` or ``"crystal"`` (orthogonalised; see
+        :mod:`phaser.geometry`).
+    transform : numpy.ndarray or None
+        ``(3, 3)`` float64: the position change (x, y, z in `frame`'s axes, or in the
+        laboratory for the detector frame, nm) per step along each array axis (columns);
+        None without a geometry.
+    geometry : dict
+        The experiment's geometry (:meth:`phaser.geometry.Geometry.to_dict`) with what was
+        derived from it: ``q`` (the Bragg peak's q in the laboratory, 1/Å),
+        ``d_spacing`` (Å), ``detector_transform`` (the detector frame's direct-space
+        matrix, nm) and ``rotation`` (laboratory to `frame`); empty without one.
     """
 
     obj: np.ndarray
@@ -77,6 +90,9 @@ class Result:
     psf: np.ndarray | None = None
     mode_weights: list = field(default_factory=list)
     events: list = field(default_factory=list)
+    frame: str = "detector"
+    transform: np.ndarray | None = None
+    geometry: dict = field(default_factory=dict)
 
     @property
     def chi2(self):
@@ -86,8 +102,16 @@ class Result:
 
     @property
     def voxel_size(self):
-        """Real-space voxel size (z, y, x) in nm recorded by the post-processing, or None."""
+        """Real-space voxel size along each array axis in nm, or None if unknown.
+
+        The post-processing's voxel size if it recorded one, else, for an orthogonalised
+        result, the length of each array step from :attr:`transform`.  A detector-frame
+        result has no voxel size of its own: its steps are not orthogonal (their vectors
+        are the columns of :attr:`transform`).
+        """
         sizes = self.postprocess.get("voxel_size") if isinstance(self.postprocess, dict) else None
+        if sizes is None and self.transform is not None and self.frame != "detector":
+            sizes = np.linalg.norm(np.asarray(self.transform, dtype=np.float64), axis=0)
         if sizes is None:
             return None
         sizes = tuple(float(v) for v in np.broadcast_to(np.asarray(sizes, dtype=np.float64), (3,)))

@@ -1,7 +1,28 @@
 """Shared test set-up: FFTW wisdom kept out of the user's cache; tiny network priors
-(simulated set, trained checkpoint, ONNX export) made once per session (they need torch)."""
+(simulated set, trained checkpoint, ONNX export) made once per session (they need torch);
+third-party plugin distributions written on the fly."""
 
 import pytest
+
+
+def write_distribution(root, module, source, entry_points):
+    """Write an installed distribution to directory `root`: module `module` (text `source`)
+    and an ``entry_points.txt`` with `entry_points`; put `root` on sys.path to install it."""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / f"{module}.py").write_text(source)
+    name = module.replace("_", "-")
+    info = root / f"{module}-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(entry_points)
+    return root
+
+
+@pytest.fixture
+def plugin_distribution(tmp_path):
+    """:func:`write_distribution` into a fresh directory of the test's `tmp_path`."""
+    return lambda module, source, entry_points: write_distribution(
+        tmp_path / "site", module, source, entry_points)
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -1,11 +1,11 @@
 """Phase post-processing: from a reconstructed object to displacement and strain maps.
 
-The phase of a Bragg CDI image is φ(r) = G·u(r) + φ0 + q0·r: the lattice displacement u
+The phase of a Bragg CDI image is φ(r) = -G·u(r) + φ0 + q0·r: the lattice displacement u
 projected on the Bragg vector G, plus a constant (the reconstruction is defined only up to
 it) and a linear ramp q0·r (from the Bragg peak being off the array centre by a fraction of
 a pixel, or from a mean strain; the two cannot be told apart without the absolute position
 of the peak).  :func:`postprocess` removes the ramp, sets the origin, unwraps φ in 3-D and
-turns it into the displacement ``u = φ / |G| = φ d / 2π`` and the strain along q,
+turns it into the displacement ``u = -φ / |G| = -φ d / 2π`` and the strain along q,
 ``ε = ∂u/∂x_q``::
 
     from phaser.analysis import postprocess
@@ -17,6 +17,12 @@ Conventions (stored with the maps, see :data:`UNITS`):
 
 - Arrays are (z, y, x) on the object's grid and layout; ``q_axis`` and ``voxel_size``
   are given in the same (z, y, x) order.
+- The sign: a crystal's scattered amplitude near G is the forward Fourier transform of
+  ``s(r) exp(-i G·u(r))`` with q = k_f - k_i (each atom at R + u scatters with phase
+  ``-q·(R + u)``), and phaser's forward model is numpy's forward FFT, so the object's
+  phase is ``-G·u``.  An expanded lattice (ε > 0) then puts the peak at lower |q|, as it
+  must; and because the twin image ``conj(obj(-r))`` flips both the phase and the
+  position, the strain comes out with the same sign from either.
 - Phase in radians; displacement in ångström (the unit of the lattice parameter and the
   d-spacing); voxel sizes in nanometres; strain dimensionless (a fraction: 1e-3 = 0.1 %).
   Without a voxel size the strain is the displacement change per voxel, in Å/voxel.
@@ -35,7 +41,7 @@ Proc. SPIE 5856, 32-40 (2005) (the algorithm of :func:`skimage.restoration.unwra
 
 M. A. Pfeifer, G. J. Williams, I. A. Vartanyants, R. Harder and I. K. Robinson,
 "Three-dimensional mapping of a deformation field inside a nanocrystal", Nature 442,
-63-66 (2006) (phase = G·u).
+63-66 (2006) (the phase is the displacement projected on G, up to its sign convention).
 """
 
 import math
@@ -374,7 +380,8 @@ def postprocess(
     3. Origin: the phase is 0 at the voxel nearest the amplitude-weighted centre of mass
        of the crystal (or, if that voxel is outside a concave support, the
        amplitude-weighted mean phase is 0).
-    4. Displacement ``u = φ d / 2π`` (``|G| = 2π / d``) in Å, and strain
+    4. Displacement ``u = -φ d / 2π`` (``|G| = 2π / d``; the sign is explained in the
+       module's docstring) in Å, and strain
        ``ε = ∂u/∂x_q`` along `q_axis` by finite differences inside the support
        (:func:`strain_along`).
 
@@ -456,7 +463,7 @@ def postprocess(
     units = {"amplitude": UNITS["amplitude"], "phase": UNITS["phase"]}
     maps = {"amplitude": amplitude, "phase": phase}
     if d is not None:
-        maps["displacement"] = phase * d / (2 * np.pi)
+        maps["displacement"] = -phase * d / (2 * np.pi)
         maps["strain"] = strain_along(maps["displacement"], q, sizes)
         units["displacement"] = UNITS["displacement"]
         units["strain"] = UNITS["strain"] if sizes is not None else STRAIN_PER_VOXEL

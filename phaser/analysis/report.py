@@ -30,6 +30,7 @@ HISTORY_INCHES = 3.2
 """Height of the history plot, in inches."""
 
 _AXES = "zyx"
+_FRAME_TITLES = {"lab": "lab frame (beam along z, y up)", "crystal": "crystal frame (z along q)"}
 _HISTORY_CURVES = (("chi2", "χ²"), ("llk", "LLK"), ("llk_free", "free LLK"))
 _UNIT_LABELS = {"angstrom": "Å", "angstrom/voxel": "Å/voxel", "1": "%", "": "a.u."}
 
@@ -181,7 +182,9 @@ def report_figure(result, *, title=None, source=None):
                               extent=extent, interpolation="nearest")
             ax.set_xlabel(f"{_AXES[h_axis]} ({length})")
             ax.set_ylabel(f"{_AXES[v_axis]} ({length})")
-            ax.set_title(f"{name}, {_AXES[axis]} = {centre[axis]}", fontsize="medium")
+            where = (f"{_AXES[axis]} = {centre[axis]}" if sizes is None
+                     else f"{_AXES[axis]} = {centre[axis] * float(sizes[axis]):.0f} nm")
+            ax.set_title(f"{name}, {where}", fontsize="medium")
             bar = top.colorbar(image, ax=ax, shrink=0.9)
             bar.set_label(f"{name} ({unit})")
     _plot_history(bottom.subplots(), result.history)
@@ -203,6 +206,10 @@ def _with_bad_colour(name):
 def _default_title(result, source=None):
     first = " — ".join(p for p in (source, result.algorithm or "phaser result") if p)
     parts = [" x ".join(map(str, result.obj.shape))]
+    if result.frame in _FRAME_TITLES:
+        sizes = result.voxel_size
+        parts.append(_FRAME_TITLES[result.frame]
+                     + (f", {sizes[0]:.3g} nm voxels" if sizes is not None else ""))
     if math.isfinite(result.chi2):
         parts.append(f"χ² = {result.chi2:.4g}")
     if math.isfinite(result.llk):

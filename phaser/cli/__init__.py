@@ -37,7 +37,8 @@ def user_errors():
 
 
 def _register():
-    from phaser.cli import export, info, nns, prepare, report, run, simulate, train  # noqa: F401  (each adds its command to `app`)
+    from phaser.cli import (  # noqa: F401  (each adds its command to `app`)
+        export, info, nns, orthogonalise, prepare, report, run, simulate, train)
 
 
 _register()

@@ -15,6 +15,7 @@ def info(
     file: Optional[Path] = typer.Argument(None, help="Data, result or simulated data-set file to describe.", show_default=False),
     initializers: bool = typer.Option(False, "--initializers", help="List the registered initializers."),
     backends: bool = typer.Option(False, "--backends", help="List the kernel backends that load here."),
+    beamlines: bool = typer.Option(False, "--beamlines", help="List the registered beamline conventions and their circles."),
 ):
     """Describe a data, result or simulated data-set file, or list the plugins."""
     with user_errors():
@@ -30,11 +31,17 @@ def info(
 
             typer.echo("backends: " + ", ".join(available_backends()))
             typer.echo("fft engines: " + ", ".join(available_engines()))
+        if beamlines:
+            from phaser.geometry.beamlines import available_beamlines, describe_beamlines
+
+            typer.echo("beamlines: " + ", ".join(available_beamlines()))
+            for line in describe_beamlines():
+                typer.echo("  " + line)
         if file is not None:
             from phaser.io import describe
 
             typer.echo(describe(file))
-        elif not (initializers or backends):
+        elif not (initializers or backends or beamlines):
             from phaser.errors import ConfigError
 
-            raise ConfigError("give a FILE to describe, --initializers or --backends")
+            raise ConfigError("give a FILE to describe, --initializers, --backends or --beamlines")

@@ -6,6 +6,8 @@ from typing import List, Optional
 import typer
 
 from phaser.cli import app, user_errors
+from phaser.cli._geometry import (ANGLE, BEAMLINE, DELTA, DISTANCE, ENERGY, GAMMA, GEOMETRY,
+                                  PIXEL, ROCKING, STEP, flag_values, resolve_geometry)
 
 __all__ = ["prepare"]
 
@@ -20,15 +22,52 @@ def prepare(
     roi: Optional[str] = typer.Option(None, "--roi", help="Output size: N, or Z,Y,X; products of 2, 3 and 5 (default: the largest even size that fits centred on the peak, at most 128)."),
     binning: str = typer.Option("1", "--bin", help="Bin factor: B, or BZ,BY,BX (counts summed; the crop is ROI x BIN raw pixels)."),
     threshold: Optional[float] = typer.Option(None, "--threshold", help="Counts below this per pixel and frame (after corrections) are set to 0."),
+    spec: Optional[Path] = typer.Option(None, "--spec", help="Spec file of the scan: its energy, distance, angles and rocking step become the data's geometry.", show_default=False),
+    scan: Optional[int] = typer.Option(None, "--scan", help="Scan number in the spec file (#S).", show_default=False),
+    geometry: Optional[Path] = GEOMETRY,
+    beamline: Optional[str] = BEAMLINE,
+    energy: Optional[float] = ENERGY,
+    distance: Optional[float] = DISTANCE,
+    pixel: Optional[str] = PIXEL,
+    delta: Optional[float] = DELTA,
+    gamma: Optional[float] = GAMMA,
+    rocking: Optional[str] = ROCKING,
+    step: Optional[float] = STEP,
+    angle: Optional[List[str]] = ANGLE,
     force: bool = typer.Option(False, "--force", help="Overwrite an existing output file."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ):
-    """Correct, mask, centre and crop a rocking scan; write the data, mask and record to a CXI file."""
+    """Correct, mask, centre and crop a rocking scan; write the data, mask, geometry and record to a CXI file."""
     with user_errors():
-        _prepare(frames, out, dark, white, detector_roi, roi, binning, threshold, force, quiet)
+        flags = flag_values(beamline, energy, distance, pixel, delta, gamma, rocking, step, angle)
+        _prepare(frames, out, dark, white, detector_roi, roi, binning, threshold,
+                 (spec, scan, geometry, flags), force, quiet)
 
 
-def _prepare(frames, out, dark, white, detector_roi, roi, binning, threshold, force, quiet):
+def _scan_geometry(spec, scan, geometry_file, flags):
+    """Geometry values from the spec scan, the TOML file and the flags, checked before any frame is read.
+
+    Returns ``(values, record)``: the merged values (None when no geometry was given) and
+    the spec scan's :class:`~phaser.geometry.ScanRecord` (None without ``--spec``).
+    """
+    from phaser.errors import ConfigError
+    from phaser.geometry import get_beamline
+
+    if (spec is None) != (scan is None):
+        raise ConfigError("--spec and --scan go together: give the spec file and the scan number")
+    record, from_spec = None, {}
+    if spec is not None:
+        name = flags.get("beamline") or "34idc"
+        record = get_beamline(name).read_scan(spec, scan)
+        from_spec = {"beamline": name, **record.values}
+        if record.detector is not None:
+            from_spec["detector"] = record.detector.name
+    _, values = resolve_geometry(from_spec, flags, file=geometry_file)
+    return values or None, record
+
+
+def _prepare(frames, out, dark, white, detector_roi, roi, binning, threshold, geometry, force,
+             quiet):
     import shlex
     import sys
 
@@ -45,6 +84,7 @@ def _prepare(frames, out, dark, white, detector_roi, roi, binning, threshold, fo
     detector_roi = None if detector_roi is None else _ints(detector_roi, "--detector-roi", (4,))
     roi = None if roi is None else _ints(roi, "--roi", (1, 3))
     binning = _ints(binning, "--bin", (1, 3))
+    values, record = _scan_geometry(*geometry)
 
     def progress(paths):
         if len(paths) < 2:
@@ -56,8 +96,47 @@ def _prepare(frames, out, dark, white, detector_roi, roi, binning, threshold, fo
                            detector_roi=detector_roi, roi=roi, binning=binning,
                            threshold=threshold, progress=progress)
     command = shlex.join(["phaser", *sys.argv[1:]])
-    write_prepared(out, prepared, force=force, command=command)
+    made = None if values is None else _data_geometry(values, record, prepared)
+    write_prepared(out, prepared, force=force, command=command, geometry=made)
     typer.echo(f"{prepared.summary()} -> {out}")
+    if made is not None:
+        typer.echo(_geometry_line(*made, prepared.iobs.shape))
+
+
+def _data_geometry(values, record, prepared):
+    """The geometry of the prepared box: binning, and the rocking angle at its centre frame."""
+    import numpy as np
+
+    from phaser.errors import InputError
+    from phaser.geometry import build_geometry
+
+    binning = tuple(prepared.step("crop")["bin"])
+    values = {**values, "binning": list(binning)}
+    if record is not None:
+        n_raw = prepared.step("read")["shape"][0]
+        angles = record.rocking_angles
+        if len(angles) != n_raw:
+            raise InputError(f"scan {record.notes['scan']} of {record.notes['spec_file']} has"
+                             f" {len(angles)} points but {n_raw} frames were read")
+        # The raw frame at the centre of the box's centre voxel (a fraction when binned).
+        first = prepared.box[0][0]
+        centre = first + (prepared.iobs.shape[0] // 2) * binning[0] + (binning[0] - 1) / 2
+        rocked = values["rocking"]
+        reference = float(np.interp(centre, np.arange(n_raw), angles))
+        values["angles"] = {**values["angles"], rocked: reference}
+    return values, build_geometry(values, notes=record.notes if record is not None else None)
+
+
+def _geometry_line(values, geometry, shape):
+    import numpy as np
+
+    from phaser.geometry import describe_geometry
+
+    info = describe_geometry(geometry, shape)
+    sizes = ", ".join(f"{v:.1f}" for v in np.linalg.norm(info["detector_transform"], axis=0))
+    return (f"geometry ({geometry.beamline or 'custom'}): {geometry.energy:g} keV, "
+            f"{geometry.distance:g} m, |q| {info['q_norm']:.4f} 1/A at the centre"
+            f" (d = {info['d_spacing']:.4f} A); detector-frame steps {sizes} nm")
 
 
 def _ints(text, option, counts):

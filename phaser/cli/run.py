@@ -41,6 +41,7 @@ def run(
     d_spacing: Optional[float] = typer.Option(None, "--d-spacing", help="Plane spacing of the reflection, Angstrom (instead of --bragg/--lattice)."),
     voxel_size: Optional[str] = typer.Option(None, "--voxel-size", help="Real-space voxel size, nm: one value or z,y,x (for the strain)."),
     q_axis: Optional[int] = typer.Option(None, "--q-axis", help="Array axis along q, for the strain [default: 0]."),
+    geometry: Optional[Path] = typer.Option(None, "--geometry", help="TOML file of the experiment's geometry (over what the data file carries); stored with the result for phaser orthogonalise.", show_default=False),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ):
     """Reconstruct INPUT and write the result (object, support, history) to a CXI file."""
@@ -50,15 +51,17 @@ def run(
         _run(input, algo, iters, init, init_options, flags, backend, seed, mask, support, out, force, config,
              metrics_every, threads, runs, keep, select, sw_threshold, free_fraction,
              dict(bragg=bragg, lattice=lattice, d_spacing=d_spacing, voxel_size=voxel_size,
-                  q_axis=q_axis), quiet)
+                  q_axis=q_axis), geometry, quiet)
 
 
 def _run(input, algo, iters, init, init_options, flags, backend, seed, mask, support, out, force, config,
-         metrics_every, threads, runs, keep, select, sw_threshold, free_fraction, post, quiet):
+         metrics_every, threads, runs, keep, select, sw_threshold, free_fraction, post,
+         geometry_file, quiet):
     import dataclasses
     import shlex
     import sys
 
+    import numpy as np
     from tqdm import tqdm
 
     from phaser.config import ReconstructionConfig, load_config
@@ -89,6 +92,7 @@ def _run(input, algo, iters, init, init_options, flags, backend, seed, mask, sup
     check_output(out, force=force)
     iobs, mask_array = load_data(input, mask)
     support_array = load_support(support, iobs.shape) if support else None
+    geometry = _geometry(input, geometry_file, iobs.shape)
 
     total = cfg.operator().n_iterations
     bar = tqdm(total=total * cfg.runs, unit="it", disable=True if quiet else None, leave=False,
@@ -101,7 +105,11 @@ def _run(input, algo, iters, init, init_options, flags, backend, seed, mask, sup
                                     command=command)
     finally:
         bar.close()
-    result.config.update(input=str(input), mask=_str(mask), support=_str(support))
+    result.config.update(input=str(input), mask=_str(mask), support=_str(support),
+                         geometry=_str(geometry_file))
+    if geometry is not None:
+        result.geometry = geometry
+        result.transform = np.asarray(geometry["detector_transform"])
     save_result(result, out, force=force)
     t = result.timings
     llk_free = result.history["llk_free"][-1] if len(result.history.get("llk_free", [])) else float("nan")
@@ -117,6 +125,31 @@ def _run(input, algo, iters, init, init_options, flags, backend, seed, mask, sup
                  f"{weights}{spread_text}{failed_text}  ")
     typer.echo(line + f"{total * cfg.runs} iterations in {t['total']:.2f} s "
                f"({t['iterations_per_s']:.0f} it/s, {result.backend})  -> {out}")
+
+
+def _geometry(input, geometry_file, shape):
+    """The geometry record of a run: the data file's values under ``--geometry``'s, or None.
+
+    A data file's incomplete CXI fields alone (energy, distance, pixel, no angles) give no
+    geometry and no error; anything a ``--geometry`` file takes part in must be complete.
+    """
+    from phaser.errors import ConfigError
+    from phaser.geometry import build_geometry, describe_geometry, load_geometry_values, merge_values
+    from phaser.io.cxi import read_geometry_values
+    from phaser.io.paths import file_format
+
+    carried = read_geometry_values(input) if file_format(input) == "hdf5" else {}
+    given = load_geometry_values(geometry_file) if geometry_file is not None else {}
+    values = merge_values(carried, given)
+    if not values:
+        return None
+    try:
+        geometry = build_geometry(values)
+    except ConfigError:
+        if geometry_file is None:
+            return None
+        raise
+    return describe_geometry(geometry, shape, values)
 
 
 @contextlib.contextmanager

@@ -13,39 +13,19 @@ entry-point group, so a third-party package adds one in its own ``pyproject.toml
     mine = "mypackage.init:MyInit"
 """
 
-import importlib
 import inspect
-from dataclasses import dataclass
-from importlib.metadata import entry_points
 
 from phaser.errors import ConfigError
+from phaser.plugins import load_plugin, registry
 
-__all__ = ["GROUP", "InitializerInfo", "available_initializers", "check_options",
+__all__ = ["GROUP", "available_initializers", "check_options",
            "describe_initializers", "get_initializer"]
 
 GROUP = "phaser.initializers"
 
 
-@dataclass(frozen=True)
-class InitializerInfo:
-    """A registered initializer: its name, ``module:attr`` target and distribution."""
-
-    name: str
-    target: str
-    distribution: str
-
-
 def _registry():
-    found = {}
-    for ep in entry_points(group=GROUP):
-        dist = ep.dist.name if ep.dist is not None else "unknown"
-        # The first registration of a name wins, as Python's import order would have it.
-        found.setdefault(ep.name, InitializerInfo(ep.name, ep.value, dist))
-    if not found:
-        raise ConfigError("no initializers are registered: phaser's package metadata is "
-                          "missing; install it (pip install -e .) rather than running the "
-                          "source tree")
-    return found
+    return registry(GROUP, "initializer")
 
 
 def available_initializers():
@@ -54,20 +34,7 @@ def available_initializers():
 
 
 def _load(name):
-    info = _registry().get(name)
-    if info is None:
-        raise ConfigError(
-            f"unknown initializer {name!r}; choose from {', '.join(available_initializers())}"
-        )
-    module, _, attr = info.target.partition(":")
-    try:
-        obj = importlib.import_module(module)
-        for part in attr.split("."):
-            obj = getattr(obj, part)
-    except Exception as exc:  # a broken plugin must not take the command line down
-        raise ConfigError(f"initializer {name!r} ({info.target}, from {info.distribution}) "
-                          f"cannot load: {exc}") from None
-    return obj
+    return load_plugin(GROUP, name, "initializer")
 
 
 def _options(cls):

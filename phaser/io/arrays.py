@@ -15,7 +15,7 @@ import tifffile
 
 from ..errors import InputError
 from ..result import Result
-from .metadata import check_runs, from_json, result_arrays, result_info, result_maps, to_json
+from .metadata import check_runs, check_transform, from_json, result_arrays, result_info, result_maps, to_json
 
 __all__ = [
     "read_arrays",
@@ -160,6 +160,8 @@ def write_result(result, path):
     arrays.update({MAP_PREFIX + name: values for name, values in maps.items()})
     if result.psf is not None:
         arrays["psf"] = np.asarray(result.psf, np.float32)
+    if result.transform is not None:
+        arrays["transform"] = np.asarray(result.transform, np.float64)
     # A 0-d unicode array, so reading it back needs no pickle.
     arrays["metadata"] = np.array(to_json(info))
     # A file object, because np.savez appends ".npz" to names that lack it.
@@ -220,4 +222,8 @@ def read_result(path):
         psf=arrays.get("psf"),
         mode_weights=[float(w) for w in info.get("mode_weights", [])],
         events=list(info.get("events", [])),
+        frame=str(info.get("frame", "detector")),
+        transform=check_transform(arrays.get("transform"), path),
+        geometry=dict(info.get("geometry", {})),
     )
+

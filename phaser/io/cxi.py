@@ -7,6 +7,11 @@ Data layout (read and written)::
     /entry_1/instrument_1/detector_1/data     hard link to the same dataset
     /entry_1/instrument_1/detector_1/mask     uint8, nonzero = bad pixel (optional)
     /entry_1/attribution, /entry_1/notes      strings (optional)
+    /entry_1/instrument_1/source_1/energy     float64, J (optional; CXI's own field)
+    /entry_1/instrument_1/detector_1/distance float64, m (optional)
+    /entry_1/instrument_1/detector_1/{y,x}_pixel_size   float64, m (optional)
+    /entry_1/instrument_1/geometry            JSON: phaser's geometry values (beamline,
+                                              angles, rocking step...; optional)
 
 Reading also accepts the intensity only under ``detector_1/data`` and a mask under
 ``/entry_1/data_1/mask``.
@@ -28,6 +33,12 @@ Result layout::
                                               of the kept runs (multi-run only)
         psf                                   float32 partial-coherence PSF, centred,
                                               summing to 1 (only after a PSF operator)
+    /entry_1/image_1/frame                    "detector", "lab" or "crystal" (optional;
+                                              absent means detector)
+    /entry_1/image_1/transform                float64 (3, 3), nm per array step (columns),
+                                              x, y, z rows (only with a geometry)
+    /entry_1/image_1/process_1/geometry       JSON: the geometry and what was derived
+                                              from it (only with a geometry)
     /entry_1/image_1/process_2/               NXprocess "phase post-processing" (optional)
         program, version, date, description
         parameters                            JSON object: bragg, lattice, d_spacing,
@@ -48,7 +59,7 @@ import numpy as np
 from ..conventions import INTENSITY_DTYPE, OBJECT_DTYPE, SUPPORT_DTYPE
 from ..errors import InputError
 from ..result import Result
-from .metadata import check_runs, from_json, result_arrays, result_info, result_maps, to_json
+from .metadata import check_runs, check_transform, from_json, result_arrays, result_info, result_maps, to_json
 
 __all__ = [
     "CXI_VERSION",
@@ -65,6 +76,8 @@ __all__ = [
     "read_support",
     "is_result",
     "write_data",
+    "write_geometry",
+    "read_geometry_values",
     "write_result",
     "read_result",
 ]
@@ -195,6 +208,65 @@ def is_result(path):
         return OBJECT_PATH in f
 
 
+GEOMETRY_PATH = "/entry_1/instrument_1/geometry"
+_ENERGY_PATH = "/entry_1/instrument_1/source_1/energy"
+_DISTANCE_PATH = "/entry_1/instrument_1/detector_1/distance"
+_PIXEL_PATHS = ("/entry_1/instrument_1/detector_1/y_pixel_size",
+                "/entry_1/instrument_1/detector_1/x_pixel_size")
+_EV = 1.602176634e-19  # J
+
+
+def write_geometry(f, values, geometry):
+    """Store geometry `values` (JSON) and CXI's own energy, distance and pixel fields.
+
+    Parameters
+    ----------
+    f : h5py.File
+        Open data file.
+    values : dict
+        Geometry values (:mod:`phaser.geometry.config`), stored as given.
+    geometry : phaser.geometry.Geometry
+        The geometry they make, for the CXI fields (pixel size of the stored data).
+    """
+    note = f.create_dataset(GEOMETRY_PATH, data=to_json(values))
+    note.attrs["description"] = "phaser geometry values (see phaser.geometry.config)"
+    f.create_dataset(_ENERGY_PATH, data=np.float64(geometry.energy * 1e3 * _EV))
+    f[_ENERGY_PATH].attrs["units"] = "J"
+    f.create_dataset(_DISTANCE_PATH, data=np.float64(geometry.distance))
+    f[_DISTANCE_PATH].attrs["units"] = "m"
+    for path, size in zip(_PIXEL_PATHS, geometry.pixel_size):
+        f.create_dataset(path, data=np.float64(size))
+        f[path].attrs["units"] = "m"
+
+
+def read_geometry_values(path):
+    """Geometry values a data file carries: phaser's record, else CXI's own fields.
+
+    Returns
+    -------
+    dict
+        Possibly empty; CXI's fields give ``energy`` (keV), ``distance`` (m) and ``pixel``
+        (m) only, which a beamline and angles complete.
+    """
+    with open_hdf5(path) as f:
+        if GEOMETRY_PATH in f:
+            values = from_json(_string(f[GEOMETRY_PATH].parent, "geometry"), path)
+            if not isinstance(values, dict):
+                raise InputError(f"{path}: {GEOMETRY_PATH} is not a JSON object")
+            return values
+        values = {}
+        try:
+            if _ENERGY_PATH in f:
+                values["energy"] = float(f[_ENERGY_PATH][()]) / (1e3 * _EV)
+            if _DISTANCE_PATH in f:
+                values["distance"] = float(f[_DISTANCE_PATH][()])
+            if all(p in f for p in _PIXEL_PATHS):
+                values["pixel"] = [float(f[p][()]) for p in _PIXEL_PATHS]
+        except (TypeError, ValueError):
+            raise InputError(f"{path}: its CXI geometry fields are not numbers") from None
+        return values
+
+
 def _set_attrs(node, **attrs):
     for key, value in attrs.items():
         node.attrs[key] = value
@@ -260,6 +332,8 @@ def _write_process(process, result, history):
         process.create_dataset("events", data=to_json(info["events"]))
     if info["mode_weights"]:
         process.create_dataset("mode_weights", data=np.asarray(info["mode_weights"], np.float64))
+    if info["geometry"]:
+        process.create_dataset("geometry", data=to_json(info["geometry"]))
     if result.psf is not None:
         psf = process.create_dataset("psf", data=np.asarray(result.psf, INTENSITY_DTYPE),
                                      **_COMPRESSION)
@@ -292,6 +366,8 @@ def write_result(result, path):
     obj, support, history = result_arrays(result)
     # Validate before the file is created, so a bad map fails with nothing half written.
     maps = result_maps(result)
+    if result.transform is not None:
+        check_transform(result.transform)
     f, entry = _new_file(path, "image_1")
     with f:
         image = entry.create_group("image_1")
@@ -299,6 +375,12 @@ def write_result(result, path):
         image.create_dataset("data", data=obj, **_COMPRESSION)
         image.create_dataset("support", data=support, **_COMPRESSION)
         image.create_dataset("data_space", data="real")
+        image.create_dataset("frame", data=str(result.frame))
+        if result.transform is not None:
+            transform = image.create_dataset("transform", data=check_transform(result.transform))
+            transform.attrs["units"] = "nm"
+            transform.attrs["description"] = ("position change (x, y, z) per step along each"
+                                               " array axis (columns)")
         _write_process(image.create_group("process_1"), result, history)
         info = result_info(result)
         if maps or info["postprocess"]:
@@ -335,6 +417,10 @@ def read_result(path):
             support=_read(support, path).astype(SUPPORT_DTYPE, copy=False),
         )
         _read_postprocess(f, result, path)
+        image = f[OBJECT_PATH].parent
+        result.frame = _string(image, "frame", "detector")
+        if "transform" in image:
+            result.transform = check_transform(_read(image["transform"], path), path)
         process = f.get(PROCESS_PATH)
         if process is None:
             return result
@@ -356,6 +442,8 @@ def read_result(path):
             result.events = from_json(_string(process, "events"), path)
         if "mode_weights" in process:
             result.mode_weights = [float(w) for w in np.atleast_1d(process["mode_weights"][()])]
+        if "geometry" in process:
+            result.geometry = from_json(_string(process, "geometry"), path)
         if "psf" in process:
             result.psf = _read(process["psf"], path).astype(INTENSITY_DTYPE, copy=False)
         return result

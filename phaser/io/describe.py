@@ -65,7 +65,24 @@ def _describe_result(path):
         rows.append(("runs", f"{len(r.runs)} ({kept} kept)"))
     if r.maps:
         rows.append(("maps", ", ".join(r.maps)))
+    rows.append(("frame", _frame(r)))
+    if r.geometry.get("q_norm"):
+        g = r.geometry
+        rows.append(("bragg peak", f"|q| {g['q_norm']:.5g} 1/A, d {g['d_spacing']:.5g} A"))
+    if r.geometry.get("crystal_size_nm"):
+        rows.append(("crystal", " x ".join(f"{v:.0f}" for v in r.geometry["crystal_size_nm"])
+                     + " nm (x, y, z)"))
     return _rows(f"{path}: phaser result", rows)
+
+
+def _frame(result):
+    if result.frame != "detector":
+        sizes = result.voxel_size
+        return f"{result.frame}, {sizes[0]:.4g} nm voxels" if sizes else result.frame
+    if result.transform is not None:
+        steps = ", ".join(f"{v:.4g}" for v in np.linalg.norm(result.transform, axis=0))
+        return f"detector (with a geometry: steps of {steps} nm, not orthogonal)"
+    return "detector (no geometry)"
 
 
 def describe(path):

@@ -7,7 +7,8 @@ import numpy as np
 from ..conventions import INTENSITY_DTYPE, OBJECT_DTYPE, SUPPORT_DTYPE
 from ..errors import InputError
 
-__all__ = ["to_json", "from_json", "result_arrays", "result_maps", "result_info", "check_runs"]
+__all__ = ["to_json", "from_json", "result_arrays", "result_maps", "result_info", "check_runs",
+           "check_transform"]
 
 
 def _default(value):
@@ -107,6 +108,22 @@ def check_runs(runs, name):
     return runs
 
 
+def check_transform(matrix, name="result"):
+    """Return a result's transform as a float64 3x3 matrix (None stays None).
+
+    Raises
+    ------
+    InputError
+        If it is not a finite 3x3 matrix (`name` says where it came from).
+    """
+    if matrix is None:
+        return None
+    matrix = np.asarray(matrix, dtype=np.float64)
+    if matrix.shape != (3, 3) or not np.all(np.isfinite(matrix)):
+        raise InputError(f"{name}: the transform is not a finite 3x3 matrix")
+    return matrix
+
+
 def result_info(result):
     """Return the scalar fields of `result` (everything but arrays) as a plain dict."""
     return {
@@ -121,4 +138,6 @@ def result_info(result):
         "runs": [dict(run) for run in result.runs],
         "mode_weights": [float(w) for w in result.mode_weights],
         "events": [dict(e) for e in result.events],
+        "frame": str(result.frame),
+        "geometry": dict(result.geometry),
     }

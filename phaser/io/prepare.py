@@ -517,7 +517,8 @@ def _json(obj):
     return json.dumps(obj, default=lambda o: o.item() if hasattr(o, "item") else str(o))
 
 
-def write_prepared(path, prepared, *, force=False, command=None, attribution=None):
+def write_prepared(path, prepared, *, force=False, command=None, attribution=None,
+                   geometry=None):
     """Write a prepared data set to a CXI file, with the record of its preparation.
 
     The data use the layout of :func:`phaser.io.save_data` (so :func:`phaser.load_data`
@@ -538,6 +539,9 @@ def write_prepared(path, prepared, *, force=False, command=None, attribution=Non
         Command line to record.
     attribution : str, optional
         Where the data come from.
+    geometry : (dict, phaser.geometry.Geometry), optional
+        The geometry values of the prepared box and the geometry they make, stored with
+        :func:`phaser.io.cxi.write_geometry`.
 
     Raises
     ------
@@ -571,6 +575,8 @@ def write_prepared(path, prepared, *, force=False, command=None, attribution=Non
                 note.create_dataset("description", data=record["step"])
                 note.create_dataset("type", data="application/json")
                 note.create_dataset("data", data=_json(record))
+            if geometry is not None:
+                cxi.write_geometry(f, *geometry)
 
 
 def read_steps(path):

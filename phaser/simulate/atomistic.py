@@ -273,7 +273,8 @@ def atomistic_crystal(
         final, steps = second.positions, steps + second.steps
         _warn_unconverged(second, "strained", max_steps)
 
-    phi = 2 * np.pi * ((final - reference) @ bragg)
+    # -G·u: the phase of the forward model's object (see phaser.analysis.phase).
+    phi = -2 * np.pi * ((final - reference) @ bragg)
     coords = placement.grid_coordinates(final / scale)
     amplitude, phase = _bin(coords, phi, placement.shape, 4 * lattice_per_voxel**3)
     return AtomisticCrystal(

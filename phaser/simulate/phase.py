@@ -1,7 +1,7 @@
 """Phase fields of simulated crystals.
 
-In BCDI the phase of the crystal image is φ(r) = G·u(r), the lattice displacement u
-projected on the Bragg vector G, in radians. Here: a Gaussian-correlated random field
+In BCDI the phase of the crystal image is φ(r) = -G·u(r), the lattice displacement u
+projected on the Bragg vector G, in radians (the sign: :mod:`phaser.analysis.phase`). Here: a Gaussian-correlated random field
 (Wu et al. 2021, eq. 3) as a generic smooth strain, and the removal of the linear phase
 ramp that centring the detector on the Bragg peak takes out of measured data. Atomistic
 strain fields are in :mod:`phaser.simulate.atomistic`.

@@ -121,7 +121,7 @@ class SimulationConfig:
     max_strain: float = 0.01
     """Largest strain component of the ``atomistic`` model (0.01 is 1 %)."""
     bragg: tuple = (1, 1, 1)
-    """Miller indices of the Bragg reflection: the phase is 2π G·u."""
+    """Miller indices of the Bragg reflection: the phase is -2π G·u (u in lattice units)."""
     lattice_per_voxel: float = 1.0
     """Lattice constants per voxel in the ``atomistic`` model; sets the number of atoms."""
     n_planes: tuple = (4, 20)

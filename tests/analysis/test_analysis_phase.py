@@ -60,7 +60,7 @@ def test_recovers_true_phase_and_displacement_despite_ramp_offset_and_wraps(sim)
     assert rms(maps["phase"][inside] - truth[inside]) < 0.1
     d = GOLD / np.sqrt(3)
     g = 2 * np.pi / d
-    assert rms(maps["displacement"][inside] * g - truth[inside]) < 0.1
+    assert rms(-maps["displacement"][inside] * g - truth[inside]) < 0.1
     # The removed ramp is the one added (the truth has none, up to its own weighting).
     np.testing.assert_allclose(parameters["ramp"], RAMP, atol=0.02)
 
@@ -93,11 +93,14 @@ def test_ramp_kept_when_asked():
 
 
 def homogeneous_strain_object(strain, voxel_nm, axis, d):
-    """A ball whose displacement grows by `strain` * distance along `axis`: u in Å."""
+    """A ball whose displacement grows by `strain` * distance along `axis`: u in Å.
+
+    Its phase is -G·u (see :mod:`phaser.analysis.phase`).
+    """
     inside = ball()
     coordinate = np.indices(inside.shape)[axis] * voxel_nm * 10.0  # Å
     u = strain * coordinate
-    return inside * np.exp(2j * np.pi * u / d), inside
+    return inside * np.exp(-2j * np.pi * u / d), inside
 
 
 def test_homogeneous_strain_value_and_units():
@@ -149,7 +152,7 @@ def test_quadratic_displacement_gives_linear_strain():
     d, voxel = 2.0, 5.0
     y = np.indices(inside.shape)[1]
     alpha = 0.01  # Å per voxel²
-    obj = inside * np.exp(2j * np.pi * alpha * (y - 16.0) ** 2 / d)
+    obj = inside * np.exp(-2j * np.pi * alpha * (y - 16.0) ** 2 / d)
     maps, _ = postprocess(obj, inside, d_spacing=d, voxel_size=voxel, q_axis=1)
     # Central differences of a quadratic are exact: the strain rises by 2α / (10 v) per
     # voxel wherever both neighbours are inside.

@@ -94,7 +94,7 @@ def test_output_directory_missing(one_line_error, invoke, data, tmp_path):
 
 
 def test_info_without_arguments_is_an_error(one_line_error, invoke):
-    one_line_error(invoke("info"), "give a FILE to describe, --initializers or --backends")
+    one_line_error(invoke("info"), "give a FILE to describe, --initializers, --backends or --beamlines")
 
 
 def test_info_on_a_missing_file(one_line_error, invoke):

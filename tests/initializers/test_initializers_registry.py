@@ -34,20 +34,13 @@ class ShellInit:
 
 
 @pytest.fixture
-def plugin_dir(tmp_path):
+def plugin_dir(plugin_distribution):
     """A directory holding an installed distribution with two phaser initializers."""
-    root = tmp_path / "site"
-    root.mkdir()
-    (root / "phaser_shell_plugin.py").write_text(PLUGIN)
-    info = root / "phaser_shell_plugin-1.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: phaser-shell-plugin\nVersion: 1.0\n")
-    (info / "entry_points.txt").write_text(textwrap.dedent("""\
+    return plugin_distribution("phaser_shell_plugin", PLUGIN, textwrap.dedent("""\
         [phaser.initializers]
         shell = phaser_shell_plugin:ShellInit
         broken = phaser_no_such_module:Nope
         """))
-    return root
 
 
 @pytest.fixture

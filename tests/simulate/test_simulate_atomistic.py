@@ -88,9 +88,10 @@ def test_homogeneous_strain_gives_linear_phase_ramp(bragg, rotated):
         body, placement, strain=STRAIN, bragg=bragg, relax=False
     )
     slope, residual = fit_plane(crystal.phase, interior(placement, body))
-    # φ = 2π g·x with g = εᵀG and x = L R^T ((v - origin) * voxel) in lattice units.
+    # φ = -2π g·x with g = εᵀG and x = L R^T ((v - origin) * voxel) in lattice units (the
+    # object's phase is -G·u: see phaser.analysis.phase).
     g = placement.rotation @ (STRAIN.T @ np.array(bragg, dtype=np.float64))
-    expected = 2 * np.pi * lattice_per_body_unit(placement) * placement.voxel * g
+    expected = -2 * np.pi * lattice_per_body_unit(placement) * placement.voxel * g
     np.testing.assert_allclose(
         slope, expected, rtol=0.03, atol=0.01 * np.abs(expected).max()
     )

@@ -101,6 +101,12 @@ class PostProcessed(NamedTuple):
 
 
 def _check_object(obj, support):
+    obj, inside = _validated(obj, support)
+    return obj.astype(np.complex128), inside
+
+
+def _validated(obj, support):
+    """The object as an array and its support as booleans, checked (shapes, non-empty)."""
     obj = np.asarray(obj)
     if obj.ndim != 3:
         raise ValueError(f"obj is {obj.ndim}-D; expected a 3-D (z, y, x) array")
@@ -112,7 +118,7 @@ def _check_object(obj, support):
     inside = support != 0
     if not inside.any():
         raise ValueError("the support is empty")
-    return obj.astype(np.complex128), inside
+    return obj, inside
 
 
 def centre_of_mass(weights):
@@ -432,10 +438,15 @@ def postprocess(
     >>> parameters["units"]["displacement"]
     'angstrom'
     """
-    obj, inside = _check_object(obj, support)
     d = _resolve_d_spacing(bragg, lattice, d_spacing)
     sizes = _voxel_size(voxel_size)
     q = _q_direction(q_axis)
+    full, full_inside = _validated(obj, support)
+    # Everything but the amplitude lives on the support: work in its bounding box (a
+    # crystal fills a few per cent of an oversampled array), in double precision there.
+    box = _support_box(full_inside)
+    obj, inside = full[box].astype(np.complex128), full_inside[box]
+    offset = np.array([b.start for b in box], dtype=np.float64)
 
     amplitude = np.abs(obj)
     weights = np.where(inside, amplitude, 0.0)
@@ -467,7 +478,8 @@ def postprocess(
         maps["strain"] = strain_along(maps["displacement"], q, sizes)
         units["displacement"] = UNITS["displacement"]
         units["strain"] = UNITS["strain"] if sizes is not None else STRAIN_PER_VOXEL
-    maps = {name: values.astype(INTENSITY_DTYPE) for name, values in maps.items()}
+    maps = {name: _embed(values, box, full.shape) for name, values in maps.items()}
+    maps["amplitude"] = np.abs(full).astype(INTENSITY_DTYPE)
 
     parameters = {
         "method": "phase ramp removal, 3-D unwrapping (scikit-image), origin at the centre of mass",
@@ -480,11 +492,27 @@ def postprocess(
         "q_direction": q.tolist(),
         "remove_ramp": bool(remove_ramp),
         "ramp": ramp.tolist(),
-        "origin": None if origin is None else list(origin),
-        "centre_of_mass": list(com),
+        "origin": None if origin is None else [int(o + b) for o, b in zip(origin, offset)],
+        "centre_of_mass": [float(c + b) for c, b in zip(com, offset)],
         "outside_support": "NaN",
     }
     return PostProcessed(maps, parameters)
+
+
+def _support_box(inside, margin=1):
+    """Slices of the support's bounding box grown by `margin` voxels (clipped to the array)."""
+    box = []
+    for axis, n in enumerate(inside.shape):
+        where = np.flatnonzero(inside.any(axis=tuple(a for a in range(3) if a != axis)))
+        box.append(slice(max(int(where[0]) - margin, 0), min(int(where[-1]) + 1 + margin, n)))
+    return tuple(box)
+
+
+def _embed(values, box, shape):
+    """A float32 map of `shape`, NaN outside `box`, `values` inside it."""
+    out = np.full(shape, np.nan, INTENSITY_DTYPE)
+    out[box] = values
+    return out
 
 
 def _resolve_d_spacing(bragg, lattice, d_spacing_):

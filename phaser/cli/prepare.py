@@ -100,7 +100,7 @@ def _prepare(frames, out, dark, white, detector_roi, roi, binning, threshold, ge
     write_prepared(out, prepared, force=force, command=command, geometry=made)
     typer.echo(f"{prepared.summary()} -> {out}")
     if made is not None:
-        typer.echo(_geometry_line(*made, prepared.iobs.shape))
+        typer.echo(_geometry_line(made[1], prepared.iobs.shape))
 
 
 def _data_geometry(values, record, prepared):
@@ -127,7 +127,7 @@ def _data_geometry(values, record, prepared):
     return values, build_geometry(values, notes=record.notes if record is not None else None)
 
 
-def _geometry_line(values, geometry, shape):
+def _geometry_line(geometry, shape):
     import numpy as np
 
     from phaser.geometry import describe_geometry

@@ -42,21 +42,25 @@ def run(
     voxel_size: Optional[str] = typer.Option(None, "--voxel-size", help="Real-space voxel size, nm: one value or z,y,x (for the strain)."),
     q_axis: Optional[int] = typer.Option(None, "--q-axis", help="Array axis along q, for the strain [default: 0]."),
     geometry: Optional[Path] = typer.Option(None, "--geometry", help="TOML file of the experiment's geometry (over what the data file carries); stored with the result for phaser orthogonalise.", show_default=False),
+    save_on_interrupt: bool = typer.Option(False, "--save-on-interrupt", help="On Ctrl-C, write the state reached as a complete result marked 'interrupted' (by default Ctrl-C writes nothing)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ):
-    """Reconstruct INPUT and write the result (object, support, history) to a CXI file."""
+    """Reconstruct INPUT and write the result (object, support, history) to a CXI file.
+
+    Ctrl-C stops the run at the end of the current iteration (a second Ctrl-C at once).
+    """
     with user_errors():
         flags = dict(model=model, library=library, neighbours=neighbours, previous=previous)
         init_options = _init_options(init_option, **flags)
         _run(input, algo, iters, init, init_options, flags, backend, seed, mask, support, out, force, config,
              metrics_every, threads, runs, keep, select, sw_threshold, free_fraction,
              dict(bragg=bragg, lattice=lattice, d_spacing=d_spacing, voxel_size=voxel_size,
-                  q_axis=q_axis), geometry, quiet)
+                  q_axis=q_axis), geometry, save_on_interrupt, quiet)
 
 
 def _run(input, algo, iters, init, init_options, flags, backend, seed, mask, support, out, force, config,
          metrics_every, threads, runs, keep, select, sw_threshold, free_fraction, post,
-         geometry_file, quiet):
+         geometry_file, save_on_interrupt, quiet):
     import dataclasses
     import shlex
     import sys
@@ -65,6 +69,7 @@ def _run(input, algo, iters, init, init_options, flags, backend, seed, mask, sup
     from tqdm import tqdm
 
     from phaser.config import ReconstructionConfig, load_config
+    from phaser.engine.interrupt import stop_at_iteration_end
     from phaser.engine.run import run_configured
     from phaser.engine.runs import spread
     from phaser.io import load_data, load_support, save_result
@@ -98,11 +103,18 @@ def _run(input, algo, iters, init, init_options, flags, backend, seed, mask, sup
     bar = tqdm(total=total * cfg.runs, unit="it", disable=True if quiet else None, leave=False,
                desc=input.name)
     command = shlex.join(["phaser", *sys.argv[1:]])
-    callbacks = [lambda state: bar.update(1)]
+    done = [0]  # iterations run, over all runs
+
+    def count(state):
+        done[0] += 1
+        bar.update(1)
+
+    callbacks = [count]
     try:
-        with _initializer_log(not quiet):
-            result = run_configured(cfg, iobs, mask_array, support_array, callbacks=callbacks,
-                                    command=command)
+        with _initializer_log(not quiet), stop_at_iteration_end() as stopper:
+            result = run_configured(cfg, iobs, mask_array, support_array,
+                                    callbacks=[*callbacks, stopper.check], command=command,
+                                    on_interrupt="finish" if save_on_interrupt else "raise")
     finally:
         bar.close()
     result.config.update(input=str(input), mask=_str(mask), support=_str(support),
@@ -123,7 +135,9 @@ def _run(input, algo, iters, init, init_options, flags, backend, seed, mask, sup
         weights = ", ".join(f"{w:.3f}" for w in result.mode_weights[:3])
         line += (f"{len(kept)} of {cfg.runs} runs kept (by {cfg.select}), mode weights "
                  f"{weights}{spread_text}{failed_text}  ")
-    typer.echo(line + f"{total * cfg.runs} iterations in {t['total']:.2f} s "
+    if any(e.get("event") == "interrupted" for e in result.events):
+        line += f"INTERRUPTED (by Ctrl-C) after {done[0]} of {total * cfg.runs} iterations  "
+    typer.echo(line + f"{done[0]} iterations in {t['total']:.2f} s "
                f"({t['iterations_per_s']:.0f} it/s, {result.backend})  -> {out}")
 
 

@@ -37,9 +37,12 @@ class Reconstructor:
     >>> result = rec.finalize()                                       # doctest: +SKIP
     """
 
-    def __init__(self, config=None, callbacks=(), command=None):
+    def __init__(self, config=None, callbacks=(), command=None, on_interrupt="raise"):
         self.config = config or ReconstructionConfig()
         self.callbacks = list(callbacks)
+        if on_interrupt not in ("raise", "finish"):
+            raise ValueError(f"on_interrupt must be 'raise' or 'finish', got {on_interrupt!r}")
+        self.on_interrupt = on_interrupt
         self.command = command if command is not None else " ".join(sys.argv)
         self.state = None
         self._ran = []
@@ -129,9 +132,27 @@ class Reconstructor:
         return self.state
 
     def run(self, iobs, mask=None, support=None, free=None, obj=None, psf=None):
-        """``setup``, then the configured algorithm, then ``finalize``."""
+        """``setup``, then the configured algorithm, then ``finalize``.
+
+        A :class:`~phaser.engine.interrupt.RunInterrupted` raised by a callback between
+        iterations propagates, unless the reconstructor was made with
+        ``on_interrupt="finish"``: the result is then finalised from the state reached and
+        marked by an ``interrupted`` event (iteration reached and planned).
+        """
+        from phaser.engine.interrupt import RunInterrupted
+
         self.setup(iobs, mask, support, free, obj, psf)
-        self.step(self.operator())
+        operator = self.operator()
+        try:
+            self.step(operator)
+        except RunInterrupted:
+            if self.on_interrupt != "finish":
+                raise
+            st = self.state
+            st.events.append({"iteration": st.iteration, "event": "interrupted",
+                              "planned": operator.n_iterations,
+                              "algorithm": str(operator)})
+            self._ran.append(operator)
         return self.finalize()
 
     def operator(self):
@@ -259,10 +280,14 @@ def reconstruct(iobs, mask=None, algorithm=None, init="autocorr", backend="numba
                           command="phaser.reconstruct(...)")
 
 
-def run_configured(config, iobs, mask=None, support=None, *, callbacks=(), command=None):
+def run_configured(config, iobs, mask=None, support=None, *, callbacks=(), command=None,
+                   on_interrupt="raise"):
     """Everything a configuration asks for: one run or several, then post-processing.
 
     The library call (:func:`reconstruct`) and ``phaser run`` both go through here.
+    `on_interrupt` is the :class:`Reconstructor`'s: ``"finish"`` turns a
+    :class:`~phaser.engine.interrupt.RunInterrupted` into a result marked
+    ``interrupted`` (with several runs, the runs done so far and the interrupted one).
 
     Returns
     -------
@@ -273,7 +298,9 @@ def run_configured(config, iobs, mask=None, support=None, *, callbacks=(), comma
     if config.runs > 1:
         from phaser.engine.runs import run_many
 
-        result = run_many(config, iobs, mask, support, callbacks=callbacks, command=command)
+        result = run_many(config, iobs, mask, support, callbacks=callbacks, command=command,
+                          on_interrupt=on_interrupt)
     else:
-        result = Reconstructor(config, callbacks, command=command).run(iobs, mask, support)
+        result = Reconstructor(config, callbacks, command=command,
+                               on_interrupt=on_interrupt).run(iobs, mask, support)
     return postprocess_result(result, **config.postprocess_options())

@@ -37,7 +37,7 @@ OUTLIER_FACTOR = 2.0
 
 
 def run_many(config, iobs, mask=None, support=None, *, callbacks=(), command=None,
-             on_run=None):
+             on_run=None, on_interrupt="raise"):
     """Run ``config.runs`` reconstructions and combine the best ``config.keep`` into modes.
 
     Parameters
@@ -53,6 +53,10 @@ def run_many(config, iobs, mask=None, support=None, *, callbacks=(), command=Non
         Stored with the result.
     on_run : callable, optional
         Called as ``on_run(index, summary)`` after each run (progress reports).
+    on_interrupt : {"raise", "finish"}
+        With ``"finish"``, an interrupted run ends the series: it is finalised where it
+        stopped (status ``interrupted``) and combined with the runs done before it;
+        later runs are not started.
 
     Returns
     -------
@@ -88,7 +92,7 @@ def run_many(config, iobs, mask=None, support=None, *, callbacks=(), command=Non
     summaries, results = [], []
     for r in range(config.runs):
         one = dataclasses.replace(config, seed=seed + r, runs=1, keep=1)
-        rec = Reconstructor(one, callbacks, command=command)
+        rec = Reconstructor(one, callbacks, command=command, on_interrupt=on_interrupt)
         summary = {"seed": seed + r}
         try:
             result = rec.run(iobs, mask, support, free)
@@ -101,10 +105,16 @@ def run_many(config, iobs, mask=None, support=None, *, callbacks=(), command=Non
                            llk=result.llk,
                            llk_free=_last(result.history, "llk_free"),
                            **amplitude_criteria(result.obj, result.support))
+        interrupted = result is not None and any(e.get("event") == "interrupted"
+                                                 for e in result.events)
+        if interrupted:
+            summary["status"] = "interrupted"
         summaries.append(summary)
         results.append(result)
         if on_run is not None:
             on_run(r, summary)
+        if interrupted:
+            break
 
     ok = [i for i, res in enumerate(results) if res is not None]
     if not ok:
@@ -160,6 +170,9 @@ def run_many(config, iobs, mask=None, support=None, *, callbacks=(), command=Non
         mode_weights=[float(w) for w in weights],
     )
     result.timings = dict(best.timings, total=time.perf_counter() - start)
+    if summaries[-1]["status"] == "interrupted":
+        result.events = [*result.events, {"event": "interrupted", "runs_done": len(summaries),
+                                          "runs_planned": config.runs}]
     return result
 
 

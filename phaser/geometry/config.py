@@ -17,6 +17,11 @@ line (``--energy 9 --delta 32.174 ...``).  The values are plain keys::
     delta = 32.174
     gamma = 12.6346
 
+Also: ``detector`` (a detector name of the beamline, for its pixel size), ``binning``
+(frames, rows, columns summed per data voxel; ``phaser prepare`` sets it) and ``centre``
+(the data pixel, row and column of the prepared array, that the detector arm points at;
+default the array centre).
+
 A beamline the registry does not know can be described in full instead of ``beamline``:
 ``sample_circles = [["eta", "x-"], ["phi", "y+"]]``, ``detector_circles = [...]`` and
 ``detector_axes = ["y-", "x+"]``.

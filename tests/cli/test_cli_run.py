@@ -264,3 +264,37 @@ def test_bad_multi_run_and_units_options(one_line_error, invoke, data, tmp_path,
 def test_a_misspecified_psf_gets_one_line(invoke, data, tmp_path, one_line_error, algo, message):
     one_line_error(invoke("run", data, "--algo", algo, "--out", tmp_path / "r.cxi"), message)
     assert not (tmp_path / "r.cxi").exists()
+
+
+def _press_ctrl_c_in(seconds):
+    import os
+    import signal
+    import threading
+
+    timer = threading.Timer(seconds, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    return timer
+
+
+@pytest.mark.parametrize("save", [False, True])
+def test_ctrl_c_stops_after_an_iteration(invoke, data, tmp_path, save):
+    """Ctrl-C (SIGINT from a timer, mid-run) ends the run cleanly: nothing written, exit
+    130; with --save-on-interrupt, a complete result marked 'interrupted'."""
+    flags = ["--save-on-interrupt"] if save else []
+    timer = _press_ctrl_c_in(1.5)
+    try:
+        res = invoke("run", data, "--algo", "ER**1000000", "--seed", "0", "-o", "r.cxi", *flags)
+    finally:
+        timer.cancel()
+    if not save:
+        assert res.exit_code == 130
+        assert res.stderr.strip().splitlines()[-1] == "phaser: interrupted; nothing was written"
+        assert not (tmp_path / "r.cxi").exists()
+        return
+    assert res.exit_code == 0, res.output
+    assert "INTERRUPTED (by Ctrl-C) after" in res.stdout
+    assert "phaser: stopping after this iteration" in res.stderr
+    result = phaser.load_result(tmp_path / "r.cxi")
+    [event] = result.events
+    assert event["event"] == "interrupted" and 0 < event["iteration"] < 1000000
+    assert result.history["iteration"][-1] == event["iteration"]

@@ -20,6 +20,7 @@ def prepare(
     white: Optional[Path] = typer.Option(None, "--white", help="White (flat) field; frames are divided by white/median(white), dead pixels masked."),
     detector_roi: Optional[str] = typer.Option(None, "--detector-roi", help="Y0,Y1,X0,X1: where the frames sit on the detector, to cut full-detector dark/white fields."),
     roi: Optional[str] = typer.Option(None, "--roi", help="Output size: N, or Z,Y,X; products of 2, 3 and 5 (default: the largest even size that fits centred on the peak, at most 128)."),
+    max_size: int = typer.Option(128, "--max-size", help="Cap of the automatic --roi per axis; 0 for none (the largest box the scan holds around the peak)."),
     binning: str = typer.Option("1", "--bin", help="Bin factor: B, or BZ,BY,BX (counts summed; the crop is ROI x BIN raw pixels)."),
     threshold: Optional[float] = typer.Option(None, "--threshold", help="Counts below this per pixel and frame (after corrections) are set to 0."),
     spec: Optional[Path] = typer.Option(None, "--spec", help="Spec file of the scan: its energy, distance, angles and rocking step become the data's geometry.", show_default=False),
@@ -40,7 +41,7 @@ def prepare(
     """Correct, mask, centre and crop a rocking scan; write the data, mask, geometry and record to a CXI file."""
     with user_errors():
         flags = flag_values(beamline, energy, distance, pixel, delta, gamma, rocking, step, angle)
-        _prepare(frames, out, dark, white, detector_roi, roi, binning, threshold,
+        _prepare(frames, out, dark, white, detector_roi, roi, max_size, binning, threshold,
                  (spec, scan, geometry, flags), force, quiet)
 
 
@@ -66,13 +67,14 @@ def _scan_geometry(spec, scan, geometry_file, flags):
     return values or None, record
 
 
-def _prepare(frames, out, dark, white, detector_roi, roi, binning, threshold, geometry, force,
-             quiet):
+def _prepare(frames, out, dark, white, detector_roi, roi, max_size, binning, threshold, geometry,
+             force, quiet):
     import shlex
     import sys
 
     from tqdm import tqdm
 
+    from phaser.errors import ConfigError
     from phaser.io.atomic import check_output
     from phaser.io.paths import file_format
     from phaser.io.prepare import prepare as run_prepare
@@ -84,6 +86,8 @@ def _prepare(frames, out, dark, white, detector_roi, roi, binning, threshold, ge
     detector_roi = None if detector_roi is None else _ints(detector_roi, "--detector-roi", (4,))
     roi = None if roi is None else _ints(roi, "--roi", (1, 3))
     binning = _ints(binning, "--bin", (1, 3))
+    if max_size < 0 or max_size == 1:
+        raise ConfigError(f"--max-size takes 0 (no cap) or a size of at least 2, got {max_size}")
     values, record = _scan_geometry(*geometry)
 
     def progress(paths):
@@ -94,6 +98,7 @@ def _prepare(frames, out, dark, white, detector_roi, roi, binning, threshold, ge
 
     prepared = run_prepare(frames if len(frames) > 1 else frames[0], dark, white,
                            detector_roi=detector_roi, roi=roi, binning=binning,
+                           max_size=max_size or None,
                            threshold=threshold, progress=progress)
     command = shlex.join(["phaser", *sys.argv[1:]])
     made = None if values is None else _data_geometry(values, record, prepared)

@@ -89,6 +89,8 @@ def run_many(config, iobs, mask=None, support=None, *, callbacks=(), command=Non
     mask = np.zeros(np.shape(iobs), np.uint8) if mask is None else check_mask(mask, np.shape(iobs), "mask")
     free = free_pixels(mask, config.free_fraction, free_pixel_rng(seed))
 
+    # Only the runs that can still be kept hold their arrays: results[i] is None for a run
+    # that failed or fell out of the best `keep` (its summary stays).
     summaries, results = [], []
     for r in range(config.runs):
         one = dataclasses.replace(config, seed=seed + r, runs=1, keep=1)
@@ -111,18 +113,18 @@ def run_many(config, iobs, mask=None, support=None, *, callbacks=(), command=Non
             summary["status"] = "interrupted"
         summaries.append(summary)
         results.append(result)
+        del result
+        _keep_best(results, summaries, config)
         if on_run is not None:
             on_run(r, summary)
         if interrupted:
             break
 
-    ok = [i for i, res in enumerate(results) if res is not None]
+    ok = [i for i, s in enumerate(summaries) if s["status"] in ("ok", "interrupted")]
     if not ok:
         reasons = "; ".join(f"seed {s['seed']}: support {s['status']}" for s in summaries)
         raise PhaserError(f"all {config.runs} runs failed ({reasons})")
-    # The free LLK judges failure; without free pixels, the LLK of the projected data does.
-    fit = "llk_free" if not math.isnan(summaries[ok[0]]["llk_free"]) else "llk"
-    key = fit if config.select == "llk_free" else config.select
+    fit, key = _ranking(summaries, ok, config)
     ranked = sorted(ok, key=lambda i: (math.isnan(summaries[i][key]), summaries[i][key]))
     # A run far worse than the best kept one has failed (a twin mixture, a support cut into
     # the crystal): combining it would only blur the good ones.
@@ -174,6 +176,24 @@ def run_many(config, iobs, mask=None, support=None, *, callbacks=(), command=Non
         result.events = [*result.events, {"event": "interrupted", "runs_done": len(summaries),
                                           "runs_planned": config.runs}]
     return result
+
+
+def _ranking(summaries, ok, config):
+    """(fit, key): the figure that judges failure and the one that ranks the runs."""
+    # The free LLK judges failure; without free pixels, the LLK of the projected data does.
+    fit = "llk_free" if not math.isnan(summaries[ok[0]]["llk_free"]) else "llk"
+    return fit, fit if config.select == "llk_free" else config.select
+
+
+def _keep_best(results, summaries, config):
+    """Drop the arrays of every run outside the best ``config.keep`` so far (in place)."""
+    held = [i for i, res in enumerate(results) if res is not None]
+    if len(held) <= config.keep:
+        return
+    _, key = _ranking(summaries, held, config)
+    ranked = sorted(held, key=lambda i: (math.isnan(summaries[i][key]), summaries[i][key]))
+    for i in ranked[config.keep:]:
+        results[i] = None
 
 
 def spread(result):

@@ -136,11 +136,10 @@ def orthogonalise(obj, support, matrix, *, frame="lab", q=None, voxel_size=None,
 
     n0 = np.array([n // 2 for n in obj.shape], dtype=np.float64)
     frame_matrix = rot @ a  # frame (x, y, z) per detector index step
-    points = np.argwhere(inside).astype(np.float64) - n0
-    # Corners of each support voxel, so the box holds the voxels, not just their centres.
-    corners = np.array([[i, j, k] for i in (-0.5, 0.5) for j in (-0.5, 0.5) for k in (-0.5, 0.5)])
-    extent = (points[:, None, :] + corners[None]) @ frame_matrix.T
-    lo, hi = extent.reshape(-1, 3).min(axis=0), extent.reshape(-1, 3).max(axis=0)
+    centres = (np.argwhere(inside).astype(np.float64) - n0) @ frame_matrix.T
+    # Half a voxel's reach along each frame axis, so the box holds whole voxels.
+    half = 0.5 * np.abs(frame_matrix).sum(axis=1)
+    lo, hi = centres.min(axis=0) - half, centres.max(axis=0) + half
     pad = np.maximum(margin * (hi - lo), 2 * voxel_size)
     lo, hi = lo - pad, hi + pad
     size_xyz = np.ceil((hi - lo) / voxel_size).astype(int)

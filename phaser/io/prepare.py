@@ -212,8 +212,8 @@ def choose_box(shape, peak, size=None, binning=(1, 1, 1), *, max_size=DEFAULT_MA
         (``size * bin`` raw pixels) fits in the data with the peak at its centre.
     binning : tuple of int
         Bin factor per axis; the raw box is ``size * bin``.
-    max_size : int
-        Cap of the automatic size.  Larger boxes cost time (a 600-iteration run grows
+    max_size : int or None
+        Cap of the automatic size (None: no cap).  Larger boxes cost time (a 600-iteration run grows
         with the voxel count) while adding only the weak high-q tail of the pattern.
 
     Returns
@@ -246,7 +246,9 @@ def choose_box(shape, peak, size=None, binning=(1, 1, 1), *, max_size=DEFAULT_MA
         if want is None:
             # An even raw box of c pixels puts the peak at c // 2: it needs c / 2 pixels
             # before the peak (index p) and c / 2 from the peak on (n - p).
-            room = min(2 * min(p, n - p) // b, max_size)
+            room = 2 * min(p, n - p) // b
+            if max_size is not None:
+                room = min(room, max_size)
             try:
                 want = fft_friendly_size(room, even=True)
             except ValueError:
@@ -368,8 +370,8 @@ def prepare(frames, dark=None, white=None, *, detector_roi=None, roi=None, binni
     hot_sigma, hot_ratio : float
         See :func:`~phaser.io.detector.find_hot_pixels`; ``hot_sigma`` is also the
         dark-field criterion of :func:`~phaser.io.detector.subtract_dark`.
-    max_size : int
-        Cap of the automatic output size.
+    max_size : int or None
+        Cap of the automatic output size (None: no cap, the largest box the data hold).
     bin_mask_fraction : float
         See :func:`bin_mask`.
     progress : callable, optional
@@ -489,7 +491,8 @@ def prepare(frames, dark=None, white=None, *, detector_roi=None, roi=None, binni
     crop = {
         "step": "crop",
         "rule": ("asked (--roi)" if roi is not None else
-                 f"automatic: largest even 2,3,5-smooth size <= {max_size} centred on the peak"),
+                 f"automatic: largest even 2,3,5-smooth size"
+                 f"{'' if max_size is None else f' <= {max_size}'} centred on the peak"),
         "peak": list(peak),
         "peak_on_detector": (None if detector_roi is None else
                              [peak[0], peak[1] + detector_roi[0], peak[2] + detector_roi[2]]),

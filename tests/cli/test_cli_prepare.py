@@ -180,3 +180,14 @@ def test_output_checked_before_any_work(invoke, one_line_error, tmp_path, scan):
     res = invoke("prepare", *scan, *_fields(), "--roi", 8, "-o", "out.cxi", "--force", "-q")
     assert res.exit_code == 0, res.output
     assert phaser.load_data(tmp_path / "out.cxi")[0].shape == (8, 8, 8)
+
+
+def test_max_size_lifts_the_automatic_cap(invoke, tmp_path):
+    """The S0054 stack (201 x 256 x 256) holds a box larger than the default cap of 128."""
+    res = invoke("prepare", S0054 / "S0054_raw_stack.npz", "--max-size", "0", "-o", "big.cxi",
+                 "-q")
+    assert res.exit_code == 0, res.output
+    iobs, _ = phaser.load_data(tmp_path / "big.cxi")
+    assert max(iobs.shape) > 128 and all(is_fft_friendly(n) for n in iobs.shape)
+    res = invoke("prepare", S0054 / "S0054_raw_stack.npz", "--max-size", "1", "-o", "x.cxi")
+    assert res.exit_code == 1 and "--max-size takes 0" in res.stderr

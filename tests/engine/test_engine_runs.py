@@ -167,3 +167,33 @@ def test_the_result_fits_the_data_at_least_as_well_as_the_best_kept_run(multi):
     kept = [r for r in multi.runs if r["kept"]]
     assert len(kept) > 1  # the polished first mode, not one run's object
     assert multi.history["llk"][-1] <= min(r["llk"] for r in kept)
+
+
+def test_only_the_best_kept_runs_hold_their_arrays(sim, monkeypatch):
+    """--runs 6 --keep 2: after every run at most 2 results are alive."""
+    import gc
+    import weakref
+
+    from phaser.config import ReconstructionConfig
+    from phaser.engine import runs as runs_module
+    from phaser.engine.run import Reconstructor
+
+    refs = []  # a weak reference to every result a run finalised
+    finalize = Reconstructor.finalize
+
+    def counted(self):
+        result = finalize(self)
+        refs.append(weakref.ref(result))
+        return result
+
+    monkeypatch.setattr(Reconstructor, "finalize", counted)
+    held = []
+
+    def after_run(index, summary):
+        gc.collect()
+        held.append(sum(ref() is not None for ref in refs))
+
+    config = ReconstructionConfig(iters=60, seed=0, runs=6, keep=2)
+    result = runs_module.run_many(config, sim.iobs, on_run=after_run)
+    assert len(held) == 6 and max(held) <= 2 and held[-1] == 2
+    assert sum(r["kept"] for r in result.runs) <= 2 and len(result.runs) == 6

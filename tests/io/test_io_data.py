@@ -211,3 +211,34 @@ def test_save_data_rejects_invalid(tmp_path):
     with pytest.raises(InputError, match="unknown file type .npy"):
         save_data(tmp_path / "d.npy", np.ones((4, 4, 4)))
     assert list(tmp_path.iterdir()) == []
+
+
+def test_cxi_geometry_fields_are_read_back(tmp_path):
+    """Other programs' CXI files carry energy, distance and pixel size: phaser reads them
+    (and its own record first when both are there)."""
+    from phaser.geometry import APS_34IDC
+    from phaser.io.cxi import read_geometry_values, write_geometry
+
+    path = tmp_path / "other.cxi"
+    save_data(path, np.ones((4, 4, 4), np.float32))
+    assert read_geometry_values(path) == {}
+    with h5py.File(path, "a") as f:
+        f["/entry_1/instrument_1/source_1/energy"] = 9.0 * 1.602176634e-16  # J
+        f["/entry_1/instrument_1/detector_1/distance"] = 0.5
+        f["/entry_1/instrument_1/detector_1/x_pixel_size"] = 55e-6
+        f["/entry_1/instrument_1/detector_1/y_pixel_size"] = 75e-6
+    values = read_geometry_values(path)
+    assert values["energy"] == pytest.approx(9.0) and values["distance"] == 0.5
+    assert values["pixel"] == [75e-6, 55e-6]  # (row, column) = (y, x)
+
+    mine = tmp_path / "mine.cxi"
+    save_data(mine, np.ones((4, 4, 4), np.float32))
+    stored = {"beamline": "34idc", "energy": 8.0, "distance": 1.0, "step": 0.01,
+              "angles": {"delta": 30.0, "gamma": 5.0}}
+    geometry = APS_34IDC.geometry(energy=8.0, distance=1.0, angles=stored["angles"],
+                                  rocking="theta", rocking_step=0.01)
+    with h5py.File(mine, "a") as f:
+        write_geometry(f, stored, geometry)
+    assert read_geometry_values(mine) == stored
+    with h5py.File(mine) as f:
+        assert f["/entry_1/instrument_1/source_1/energy"][()] == pytest.approx(8.0 * 1.602176634e-16)

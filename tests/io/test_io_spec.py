@@ -43,3 +43,4 @@ def test_motor_names_may_be_redefined_between_scans(tmp_path):
     np.testing.assert_array_equal(second.columns["Det"], [1, 2])
     with pytest.raises(InputError, match="records no motor 'Gamma'"):
         second.motor("Gamma", path)
+

@@ -201,11 +201,11 @@ class SpecBeamline(Beamline):
         angles = {circle: record.motor(motor, path) for circle, motor in self.motors.items()}
         column = record.columns.get(self.motors[rocking])
         if column is not None and len(column) == intervals + 1:
-            rocking_angles = column
+            rocking_angles = column  # the positions as measured, absolute
         else:
             rocking_angles = first + step * np.arange(intervals + 1)
-        if words[0].startswith("d"):  # relative scan: positions around the start value
-            rocking_angles = rocking_angles + (0 if column is not None else angles[rocking])
+            if words[0].startswith("d"):  # relative scan: around the position at its start
+                rocking_angles = rocking_angles + angles[rocking]
         energy = record.motor(self.energy_motor, path)
         if energy > 100:  # some spec configurations record eV
             energy = energy / 1000.0

@@ -4,6 +4,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from phaser.errors import ConfigError, InputError
@@ -115,3 +116,14 @@ def test_a_facility_registers_its_own_beamline(installed):
     assert any(line.startswith("mine") and "eiger" in line for line in lines)
     with pytest.raises(ConfigError, match="cannot read scan files"):
         get_beamline("mine").read_scan(SPEC, 54)
+
+
+def test_relative_scan_without_its_column_is_placed_around_the_start(tmp_path):
+    path = tmp_path / "d.spec"
+    path.write_text("\n".join([
+        "#O0 Delta  Theta  Chi  Phi  Gamma  camdist  Energy",
+        "#S 3  dscan  th -0.5 0.5  4 1", "#P0 30 10 90 0 12 500 9", "#UIMDET 34idcTIM2:",
+        "#L Epoch  Det", "1 1", "2 2", "3 3", "4 4", "5 5", ""]))
+    record = APS_34IDC.read_scan(path, 3)
+    np.testing.assert_allclose(record.rocking_angles, [9.5, 9.75, 10.0, 10.25, 10.5])
+    assert record.values["step"] == pytest.approx(0.25)

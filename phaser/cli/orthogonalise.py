@@ -71,15 +71,14 @@ def _orthogonalise(path, out, frame, voxel_size, keep_ramp, d_spacing, geometry_
                                 remove_ramp=not keep_ramp, d_spacing=d_spacing)
     done.geometry["values"] = values
     inside = done.support != 0
-    spans = [int(np.ptp(ix)) + 1 for ix in np.nonzero(inside)]  # (z, y, x) voxels
-    size_nm = [n * float(done.transform[2 - axis, axis]) for axis, n in enumerate(spans)]
+    voxel = done.voxel_size[0]
+    size_nm = [(int(np.ptp(ix)) + 1) * voxel for ix in np.nonzero(inside)]  # (z, y, x)
     done.geometry["crystal_size_nm"] = size_nm[::-1]  # x, y, z
     save_result(done, out, force=force)
     strain = done.maps["strain"][inside]
     g = done.geometry
     typer.echo(
-        f"{frame} frame: {'x'.join(map(str, done.obj.shape))} voxels of "
-        f"{done.transform[2, 0]:.3g} nm; crystal {size_nm[2]:.0f} x {size_nm[1]:.0f} x "
+        f"{frame} frame: {'x'.join(map(str, done.obj.shape))} voxels of {voxel:.3g} nm; crystal {size_nm[2]:.0f} x {size_nm[1]:.0f} x "
         f"{size_nm[0]:.0f} nm (x, y, z); |q| {g['q_norm']:.4f} 1/A, d {g['d_spacing']:.4f} A; "
         f"strain along q: median {np.nanmedian(strain):.2e}, std {np.nanstd(strain):.2e}"
         f"  -> {out}"

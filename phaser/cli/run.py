@@ -147,23 +147,20 @@ def _geometry(input, geometry_file, shape):
     A data file's incomplete CXI fields alone (energy, distance, pixel, no angles) give no
     geometry and no error; anything a ``--geometry`` file takes part in must be complete.
     """
+    from phaser.cli._geometry import resolve_geometry
     from phaser.errors import ConfigError
-    from phaser.geometry import build_geometry, describe_geometry, load_geometry_values, merge_values
+    from phaser.geometry import describe_geometry
     from phaser.io.cxi import read_geometry_values
     from phaser.io.paths import file_format
 
     carried = read_geometry_values(input) if file_format(input) == "hdf5" else {}
-    given = load_geometry_values(geometry_file) if geometry_file is not None else {}
-    values = merge_values(carried, given)
-    if not values:
-        return None
     try:
-        geometry = build_geometry(values)
+        geometry, values = resolve_geometry(carried, {}, file=geometry_file)
     except ConfigError:
         if geometry_file is None:
             return None
         raise
-    return describe_geometry(geometry, shape, values)
+    return None if geometry is None else describe_geometry(geometry, shape, values)
 
 
 @contextlib.contextmanager

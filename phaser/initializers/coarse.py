@@ -16,7 +16,7 @@ from scipy import ndimage
 from phaser.conventions import OBJECT_DTYPE, SUPPORT_DTYPE
 from phaser.errors import ConfigError, InputError
 
-__all__ = ["CoarseInit", "q_crop"]
+__all__ = ["CoarseInit", "q_crop", "fourier_upsample"]
 
 
 def _factor(value):
@@ -77,13 +77,24 @@ class CoarseInit:
             algorithm=self.algorithm, iters=None if self.algorithm else self.iters,
             init=self.start, backend=self.backend, seed=seed, free_fraction=0.0)
         coarse = Reconstructor(config, command="coarse stage").run(small, small_mask)
-        spectrum = np.zeros(iobs.shape, np.complex64)
-        spectrum[box] = np.fft.fftshift(np.fft.fftn(np.fft.ifftshift(coarse.obj)))
-        obj = np.fft.fftshift(np.fft.ifftn(np.fft.ifftshift(spectrum))).astype(OBJECT_DTYPE)
+        obj = fourier_upsample(coarse.obj, iobs.shape, box)
         support = _scale_up(coarse.support != 0, iobs.shape)
         if self.dilate:
             support = ndimage.binary_dilation(support, iterations=self.dilate)
         return obj * support, support.astype(SUPPORT_DTYPE)
+
+
+def fourier_upsample(obj, shape, box=None):
+    """A centred object on a finer centred grid of `shape`, by exact Fourier interpolation.
+
+    The object's spectrum goes into `box` of the larger one (default: the centred box of
+    :func:`q_crop`), zeros elsewhere: the result's forward FFT over `box` is `obj`'s.
+    """
+    if box is None:
+        box = tuple(slice(n // 2 - m // 2, n // 2 - m // 2 + m) for n, m in zip(shape, obj.shape))
+    spectrum = np.zeros(shape, np.complex64)
+    spectrum[box] = np.fft.fftshift(np.fft.fftn(np.fft.ifftshift(obj)))
+    return np.fft.fftshift(np.fft.ifftn(np.fft.ifftshift(spectrum))).astype(OBJECT_DTYPE)
 
 
 def _scale_up(support, shape):

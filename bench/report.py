@@ -12,12 +12,15 @@ def main(path):
     with open(path) as f:
         data = json.load(f)
     times = defaultdict(dict)
-    simulate = []
+    simulate, others = [], []
     for b in data["benchmarks"]:
         if b.get("group") == "simulate":
             simulate.append(b)
             continue
-        p = b["params"]
+        p = b.get("params") or {}
+        if "backend_name" not in p:  # the nn prior and nns lookups: one row each
+            others.append(b)
+            continue
         name = b["name"].split("[")[0].removeprefix("test_")
         key = (p.get("backend_name"), p.get("size", 64))
         times[key][name] = b["stats"]["median"] * 1e3
@@ -27,6 +30,17 @@ def main(path):
         _iteration_table(times)
     if simulate:
         _simulate_table(simulate)
+    if others:
+        _other_table(others)
+
+
+def _other_table(benchmarks):
+    print()
+    print("| group | benchmark | median (ms) |")
+    print("|---|---|---|")
+    for b in sorted(benchmarks, key=lambda b: (b.get("group") or "", b["name"])):
+        print(f"| {b.get('group') or ''} | {b['name'].removeprefix('test_')} | "
+              f"{b['stats']['median'] * 1e3:.2f} |")
 
 
 def _iteration_table(times):

@@ -1,13 +1,13 @@
 """Time of one HIO iteration against the two FFTs it contains, per backend and size.
 
 Run: ``python -m pytest bench/test_bench_iteration.py --benchmark-only --benchmark-group-by=param:size``.
-The issue's targets (numba, 2 cores): HIO <= 5 ms at 64^3 and <= 45 ms at 128^3, and
+The targets (numba, 2 cores): HIO <= 5 ms at 64^3 and <= 45 ms at 128^3, and
 <= 1.5x the two planned FFTs measured in the same run.
 """
 
 import pytest
 
-SIZES = [64, 128]
+SIZES = [64, 128, 256]
 
 
 @pytest.mark.parametrize("size", SIZES)

@@ -11,7 +11,8 @@ from phaser.analysis import align_to_reference, phase_rms
 sim = phaser.simulate(64, family="faceted", strain="gaussian", oversampling=3.0,
                       photons=1e6, max_phase=1.5, rng=0)
 
-# The default schedule: (SW * ER**20)**5 * (SW * HIO**20)**25, read right to left.
+# The default schedule, read right to left: 500 HIO iterations with a shrink-wrap every 20,
+# then partial coherence (PSF) and 100 ER iterations (phaser.engine.schedule.default_algorithm).
 result = phaser.reconstruct(sim.iobs, seed=0)
 print(f"{result.algorithm}\nchi2 {result.chi2:.4f}, LLK {result.llk:.2f}, "
       f"{result.timings['iterations_per_s']:.0f} iterations/s on {result.backend}")

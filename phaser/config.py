@@ -88,6 +88,19 @@ class ReconstructionConfig:
     q_axis: int = 0
     """Array axis along the scattering vector q, for the strain."""
 
+    input: str | None = None
+    """The data file, as ``phaser run`` and ``phaser batch`` record it in a result.  These
+    four fields are a record only: the engine reads none of the files they name."""
+
+    mask: str | None = None
+    """The ``--mask`` file of the run (a record, see `input`)."""
+
+    support: str | None = None
+    """The ``--support`` file of the run (a record, see `input`)."""
+
+    geometry: str | None = None
+    """The ``--geometry`` file of the run (a record, see `input`)."""
+
     def postprocess_options(self):
         """Keyword arguments of :func:`phaser.analysis.postprocess` for this configuration."""
         return {"bragg": self.bragg, "lattice": self.lattice, "d_spacing": self.d_spacing,
@@ -161,10 +174,17 @@ class ReconstructionConfig:
         check_psf_order(self.operator())  # fail now on a malformed algorithm
 
     def operator(self):
-        """The algorithm to run, parsed (or the default schedule, scaled to `iters`)."""
-        from phaser.engine.schedule import DEFAULT_ITERATIONS, default_algorithm, parse_algorithm
+        """The algorithm to run, parsed; or the default schedule scaled to `iters`, which
+        after a start with its own support and phase (``nn``, ``nns``, ``previous``) is
+        the prior schedule (:func:`~phaser.engine.schedule.prior_algorithm`) when `iters`
+        is given."""
+        from phaser.engine.schedule import (DEFAULT_ITERATIONS, PRIOR_INITIALIZERS,
+                                            default_algorithm, parse_algorithm,
+                                            prior_algorithm)
 
         if self.algorithm is None:
+            if self.iters is not None and self.init in PRIOR_INITIALIZERS:
+                return prior_algorithm(self.iters)
             return default_algorithm(self.iters or DEFAULT_ITERATIONS)
         return parse_algorithm(self.algorithm)
 
@@ -184,15 +204,28 @@ def _check_int(name, value, minimum):
 
 
 def load_config(path):
-    """Read a :class:`ReconstructionConfig` from a TOML file.
+    """Read a :class:`ReconstructionConfig` from a TOML file or a result file.
 
-    The file holds the fields at top level or under a ``[reconstruction]`` table.
+    A TOML file holds the fields at top level or under a ``[reconstruction]`` table; a
+    result file (``.cxi``, ``.h5``) gives the configuration it was made with, as it is.
 
     Raises
     ------
     phaser.errors.ConfigError
         Missing or malformed file, unknown keys, invalid values.
     """
+    if str(path).lower().endswith((".cxi", ".h5", ".hdf5")):
+        data = _result_config(path)
+    else:
+        data = _toml_config(path)
+    known = {f.name for f in fields(ReconstructionConfig)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigError(f"{path}: unknown option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    return ReconstructionConfig(**data)
+
+
+def _toml_config(path):
     try:
         with open(path, "rb") as f:
             data = tomllib.load(f)
@@ -207,11 +240,20 @@ def load_config(path):
         if others:
             raise ConfigError(f"{path}: option(s) {', '.join(others)} outside the [reconstruction] table")
         data = table
-    known = {f.name for f in fields(ReconstructionConfig)}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise ConfigError(f"{path}: unknown option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-    return ReconstructionConfig(**data)
+    return data
+
+
+def _result_config(path):
+    from phaser.errors import InputError
+    from phaser.io.cxi import read_configuration
+
+    try:
+        data = read_configuration(path)
+    except InputError as exc:
+        raise ConfigError(f"cannot read configuration {path}: {exc}") from None
+    if data is None:
+        raise ConfigError(f"{path} holds no configuration (not a phaser result file)")
+    return data
 
 
 def parse_option(pair):

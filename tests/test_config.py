@@ -181,3 +181,50 @@ def test_init_options_are_checked_when_the_configuration_is_made(tmp_path):
         ReconstructionConfig(init="autocorr", init_options={"fraction": 0.1})
     path = _write(tmp_path, 'init = "random"\n[init_options]\nfraction = 0.25\n')
     assert load_config(path).init_options == {"fraction": 0.25}
+
+
+# -- a stored configuration is reusable as it is -----------------------------------------------
+
+def test_a_result_s_configuration_makes_a_config_as_it_is(tmp_path):
+    """``ReconstructionConfig(**result.config)``: the stored dict, with the files the run
+    read, is a configuration (it was a TypeError)."""
+    import numpy as np
+    from typer.testing import CliRunner
+
+    import phaser
+    from phaser.cli import app
+
+    data = tmp_path / "scan.npy"
+    np.save(data, phaser.simulate(24, oversampling=3, photons=1e6, rng=0).iobs)
+    mask = tmp_path / "mask.npy"
+    np.save(mask, np.zeros((24, 24, 24), np.uint8))
+    out = tmp_path / "r.cxi"
+    done = CliRunner().invoke(app, ["run", str(data), "--mask", str(mask), "--algo",
+                                    "ER**5 * HIO**10", "--seed", "4", "--sw-threshold",
+                                    "0.2,0.3", "-q", "--out", str(out)])
+    assert done.exit_code == 0, done.output
+    stored = phaser.load_result(out).config
+    assert stored["input"] == str(data) and stored["mask"] == str(mask)
+    cfg = ReconstructionConfig(**stored)
+    assert cfg.algorithm == "ER**5 * HIO**10" and cfg.seed == 4 and cfg.sw_threshold == (0.2, 0.3)
+    assert load_config(out) == cfg
+    # ... and ``phaser run --config RESULT`` runs it again: same options, same result.
+    again = tmp_path / "again.cxi"
+    done = CliRunner().invoke(app, ["run", str(data), "--mask", str(mask), "--config",
+                                    str(out), "-q", "--out", str(again)])
+    assert done.exit_code == 0, done.output
+    np.testing.assert_array_equal(phaser.load_result(again).obj, phaser.load_result(out).obj)
+
+
+def test_a_file_without_a_configuration_is_one_line(tmp_path):
+    import numpy as np
+
+    from phaser.io import save_data
+
+    data = tmp_path / "data.cxi"
+    save_data(data, np.ones((8, 8, 8), np.float32))
+    with pytest.raises(ConfigError, match="holds no configuration"):
+        load_config(data)
+    (tmp_path / "junk.h5").write_text("not hdf5")
+    with pytest.raises(ConfigError, match="cannot read configuration"):
+        load_config(tmp_path / "junk.h5")

@@ -20,6 +20,8 @@ app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    # Help texts are plain text: "[default: ...]" must not be read as rich markup.
+    rich_markup_mode=None,
 )
 
 
@@ -38,7 +40,7 @@ def user_errors():
 
 def _register():
     from phaser.cli import (  # noqa: F401  (each adds its command to `app`)
-        export, info, nns, orthogonalise, prepare, report, run, simulate, train)
+        batch, export, info, nns, orthogonalise, prepare, report, run, simulate, train)
 
 
 _register()

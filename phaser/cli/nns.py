@@ -20,6 +20,7 @@ def build(
     embedding: str = typer.Option("features", "--embedding", help="features (binned log-intensity) or encoder (a network prior's latent vector)."),
     model: Optional[Path] = typer.Option(None, "--model", help="ONNX prior whose encoder --embedding encoder uses [default: the bundled prior].", show_default=False),
     components: int = typer.Option(256, "--components", help="Numbers kept per embedding (principal components)."),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Embed the entries on a Dask cluster: 'local' (a LocalCluster on this machine) or a scheduler's address (needs the dist extra).", show_default=False),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing library."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ):
@@ -31,6 +32,7 @@ def build(
 
         from tqdm import tqdm
 
+        from phaser.dist import executor
         from phaser.io.paths import file_format
         from phaser.nns import build_library
 
@@ -43,9 +45,11 @@ def build(
 
         start = time.perf_counter()
         try:
-            info = build_library([str(s) for s in sources], out, embedding=embedding, model=model,
-                                 components=components, force=force, progress=progress,
-                                 command=shlex.join(["phaser", *sys.argv[1:]]))
+            with executor(scheduler) as pool:
+                info = build_library([str(s) for s in sources], out, embedding=embedding,
+                                     model=model, components=components, force=force,
+                                     progress=progress, executor=pool,
+                                     command=shlex.join(["phaser", *sys.argv[1:]]))
         finally:
             bar.close()
         over = ", ".join(f"{v:.3g}" for v in info["oversampling"])

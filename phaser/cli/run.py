@@ -8,7 +8,25 @@ import typer
 
 from phaser.cli import app, user_errors
 
-__all__ = ["run"]
+__all__ = ["attach_inputs", "build_config", "run"]
+
+
+def _init_help():
+    """``--init``'s help: the built-in initializers and the plugins installed here (their
+    names only: listing them imports nothing)."""
+    from phaser.errors import ConfigError
+    from phaser.plugins import registry
+
+    try:
+        names = registry("phaser.initializers", "initializer")
+    except ConfigError:
+        names = {}
+    builtin = ("autocorr", "random", "nn", "nns", "previous", "coarse")
+    plugins = sorted(set(names) - set(builtin))
+    return ("Initializer: autocorr (default), random, nn (network prior), nns (nearest "
+            "patterns in a library), previous (an earlier result), coarse (a half-resolution "
+            "run first), or a plugin: " + (", ".join(plugins) if plugins else "none installed")
+            + " (phaser info --initializers).")
 
 
 @app.command()
@@ -16,7 +34,7 @@ def run(
     input: Path = typer.Argument(..., help="Data file: .cxi/.h5, .npy, .npz or 3-D .tif.", show_default=False),
     algo: Optional[str] = typer.Option(None, "--algo", help='Algorithm, e.g. "ER**50 * (SW * HIO**20)**15" (default: the default schedule).'),
     iters: Optional[int] = typer.Option(None, "--iters", help="Iterations of the default schedule, scaled to its shape [default: 600]; --iters 50 is the short run after --init nn."),
-    init: Optional[str] = typer.Option(None, "--init", help="Initializer: autocorr (default), random, nn (network prior), nns (nearest patterns in a library), previous (an earlier result), or a plugin (phaser info --initializers)."),
+    init: Optional[str] = typer.Option(None, "--init", help=_init_help()),
     model: Optional[Path] = typer.Option(None, "--model", help="ONNX network prior for --init nn [default: the bundled model].", show_default=False),
     library: Optional[Path] = typer.Option(None, "--library", help="Library for --init nns (made by phaser nns build).", show_default=False),
     neighbours: Optional[int] = typer.Option(None, "--neighbours", help="Nearest library entries averaged into the start, for --init nns [default: 4].", show_default=False),
@@ -28,7 +46,7 @@ def run(
     support: Optional[Path] = typer.Option(None, "--support", help="Starting support file (centred), instead of the initializer's."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Result file, .cxi or .npz [default: INPUT_phaser.cxi here]."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing result file."),
-    config: Optional[Path] = typer.Option(None, "--config", help="TOML file of options; the command line overrides it."),
+    config: Optional[Path] = typer.Option(None, "--config", help="TOML file of options, or a result file whose configuration to reuse; the command line overrides it."),
     metrics_every: Optional[int] = typer.Option(None, "--metrics-every", help="Record chi2 and LLK every N iterations [default: 10]."),
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads [default: all available]."),
     runs: Optional[int] = typer.Option(None, "--runs", help="Independent runs from different random starts [default: 1]."),
@@ -58,23 +76,13 @@ def run(
                   q_axis=q_axis), geometry, save_on_interrupt, quiet)
 
 
-def _run(input, algo, iters, init, init_options, flags, backend, seed, mask, support, out, force, config,
-         metrics_every, threads, runs, keep, select, sw_threshold, free_fraction, post,
-         geometry_file, save_on_interrupt, quiet):
+def build_config(config, algo, iters, init, init_options, flags, backend, seed, metrics_every,
+                 threads, runs, keep, select, sw_threshold, free_fraction, post):
+    """The :class:`~phaser.config.ReconstructionConfig` of ``phaser run``'s options: the
+    TOML file `config` (a path or None) under the command-line values that are not None."""
     import dataclasses
-    import shlex
-    import sys
-
-    import numpy as np
-    from tqdm import tqdm
 
     from phaser.config import ReconstructionConfig, load_config
-    from phaser.engine.interrupt import stop_at_iteration_end
-    from phaser.engine.run import run_configured
-    from phaser.engine.runs import spread
-    from phaser.io import load_data, load_support, save_result
-    from phaser.io.atomic import check_output
-    from phaser.io.paths import file_format
 
     cfg = load_config(config) if config else ReconstructionConfig()
     _check_flags(init or cfg.init, flags)
@@ -92,12 +100,47 @@ def _run(input, algo, iters, init, init_options, flags, backend, seed, mask, sup
     if algo is not None or iters is not None:
         # Either flag replaces the file's whole schedule; both at once is refused.
         cfg = dataclasses.replace(cfg, algorithm=algo, iters=iters)
+    return cfg
+
+
+def attach_inputs(result, input, mask=None, support=None, geometry_file=None):
+    """Record in `result` the files a run read (in its configuration) and the experiment's
+    geometry (the data file's, under `geometry_file`'s), as ``phaser run`` stores them."""
+    import numpy as np
+
+    result.config.update(input=str(input), mask=_str(mask), support=_str(support),
+                         geometry=_str(geometry_file))
+    geometry = _geometry(input, geometry_file, result.obj.shape)
+    if geometry is not None:
+        result.geometry = geometry
+        result.transform = np.asarray(geometry["detector_transform"])
+    return result
+
+
+def _run(input, algo, iters, init, init_options, flags, backend, seed, mask, support, out, force, config,
+         metrics_every, threads, runs, keep, select, sw_threshold, free_fraction, post,
+         geometry_file, save_on_interrupt, quiet):
+    import shlex
+    import sys
+
+    from tqdm import tqdm
+
+    from phaser.engine.interrupt import stop_at_iteration_end
+    from phaser.engine.run import run_configured
+    from phaser.engine.runs import spread
+    from phaser.io import load_data, load_support, save_result
+    from phaser.io.atomic import check_output
+    from phaser.io.paths import file_format
+
+    cfg = build_config(config, algo, iters, init, init_options, flags, backend, seed,
+                       metrics_every, threads, runs, keep, select, sw_threshold, free_fraction,
+                       post)
     out = out or Path(f"{input.stem}_phaser.cxi")
     file_format(out, allowed=("hdf5", "npz"))  # fail before the work, not after
     check_output(out, force=force)
     iobs, mask_array = load_data(input, mask)
     support_array = load_support(support, iobs.shape) if support else None
-    geometry = _geometry(input, geometry_file, iobs.shape)
+    _geometry(input, geometry_file, iobs.shape)  # a bad geometry fails before the work
 
     total = cfg.operator().n_iterations
     bar = tqdm(total=total * cfg.runs, unit="it", disable=True if quiet else None, leave=False,
@@ -117,11 +160,7 @@ def _run(input, algo, iters, init, init_options, flags, backend, seed, mask, sup
                                     on_interrupt="finish" if save_on_interrupt else "raise")
     finally:
         bar.close()
-    result.config.update(input=str(input), mask=_str(mask), support=_str(support),
-                         geometry=_str(geometry_file))
-    if geometry is not None:
-        result.geometry = geometry
-        result.transform = np.asarray(geometry["detector_transform"])
+    attach_inputs(result, input, mask, support, geometry_file)
     save_result(result, out, force=force)
     t = result.timings
     llk_free = result.history["llk_free"][-1] if len(result.history.get("llk_free", [])) else float("nan")

@@ -2,6 +2,7 @@
 
 import math
 from pathlib import Path
+from typing import Optional
 
 import typer
 
@@ -26,22 +27,25 @@ def simulate(
     gaps: int = typer.Option(0, "--gaps", help="Detector module gaps masked per sample."),
     beamstop: int = typer.Option(0, "--beamstop", help="Half-width of a masked central cube, pixels."),
     seed: int = typer.Option(None, "--seed", help="Seed of the set [default: drawn, and recorded in the file].", show_default=False),
-    workers: int = typer.Option(1, "--workers", "-j", help="Worker processes."),
+    workers: int = typer.Option(1, "--workers", "-j", help="Worker processes (of the local Dask cluster with --scheduler local)."),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Simulate on a Dask cluster: 'local' (a LocalCluster of --workers processes) or a scheduler's address (needs the dist extra).", show_default=False),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ):
     """Simulate COUNT crystals and their diffraction and write them to one HDF5 data set."""
     with user_errors():
         _simulate(out, count, family, strain, size, oversampling, photons, max_phase,
-                  max_strain, bragg, psf_sigma, gaps, beamstop, seed, workers, force, quiet)
+                  max_strain, bragg, psf_sigma, gaps, beamstop, seed, workers, scheduler, force,
+                  quiet)
 
 
 def _simulate(out, count, family, strain, size, oversampling, photons, max_phase, max_strain,
-              bragg, psf_sigma, gaps, beamstop, seed, workers, force, quiet):
+              bragg, psf_sigma, gaps, beamstop, seed, workers, scheduler, force, quiet):
     import shlex
     import sys
     import time
 
+    from phaser.dist import executor
     from phaser.errors import ConfigError
     from phaser.io.paths import file_format
     from phaser.simulate import SimulationConfig, write_dataset
@@ -73,8 +77,9 @@ def _simulate(out, count, family, strain, size, oversampling, photons, max_phase
 
     command = shlex.join(["phaser", *sys.argv[1:]])
     start = time.perf_counter()
-    write_dataset(out, count, config, seed=seed, workers=workers, force=force,
-                  progress=not quiet, command=command)
+    with executor(scheduler, workers) as pool:
+        write_dataset(out, count, config, seed=seed, workers=workers, executor=pool,
+                      force=force, progress=not quiet, command=command)
     elapsed = time.perf_counter() - start
     typer.echo(
         f"{count} samples ({config.family}, strain {config.strain}, "

@@ -29,8 +29,9 @@ import numpy as np
 
 from phaser.engine.operators import Chain, Operator, Repeat, register_operator
 from phaser.errors import ConfigError
+from phaser.kernels.numpy_backend import periodic_distance, radial_window
 
-__all__ = ["ML_AFTER_PSF", "PSF", "PSF_MODELS", "check_psf_order", "psf_model", "psf_sigma",
+__all__ = ["ML_AFTER_PSF", "PSF", "PSF_MODELS", "PSF_TAPER", "check_psf_order", "psf_model", "psf_sigma",
            "psf_window"]
 
 ML_AFTER_PSF = ("ML refinement does not model partial coherence: run it before PSF in the "
@@ -38,6 +39,9 @@ ML_AFTER_PSF = ("ML refinement does not model partial coherence: run it before P
 
 PSF_MODELS = ("gaussian", "lorentzian", "pseudo-voigt")
 """Shapes of the starting PSF; all isotropic, of full width at half maximum ``fwhm``."""
+
+PSF_TAPER = 3.0
+"""Width, in pixels, of the cosine roll-off at the edge of a refined PSF's window."""
 
 
 def psf_model(shape, model="pseudo-voigt", fwhm=1.0, eta=0.05):
@@ -66,31 +70,35 @@ def psf_model(shape, model="pseudo-voigt", fwhm=1.0, eta=0.05):
         delta = np.zeros(shape, np.float32)
         delta[(0,) * len(shape)] = 1
         return delta
-    r2 = _distance(shape) ** 2
+    # float32 and in place: this runs on the full grid of the largest arrays.
+    r2 = periodic_distance(shape)
+    np.square(r2, out=r2)
     sigma = fwhm / (2 * math.sqrt(2 * math.log(2)))
-    gauss = np.exp(-r2 / (2 * sigma * sigma))
-    lorentz = 1 / (1 + 4 * r2 / (fwhm * fwhm))
     weight = {"gaussian": 0.0, "lorentzian": 1.0}.get(model, eta)
-    psf = weight * lorentz / lorentz.sum() + (1 - weight) * gauss / gauss.sum()
-    return (psf / psf.sum()).astype(np.float32)
+    psf = r2 * np.float32(-1 / (2 * sigma * sigma))
+    np.exp(psf, out=psf)
+    psf *= np.float32((1 - weight) / psf.sum(dtype=np.float64))
+    if weight:
+        lorentz = r2
+        lorentz *= np.float32(4 / (fwhm * fwhm))
+        lorentz += 1
+        np.reciprocal(lorentz, out=lorentz)
+        lorentz *= np.float32(weight / lorentz.sum(dtype=np.float64))
+        psf += lorentz
+    del r2
+    psf *= np.float32(1 / psf.sum(dtype=np.float64))
+    return psf
 
 
-def _distance(shape):
-    """Periodic distance of every voxel from index 0, float64."""
-    r2 = np.zeros(shape, np.float64)
-    for axis, n in enumerate(shape):
-        d = np.minimum(np.arange(n), n - np.arange(n)).astype(np.float64)
-        r2 = r2 + np.expand_dims(d * d, [a for a in range(len(shape)) if a != axis])
-    return np.sqrt(r2)
-
-
-def psf_window(shape, radius, taper=3.0):
+def psf_window(shape, radius, taper=PSF_TAPER):
     """Where a refined PSF may be non-zero: 1 near the origin, 0 beyond `radius` pixels.
 
     Richardson–Lucy updates of a PSF defined on the whole grid spread a faint floor of
     noise over it, a few per cent of its weight that makes its width (second moment) far
     larger than that of its core.  A PSF from a partially coherent beam is compact, so the
     update keeps it within `radius` (PyNX filters its PSF updates for the same reason).
+    The engine passes ``(radius, taper)`` to the backend, which applies these weights
+    without storing them.
 
     Parameters
     ----------
@@ -108,10 +116,7 @@ def psf_window(shape, radius, taper=3.0):
     """
     if radius == 0:
         return np.ones(shape, np.float32)
-    r = _distance(shape)
-    inner = max(radius - taper, 0.0)
-    ramp = np.clip((r - inner) / max(radius - inner, 1e-9), 0, 1)
-    return (0.5 * (1 + np.cos(np.pi * ramp))).astype(np.float32)
+    return radial_window(shape, radius, taper)
 
 
 def psf_sigma(psf, centred=True):
@@ -195,7 +200,7 @@ class PSF(Operator):
     def __call__(self, state):
         radius = max(7.0, 2.0 * self.fwhm) if self.radius is None else self.radius
         state.set_psf(psf_model(state.shape, self.model, self.fwhm, self.eta), self.every,
-                      window=psf_window(state.shape, radius) if radius else None)
+                      window=(radius, PSF_TAPER) if radius else None)
         return state
 
 

@@ -51,12 +51,9 @@ def figures_of_merit(obj, iobs, mask=None, backend="numpy", psf=None):
     be.fft(be.asarray(to_engine(obj), np.complex64), psi)
     icalc = None
     if psf is not None:
-        work = (be.empty_complex(iobs.shape), be.empty_complex(iobs.shape))
-        otf = be.empty_complex(iobs.shape)
-        work[0][...] = be.asarray(to_engine(np.asarray(psf, np.float32)), np.float32)
-        be.fft(work[0], otf)
-        icalc = be.asarray(np.zeros(iobs.shape, np.float32), np.float32)
-        be.convolve_intensity(psi, otf, icalc, work)
+        otf = be.transfer_function(to_engine(np.asarray(psf, np.float32)))
+        icalc = be.empty_real(iobs.shape)
+        be.convolve_intensity(psi, otf, icalc, be.empty_half(iobs.shape))
     chi_sum, deviance_sum = be.metric_sums(psi, np.sqrt(iobs), mask.astype(np.uint8),
                                            icalc=icalc)
     keep = mask == 0

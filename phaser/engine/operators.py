@@ -265,7 +265,7 @@ class ShrinkWrap(Operator):
 
     def __call__(self, state):
         be = state.backend
-        previous = be.asarray(state.support, state.support.dtype)
+        previous = be.copy(state.support)
         threshold = state.sw_retuned.get(self.threshold, self.threshold)
         sigma = self.sigma
         if self.sigma_final is not None:
@@ -343,25 +343,15 @@ class Detwin(Operator):
         return self.iterations
 
     def __call__(self, state):
-        import numpy as np
-
-        from phaser.conventions import to_engine, to_file
-
         be = state.backend
-        full = be.to_host(state.support).copy()
-        support = to_file(full)
-        coords = np.nonzero(support)[self.axis]
-        if len(coords) == 0:
+        if be.support_size(state.support) == 0:
             return state
-        half = support.copy()
-        cut = [slice(None)] * 3
-        cut[self.axis] = slice(int(np.ceil(coords.mean())) + 1, None)
-        half[tuple(cut)] = 0
-        state.support[...] = be.asarray(to_engine(half), np.uint8)
+        full = be.copy(state.support)
+        state.support[...] = be.halve_support(full, self.axis)
         hio = HIO(self.beta)
         for _ in range(self.iterations):
             state = hio(state)
-        state.support[...] = be.asarray(full, np.uint8)
+        state.support[...] = full
         return state
 
 

@@ -177,6 +177,7 @@ class Reconstructor:
 
         st = self.state
         st.record_final_metrics()
+        st.release_scratch()
         be = st.backend
         algorithm = " * ".join(str(op) for op in reversed(self._ran))
         total = time.perf_counter() - self._t0

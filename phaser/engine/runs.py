@@ -26,7 +26,8 @@ from phaser.conventions import OBJECT_DTYPE, SUPPORT_DTYPE
 from phaser.errors import PhaserError
 from phaser.io.validate import check_mask, check_ndim
 
-__all__ = ["OUTLIER_FACTOR", "POLISH", "run_many", "spread"]
+__all__ = ["OUTLIER_FACTOR", "POLISH", "combine_runs", "one_run", "run_many", "shared_inputs",
+           "spread"]
 
 POLISH = "ER**20"
 """Iterations from the first mode, inside the majority support, that make the result fit
@@ -77,49 +78,100 @@ def run_many(config, iobs, mask=None, support=None, *, callbacks=(), command=Non
     phaser.errors.PhaserError
         If every run's support collapsed or exploded.
     """
-    from phaser.analysis import align_support, align_to_reference
-    from phaser.analysis.modes import amplitude_criteria, orthogonal_modes
-    from phaser.engine.free import free_pixels
-    from phaser.engine.operators import SupportCollapseError
-    from phaser.engine.run import Reconstructor, free_pixel_rng
-
     start = time.perf_counter()
-    seed = config.seed if config.seed is not None else int(np.random.SeedSequence().entropy % 2**31)
-    check_ndim(iobs, "intensity")
-    mask = np.zeros(np.shape(iobs), np.uint8) if mask is None else check_mask(mask, np.shape(iobs), "mask")
-    free = free_pixels(mask, config.free_fraction, free_pixel_rng(seed))
-
+    seed, mask, free = shared_inputs(config, iobs, mask)
     # Only the runs that can still be kept hold their arrays: results[i] is None for a run
     # that failed or fell out of the best `keep` (its summary stays).
     summaries, results = [], []
     for r in range(config.runs):
-        one = dataclasses.replace(config, seed=seed + r, runs=1, keep=1)
-        rec = Reconstructor(one, callbacks, command=command, on_interrupt=on_interrupt)
-        summary = {"seed": seed + r}
-        try:
-            result = rec.run(iobs, mask, support, free)
-        except SupportCollapseError as exc:
-            result = None
-            summary.update(status=exc.kind, message=str(exc), chi2=math.nan, llk=math.nan,
-                           llk_free=math.nan)
-        else:
-            summary.update(status="ok", algorithm=result.algorithm, chi2=result.chi2,
-                           llk=result.llk,
-                           llk_free=_last(result.history, "llk_free"),
-                           **amplitude_criteria(result.obj, result.support))
-        interrupted = result is not None and any(e.get("event") == "interrupted"
-                                                 for e in result.events)
-        if interrupted:
-            summary["status"] = "interrupted"
+        summary, result = one_run(config, seed, r, iobs, mask, support, free,
+                                  callbacks=callbacks, command=command,
+                                  on_interrupt=on_interrupt)
         summaries.append(summary)
         results.append(result)
         del result
         _keep_best(results, summaries, config)
         if on_run is not None:
             on_run(r, summary)
-        if interrupted:
+        if summary["status"] == "interrupted":
             break
+    return combine_runs(config, seed, summaries, results, iobs, mask, free, command=command,
+                        start=start)
 
+
+def shared_inputs(config, iobs, mask=None):
+    """What every run of a multi-run reconstruction shares: (seed, mask, free pixels).
+
+    The seed is ``config.seed``, or one drawn from the operating system when it is None;
+    the free pixels are drawn from it (:func:`phaser.engine.run.free_pixel_rng`), so that
+    the runs' free LLKs compare.
+    """
+    from phaser.engine.free import free_pixels
+    from phaser.engine.run import free_pixel_rng
+
+    seed = config.seed if config.seed is not None else int(np.random.SeedSequence().entropy % 2**31)
+    check_ndim(iobs, "intensity")
+    mask = np.zeros(np.shape(iobs), np.uint8) if mask is None else check_mask(mask, np.shape(iobs), "mask")
+    return seed, mask, free_pixels(mask, config.free_fraction, free_pixel_rng(seed))
+
+
+def one_run(config, seed, r, iobs, mask, support, free, *, callbacks=(), command=None,
+            on_interrupt="raise"):
+    """Run `r` of a multi-run reconstruction (seed ``seed + r``): its summary and result.
+
+    The result is None when its support collapsed or exploded (the summary says which).
+    """
+    from phaser.analysis.modes import amplitude_criteria
+    from phaser.engine.operators import SupportCollapseError
+    from phaser.engine.run import Reconstructor
+
+    one = dataclasses.replace(config, seed=seed + r, runs=1, keep=1)
+    rec = Reconstructor(one, callbacks, command=command, on_interrupt=on_interrupt)
+    summary = {"seed": seed + r}
+    try:
+        result = rec.run(iobs, mask, support, free)
+    except SupportCollapseError as exc:
+        summary.update(status=exc.kind, message=str(exc), chi2=math.nan, llk=math.nan,
+                       llk_free=math.nan)
+        return summary, None
+    summary.update(status="ok", algorithm=result.algorithm, chi2=result.chi2, llk=result.llk,
+                   llk_free=_last(result.history, "llk_free"),
+                   **amplitude_criteria(result.obj, result.support))
+    if any(e.get("event") == "interrupted" for e in result.events):
+        summary["status"] = "interrupted"
+    return summary, result
+
+
+def combine_runs(config, seed, summaries, results, iobs, mask, free, *, command=None,
+                 start=None):
+    """Rank the runs, align and decompose the best into modes (see :func:`run_many`).
+
+    Parameters
+    ----------
+    config : phaser.config.ReconstructionConfig
+    seed : int
+        The series' seed (run ``r`` used ``seed + r``).
+    summaries : list of dict
+        Per run, from :func:`one_run`, in run order.
+    results : list of Result or None
+        Per run; None where it failed or was dropped (:func:`_keep_best` may be applied
+        first to hold fewer).
+    iobs, mask, free : numpy.ndarray
+        The data and what :func:`shared_inputs` gave.
+    command : str, optional
+    start : float, optional
+        ``time.perf_counter()`` when the series started (for the total time).
+
+    Returns
+    -------
+    phaser.result.Result
+    """
+    from phaser.analysis import align_support, align_to_reference
+    from phaser.analysis.modes import orthogonal_modes
+    from phaser.engine.run import Reconstructor
+
+    start = time.perf_counter() if start is None else start
+    _keep_best(results, summaries, config)
     ok = [i for i, s in enumerate(summaries) if s["status"] in ("ok", "interrupted")]
     if not ok:
         reasons = "; ".join(f"seed {s['seed']}: support {s['status']}" for s in summaries)

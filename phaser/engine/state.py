@@ -105,26 +105,33 @@ class State:
     def set_psf(self, psf, every=0, window=None):
         """Model partial coherence from now on: `psf` (engine layout, summing to 1) blurs
         the calculated intensity, refined every `every` iterations (0: never) and kept
-        within `window` (engine layout, optional)."""
+        within `window`, ``(radius, taper)`` in pixels (see
+        :func:`phaser.engine.coherence.psf_window`; None: anywhere)."""
         be = self.backend
-        self.psf = be.asarray(psf, np.float32)
-        self.psf_window = None if window is None else be.asarray(window, np.float32)
-        # Three scratch arrays, allocated once: the convolution uses two, the update three.
-        self._psf_work = tuple(be.empty_complex(self.shape) for _ in range(3))
-        self._psf_work[0][...] = self.psf
-        self.otf = be.empty_complex(self.shape)
-        be.fft(self._psf_work[0], self.otf)
-        self.icalc = be.asarray(np.zeros(self.shape, np.float32), np.float32)
+        shape = self.shape
+        self.psf = be.empty_real(shape)
+        self.psf[...] = be.asarray(psf, np.float32)
+        self.psf_window = None if window is None else tuple(map(float, window))
+        self.otf = be.transfer_function(self.psf)
+        # Scratch, allocated once: the convolution uses one half array, the update two.
+        self._psf_work = (be.empty_half(shape), be.empty_half(shape))
+        self.icalc = be.empty_real(shape)
         self.psf_every, self._psf_since = int(every), self.iteration
+
+    def release_scratch(self):
+        """Free the work buffers (the Fourier-space buffer, the PSF's scratch) and let the
+        FFT plans go of them; the state can record no more metrics or iterations."""
+        self.psi = self.icalc = self._psf_work = self.otf = None
+        self.backend.release()
 
     def _blurred(self, refine=False):
         """The calculated intensity blurred by the PSF (refining the PSF first if asked)."""
         be = self.backend
-        be.convolve_intensity(self.psi, self.otf, self.icalc, self._psf_work)
+        be.convolve_intensity(self.psi, self.otf, self.icalc, self._psf_work[0])
         if refine:
             be.update_psf(self.psi, self.amp, self.mask, self.icalc, self.psf, self.otf,
                           self._psf_work, self.psf_window)
-            be.convolve_intensity(self.psi, self.otf, self.icalc, self._psf_work)
+            be.convolve_intensity(self.psi, self.otf, self.icalc, self._psf_work[0])
         return self.icalc
 
     @property

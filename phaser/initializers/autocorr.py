@@ -30,12 +30,21 @@ def autocorrelation_support(iobs, mask=None, threshold=0.05):
     numpy.ndarray
         Uint8 support, file layout (centred).
     """
-    data = np.asarray(iobs, np.float32)
+    import scipy.fft
+
+    from phaser.kernels.fft import default_threads
+
+    # Single precision throughout (complex64 transform, float32 modulus): this runs on the
+    # full grid before the engine's own arrays exist, and must not set the peak memory.
+    data = to_engine(np.asarray(iobs, np.float32))
     if mask is not None:
-        data = np.where(mask != 0, 0, data)
+        data[to_engine(np.asarray(mask) != 0)] = 0
+    auto = scipy.fft.ifftn(data, workers=default_threads(), overwrite_x=True)
+    del data
     # The central peak of a (noisy) pattern would dominate; work with the modulus.
-    auto = np.abs(np.fft.ifftn(to_engine(data)))
-    return to_file(auto > threshold * auto.max()).astype(SUPPORT_DTYPE)
+    modulus = np.abs(auto)
+    del auto
+    return to_file(modulus > threshold * modulus.max()).astype(SUPPORT_DTYPE)
 
 
 class AutocorrInit:

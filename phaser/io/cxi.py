@@ -394,6 +394,22 @@ def _string(group, key, default=""):
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
+def read_configuration(path):
+    """The configuration a CXI result file was made with (a dict), without reading its
+    arrays; None when the file has none.
+
+    Raises
+    ------
+    InputError
+        If the file is not HDF5 or its configuration is not JSON.
+    """
+    with open_hdf5(path) as f:
+        process = f.get(PROCESS_PATH)
+        if process is None or "configuration" not in process:
+            return None
+        return from_json(_string(process, "configuration"), path)
+
+
 def read_result(path):
     """Read a CXI result file back into a :class:`~phaser.result.Result`.
 

@@ -44,6 +44,9 @@ def get_backend(name="numba", threads=None):
         raise ConfigError(f"unknown backend {name!r}; choose from {', '.join(BACKENDS)}")
     key = (name, threads)
     if key not in _INSTANCES:
+        from phaser.kernels.memory import return_freed_arrays_to_the_os
+
+        return_freed_arrays_to_the_os()
         module, cls, package = BACKENDS[name]
         if importlib.util.find_spec(package) is None:
             hint = "phaser-cdi[gpu]" if name == "cupy" else package

@@ -23,11 +23,14 @@ import numpy as np
 
 from phaser.errors import ConfigError
 
-__all__ = ["FFTPlan", "get_plan", "available_engines", "default_threads", "wisdom_path"]
+__all__ = ["FFTPlan", "RealFFTPlan", "get_plan", "get_real_plan", "available_engines",
+           "default_threads", "half_shape", "release_plans", "wisdom_path"]
 
 log = logging.getLogger(__name__)
 _LOCK = threading.Lock()
 _PLANS = {}
+# Plans are cached per calling thread: a plan's transforms are bound to the arrays they last
+# ran on, so two threads (tasks of a multi-threaded Dask worker) must not share one.
 _WISDOM_LOADED = False
 
 
@@ -60,7 +63,30 @@ def available_engines():
     return engines
 
 
-class FFTPlan:
+class _Transforms:
+    """What both plans share: the forward transform, bound on first use, and its release."""
+
+    _scipy_forward = "fftn"
+
+    def forward(self, src, dst):
+        """``dst[...] = fftn(src)`` (``rfftn`` for a real plan), unnormalised; `src` is
+        left unchanged."""
+        if self.engine == "pyfftw":
+            if self._fwd is None:
+                self._fwd = _bind(src, dst, "FFTW_FORWARD", self.threads)
+            self._fwd(src, dst)
+        else:
+            import scipy.fft
+
+            dst[...] = getattr(scipy.fft, self._scipy_forward)(src, workers=self.threads)
+
+    def release(self):
+        """Let go of the arrays the transforms last ran on (FFTW keeps a reference to
+        them); the next call binds again, from the wisdom, in microseconds."""
+        self._fwd = self._bwd = None
+
+
+class FFTPlan(_Transforms):
     """Forward and inverse unnormalised 3-D FFT of one shape and dtype.
 
     Parameters
@@ -88,25 +114,11 @@ class FFTPlan:
         self.engine = engine
         self.threads = threads
         self.size = int(np.prod(self.shape))
+        self._fwd = self._bwd = None
         if engine == "pyfftw":
-            self._make_fftw()
+            _measure(self.shape, self.dtype, self.dtype, threads, in_place_inverse=True)
         elif engine != "scipy":
             raise ConfigError(f"unknown FFT engine {engine!r}; choose from {available_engines()}")
-
-    def _make_fftw(self):
-        import pyfftw
-
-        _load_wisdom()
-        src = pyfftw.empty_aligned(self.shape, self.dtype)
-        dst = pyfftw.empty_aligned(self.shape, self.dtype)
-        flags = ("FFTW_MEASURE",)
-        axes = tuple(range(len(self.shape)))
-        # FFTW_MEASURE overwrites the arrays while planning; they are scratch here.
-        self._fwd = pyfftw.FFTW(src, dst, axes=axes, direction="FFTW_FORWARD",
-                                flags=flags, threads=self.threads)
-        self._bwd = pyfftw.FFTW(dst, dst, axes=axes, direction="FFTW_BACKWARD",
-                                flags=flags, threads=self.threads, normalise_idft=False)
-        _save_wisdom()
 
     def empty(self):
         """A new array suited to this plan (SIMD-aligned for pyFFTW)."""
@@ -116,24 +128,84 @@ class FFTPlan:
             return pyfftw.empty_aligned(self.shape, self.dtype)
         return np.empty(self.shape, self.dtype)
 
-    def forward(self, src, dst):
-        """``dst[...] = fftn(src)`` (unnormalised); `src` is left unchanged."""
-        if self.engine == "pyfftw":
-            self._fwd(src, dst)
-        else:
-            import scipy.fft
-
-            dst[...] = scipy.fft.fftn(src, workers=self.threads)
-
     def backward(self, a):
         """``a[...] = N * ifftn(a)`` in place (the inverse without its ``1/N``)."""
         if self.engine == "pyfftw":
+            if self._bwd is None:
+                self._bwd = _bind(a, a, "FFTW_BACKWARD", self.threads)
             self._bwd(a, a, normalise_idft=False)
         else:
             import scipy.fft
 
             # norm="forward" puts 1/N on the forward transform, so the inverse is unscaled.
             a[...] = scipy.fft.ifftn(a, workers=self.threads, norm="forward")
+
+def half_shape(shape):
+    """Shape of the real-to-complex transform of a real array of `shape` (last axis halved)."""
+    return (*shape[:-1], shape[-1] // 2 + 1)
+
+
+class RealFFTPlan(_Transforms):
+    """Forward real-to-complex and inverse complex-to-real unnormalised 3-D FFTs, float32.
+
+    The transform of a real array of `shape` is Hermitian, so only its first
+    ``shape[-1] // 2 + 1`` columns are kept (:func:`half_shape`): half the memory and about
+    half the work of the complex transform.  The engine uses it for real quantities that
+    are convolved on the whole grid (the partial-coherence PSF and the intensities it
+    blurs).
+
+    Parameters
+    ----------
+    shape : tuple of int
+        Shape of the real array.
+    engine : {"pyfftw", "scipy"}
+    threads : int
+
+    Notes
+    -----
+    ``forward(src, dst)``: ``dst = rfftn(src)``, `src` unchanged.  ``backward(src, dst)``:
+    ``dst = N * irfftn(src)``, and `src` is overwritten (FFTW's complex-to-real transforms
+    use their input as scratch).  Arrays from :meth:`empty_real` and :meth:`empty_half`.
+    """
+
+    _scipy_forward = "rfftn"
+
+    def __init__(self, shape, engine, threads):
+        self.shape = tuple(shape)
+        self.half = half_shape(self.shape)
+        self.engine = engine
+        self.threads = threads
+        self._fwd = self._bwd = None
+        if engine == "pyfftw":
+            _measure(self.shape, np.float32, np.complex64, threads)
+        elif engine != "scipy":
+            raise ConfigError(f"unknown FFT engine {engine!r}; choose from {available_engines()}")
+
+    def _empty(self, shape, dtype):
+        if self.engine == "pyfftw":
+            import pyfftw
+
+            return pyfftw.empty_aligned(shape, dtype)
+        return np.empty(shape, dtype)
+
+    def empty_real(self):
+        """A new float32 array of the real shape, suited to this plan."""
+        return self._empty(self.shape, np.float32)
+
+    def empty_half(self):
+        """A new complex64 array of the half shape, suited to this plan."""
+        return self._empty(self.half, np.complex64)
+
+    def backward(self, src, dst):
+        """``dst[...] = N * irfftn(src)``; `src` is overwritten."""
+        if self.engine == "pyfftw":
+            if self._bwd is None:
+                self._bwd = _bind(src, dst, "FFTW_BACKWARD", self.threads, destroy_input=True)
+            self._bwd(src, dst, normalise_idft=False)
+        else:
+            import scipy.fft
+
+            dst[...] = scipy.fft.irfftn(src, s=self.shape, workers=self.threads, norm="forward")
 
 
 def get_plan(shape, dtype=np.complex64, engine="auto", threads=None):
@@ -148,19 +220,96 @@ def get_plan(shape, dtype=np.complex64, engine="auto", threads=None):
     threads : int, optional
         Defaults to :func:`default_threads`.
     """
-    if engine == "auto":
-        engine = available_engines()[0]
-    elif engine not in ("pyfftw", "scipy"):
-        raise ConfigError(f"unknown FFT engine {engine!r}; choose from {available_engines()}")
-    elif engine not in available_engines():
-        raise ConfigError("FFT engine 'pyfftw' needs the pyFFTW package (pip install pyfftw)")
+    engine = _engine(engine)
     threads = threads or default_threads()
-    key = (tuple(shape), np.dtype(dtype).str, engine, threads)
+    key = (tuple(shape), np.dtype(dtype).str, engine, threads, threading.get_ident())
     with _LOCK:
         plan = _PLANS.get(key)
         if plan is None:
             plan = _PLANS[key] = FFTPlan(shape, dtype, engine, threads)
     return plan
+
+
+def get_real_plan(shape, engine="auto", threads=None):
+    """Cached :class:`RealFFTPlan` for float32 arrays of `shape` (options as :func:`get_plan`)."""
+    engine = _engine(engine)
+    threads = threads or default_threads()
+    key = (tuple(shape), "real", engine, threads, threading.get_ident())
+    with _LOCK:
+        plan = _PLANS.get(key)
+        if plan is None:
+            plan = _PLANS[key] = RealFFTPlan(shape, engine, threads)
+    return plan
+
+
+def _engine(engine):
+    """The FFT library `engine` names (``"auto"``: the fastest that imports)."""
+    if engine == "auto":
+        return available_engines()[0]
+    if engine not in ("pyfftw", "scipy"):
+        raise ConfigError(f"unknown FFT engine {engine!r}; choose from {available_engines()}")
+    if engine not in available_engines():
+        raise ConfigError("FFT engine 'pyfftw' needs the pyFFTW package (pip install pyfftw)")
+    return engine
+
+
+def release_plans():
+    """Let this thread's cached plans go of the arrays their transforms last ran on
+    (:meth:`FFTPlan.release`), so that a finished reconstruction's arrays can be freed;
+    plans of threads that have ended are dropped."""
+    me = threading.get_ident()
+    alive = {t.ident for t in threading.enumerate()}
+    with _LOCK:
+        for key in list(_PLANS):
+            if key[-1] == me:
+                _PLANS[key].release()
+            elif key[-1] not in alive:
+                del _PLANS[key]
+
+
+_FLAGS = ("FFTW_MEASURE",)
+
+
+def _measure(shape, dtype_in, dtype_out, threads, in_place_inverse=False):
+    """Measure the fastest FFTW algorithms for these transforms into the wisdom, on scratch
+    arrays that are freed on return (FFTW_MEASURE overwrites the arrays it plans on)."""
+    import pyfftw
+
+    _load_wisdom()
+    out_shape = shape if dtype_in == dtype_out else half_shape(shape)
+    src = pyfftw.empty_aligned(shape, dtype_in)
+    dst = pyfftw.empty_aligned(out_shape, dtype_out)
+    axes = tuple(range(len(shape)))
+    pyfftw.FFTW(src, dst, axes=axes, direction="FFTW_FORWARD", flags=_FLAGS, threads=threads)
+    if in_place_inverse:
+        pyfftw.FFTW(dst, dst, axes=axes, direction="FFTW_BACKWARD", flags=_FLAGS,
+                    threads=threads)
+    else:
+        pyfftw.FFTW(dst, src, axes=axes, direction="FFTW_BACKWARD",
+                    flags=(*_FLAGS, "FFTW_DESTROY_INPUT"), threads=threads)
+    _save_wisdom()
+
+
+def _bind(src, dst, direction, threads, destroy_input=False):
+    """An FFTW transform on these very arrays, from the wisdom :func:`_measure` left, which
+    does not touch their contents (an estimated plan, which does not either, if the
+    wisdom has nothing for their alignment)."""
+    import pyfftw
+
+    extra = ("FFTW_DESTROY_INPUT",) if destroy_input else ()
+    axes = tuple(range(src.ndim))
+    # A plan made on an unaligned input would be an unaligned (slower) plan for every
+    # later call; bind to an aligned copy instead (calls copy unaligned inputs anyway).
+    src = src if pyfftw.is_byte_aligned(src) else pyfftw.byte_align(src)
+    # (pyFFTW scales a forward transform by 1/N when told not to normalise the inverse.)
+    scaling = {"normalise_idft": False} if direction == "FFTW_BACKWARD" else {}
+    for flags in ((*_FLAGS, "FFTW_WISDOM_ONLY"), ("FFTW_ESTIMATE",)):
+        try:
+            return pyfftw.FFTW(src, dst, axes=axes, direction=direction,
+                               flags=(*flags, *extra), threads=threads, **scaling)
+        except RuntimeError:  # no wisdom for these arrays
+            continue
+    raise RuntimeError("FFTW cannot plan an estimated transform")  # pragma: no cover
 
 
 def _load_wisdom():

@@ -4,6 +4,7 @@ FFTs go through planned pyFFTW (scipy.fft when pyFFTW is missing).  Kernels work
 views of C-contiguous arrays, in single precision, with float64 accumulators for metrics.
 """
 
+import functools
 import math
 import os
 
@@ -17,7 +18,18 @@ import numpy as np  # noqa: E402
 
 from phaser.kernels.numpy_backend import NumpyBackend  # noqa: E402
 
-__all__ = ["NumbaBackend"]
+__all__ = ["FROM_REFERENCE", "NumbaBackend"]
+
+FROM_REFERENCE = (
+    # memory and transforms: numpy arrays and the same planned pyFFTW / scipy.fft plans
+    "asarray", "to_host", "copy", "empty_complex", "empty_real", "empty_half", "fft", "ifft", "rfft",
+    "irfft", "release", "transfer_function",
+    # sequences of transforms and of this backend's own kernels
+    "convolve_intensity", "update_psf", "shrink_wrap",
+    # a count, one numpy call; the detwinning cut, once per DW operator
+    "support_size", "halve_support",
+)
+"""Contract methods the numba backend takes from the numpy reference on purpose."""
 
 _JIT = dict(parallel=True, fastmath=True, cache=True, nogil=True)
 
@@ -137,6 +149,50 @@ def _modulus(obj, out):
         out[i] = math.sqrt(p.real * p.real + p.imag * p.imag)
 
 
+# -- partial coherence (see NumpyBackend.update_psf) ------------------------------------
+
+@numba.njit(**_JIT)
+def _intensity(psi, out):
+    total = 0.0
+    for i in numba.prange(psi.size):
+        p = psi[i]
+        v = p.real * p.real + p.imag * p.imag
+        out[i] = v
+        total += v
+    return total
+
+
+@numba.njit(**_JIT)
+def _intensity_ratio(amp, mask, icalc, eps):
+    for i in numba.prange(icalc.size):
+        if mask[i]:
+            icalc[i] = 1
+        else:
+            icalc[i] = (amp[i] * amp[i] + eps) / (icalc[i] + eps)
+
+
+@numba.njit(**_JIT)
+def _richardson_lucy(psf, corr, scale, shape, radius, inner):
+    # Window weight from the periodic distance to index 0, as NumpyBackend's radial_window
+    # (radius <= 0: no window).
+    n1 = shape[1] * shape[2]
+    total = 0.0
+    for i in numba.prange(psf.size):
+        v = max(psf[i] * corr[i] * scale, 0.0)
+        if radius > 0 and v > 0:
+            a, rest = divmod(i, n1)
+            b, c = divmod(rest, shape[2])
+            a = min(a, shape[0] - a)
+            b = min(b, shape[1] - b)
+            c = min(c, shape[2] - c)
+            r = math.sqrt(np.float32(a * a + b * b + c * c))
+            ramp = min(max((r - inner) / max(radius - inner, 1e-9), 0.0), 1.0)
+            v *= 0.5 * (1 + math.cos(math.pi * ramp))
+        corr[i] = v
+        total += v
+    return total
+
+
 # -- gradient refinement (see NumpyBackend.ml_gradient for the definitions) -------------
 # Per-pixel terms in double precision: the line search compares losses that differ by
 # little, and Io / Ic**2 overflows single precision near Ic = 0.
@@ -245,6 +301,12 @@ def _cg_direction(direction, grad, beta):
 class NumbaBackend(NumpyBackend):
     """Fused Numba kernels with planned pyFFTW transforms.
 
+    It implements the backend contract (:class:`phaser.kernels.contract.Backend`): the
+    elementwise passes and reductions are its own kernels; the methods named in
+    :data:`FROM_REFERENCE` are the reference's host-memory code, taken on purpose (the
+    arrays are numpy arrays here too), and a contract test fails for any other method it
+    would inherit.
+
     Parameters
     ----------
     threads : int, optional
@@ -257,7 +319,7 @@ class NumbaBackend(NumpyBackend):
 
     def __init__(self, threads=None, fft_engine="auto"):
         super().__init__(threads, fft_engine)
-        numba.set_num_threads(min(self.threads, numba.config.NUMBA_NUM_THREADS))
+        self.kernel_threads = min(self.threads, numba.config.NUMBA_NUM_THREADS)
 
     def project_modulus(self, psi, amp, mask, scale, metrics=False, icalc=None):
         args = (psi.reshape(-1), amp.reshape(-1), mask.reshape(-1), np.float32(scale))
@@ -279,6 +341,18 @@ class NumbaBackend(NumpyBackend):
 
     def apply_support(self, obj, support):
         _apply_support(obj.reshape(-1), support.reshape(-1))
+
+    def intensity(self, psi, out):
+        return _intensity(psi.reshape(-1), out.reshape(-1))
+
+    def intensity_ratio(self, amp, mask, icalc, eps):
+        _intensity_ratio(amp.reshape(-1), mask.reshape(-1), icalc.reshape(-1), np.float32(eps))
+
+    def richardson_lucy(self, psf, corr, scale, window=None):
+        radius, taper = window if window is not None else (0.0, 0.0)
+        return _richardson_lucy(psf.reshape(-1), corr.reshape(-1), np.float32(scale),
+                                np.array(psf.shape, np.int64), np.float32(radius),
+                                np.float32(max(radius - taper, 0.0)))
 
     def ml_gradient(self, psi, amp, mask, out, loss):
         _ml_gradient(psi.reshape(-1), amp.reshape(-1), mask.reshape(-1), out.reshape(-1),
@@ -304,7 +378,54 @@ class NumbaBackend(NumpyBackend):
         return _gaussian_wrap(modulus, sigma)
 
 
-def _gaussian_wrap(a, sigma):
-    import scipy.ndimage
+@numba.njit(parallel=True, fastmath=True, cache=True, nogil=True)
+def _correlate_last_axis(a, weights):
+    # Periodic correlation of every line along the last axis of a 3-D view with `weights`
+    # (odd length, centred), in place, one line buffer per line: no full-size temporary.
+    r = weights.size // 2
+    n = a.shape[2]
+    for i in numba.prange(a.shape[0]):
+        line = np.empty(n + 2 * r, np.float32)  # the line with r wrapped voxels each side
+        for j in range(a.shape[1]):
+            for k in range(n + 2 * r):
+                line[k] = a[i, j, (k - r) % n]
+            for k in range(n):
+                acc = np.float32(0.0)
+                for t in range(2 * r + 1):
+                    acc += weights[t] * line[k + t]
+                a[i, j, k] = acc
 
-    return scipy.ndimage.gaussian_filter(a, sigma, mode="wrap", truncate=3.0, output=a)
+
+def _on_own_threads(method):
+    """Run `method` on the backend's own number of numba threads.  The count is a setting
+    of the calling thread, not of the backend: backends of different counts (cached side by
+    side by :func:`phaser.kernels.get_backend`) would otherwise run on whichever was made
+    last."""
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        if numba.get_num_threads() != self.kernel_threads:
+            numba.set_num_threads(self.kernel_threads)
+        return method(self, *args, **kwargs)
+
+    return wrapper
+
+
+for _name, _method in list(vars(NumbaBackend).items()):
+    if callable(_method) and not _name.startswith("_"):
+        setattr(NumbaBackend, _name, _on_own_threads(_method))
+del _name, _method
+
+
+def _gaussian_wrap(a, sigma):
+    """``a`` convolved in place with a periodic Gaussian of standard deviation `sigma`
+    voxels, truncated at 3 sigma as :func:`scipy.ndimage.gaussian_filter` (``mode="wrap"``,
+    ``truncate=3.0``) does, which would copy the whole array for its in-place passes."""
+    radius = int(3.0 * float(sigma) + 0.5)
+    x = np.arange(-radius, radius + 1, dtype=np.float64)
+    weights = np.exp(-0.5 * (x / float(sigma)) ** 2)
+    weights = (weights / weights.sum()).astype(np.float32)
+    for axis in range(a.ndim):
+        view = np.moveaxis(a, axis, -1)
+        _correlate_last_axis(view.reshape((-1, *view.shape[-2:])) if a.ndim > 3 else view,
+                             weights)
+    return a

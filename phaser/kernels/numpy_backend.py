@@ -7,9 +7,10 @@ import numpy as np
 import scipy.ndimage
 
 from phaser.errors import ConfigError
-from phaser.kernels.fft import default_threads, get_plan
+from phaser.kernels.fft import default_threads, get_plan, get_real_plan, release_plans
 
-__all__ = ["REFINE_LOSSES", "SHRINK_WRAP_METHODS", "NumpyBackend"]
+__all__ = ["REFINE_LOSSES", "SHRINK_WRAP_METHODS", "NumpyBackend", "periodic_distance",
+           "radial_window"]
 
 SHRINK_WRAP_METHODS = ("max", "rms", "mean")
 """Reference levels for the shrink-wrap threshold: the maximum of the smoothed amplitude, or
@@ -49,6 +50,10 @@ class NumpyBackend:
         """Return `a` as a numpy array."""
         return np.asarray(a)
 
+    def copy(self, a):
+        """A new backend array equal to backend array `a`."""
+        return a.copy()
+
     def plan(self, shape):
         """The cached :class:`~phaser.kernels.fft.FFTPlan` for complex64 arrays of `shape`."""
         return get_plan(shape, np.complex64, self.fft_engine, self.threads)
@@ -65,6 +70,11 @@ class NumpyBackend:
     def ifft(self, a):
         """``a = N * ifftn(a)`` in place (the 1/N is folded into :meth:`project_modulus`)."""
         self.plan(a.shape).backward(a)
+
+    def release(self):
+        """Let the cached FFT plans go of the arrays they last ran on, so that a finished
+        reconstruction's arrays are freed with it."""
+        release_plans()
 
     # -- projections ----------------------------------------------------------------------
     def project_modulus(self, psi, amp, mask, scale, metrics=False, icalc=None):
@@ -111,6 +121,44 @@ class NumpyBackend:
         return _metric_sums(np.abs(psi) if icalc is None else np.sqrt(icalc), amp, mask != 0)
 
     # -- partial coherence ----------------------------------------------------------------
+    # Real quantities (the PSF, intensities) go through real-to-complex transforms whose
+    # "half" arrays keep only the first ``n // 2 + 1`` columns of the last axis
+    # (:func:`~phaser.kernels.fft.half_shape`).
+
+    def real_plan(self, shape):
+        """The cached :class:`~phaser.kernels.fft.RealFFTPlan` for float32 arrays of `shape`."""
+        return get_real_plan(shape, self.fft_engine, self.threads)
+
+    def empty_real(self, shape):
+        """Uninitialised float32 array of `shape` suited to this backend's real FFTs."""
+        return self.real_plan(shape).empty_real()
+
+    def empty_half(self, shape):
+        """Uninitialised complex64 array of ``half_shape(shape)``, for real FFTs of `shape`."""
+        return self.real_plan(shape).empty_half()
+
+    def rfft(self, src, dst):
+        """``dst = rfftn(src)``, unnormalised: float32 `src` to complex64 half `dst`."""
+        self.real_plan(src.shape).forward(src, dst)
+
+    def irfft(self, src, dst):
+        """``dst = N * irfftn(src)``: complex64 half `src` (overwritten) to float32 `dst`."""
+        self.real_plan(dst.shape).backward(src, dst)
+
+    def transfer_function(self, psf):
+        """The optical transfer function ``rfftn(psf)`` of a PSF in engine layout, a new
+        half array."""
+        src = self.empty_real(psf.shape)
+        src[...] = psf
+        otf = self.empty_half(psf.shape)
+        self.rfft(src, otf)
+        return otf
+
+    def intensity(self, psi, out):
+        """``out = |psi|**2`` (float32); returns its sum (float64)."""
+        np.square(np.abs(psi), out=out)
+        return float(out.sum(dtype=np.float64))
+
     def convolve_intensity(self, psi, otf, out, work):
         """``out = |psi|**2 (*) psf``, the calculated intensity blurred by a PSF.
 
@@ -118,29 +166,31 @@ class NumpyBackend:
         ----------
         psi : complex64 array
             Fourier transform of the object (unchanged).
-        otf : complex64 array
-            ``fftn(psf)`` of a PSF in engine layout (its origin at index 0).
+        otf : complex64 half array
+            ``rfftn(psf)`` of a PSF in engine layout (its origin at index 0), see
+            :meth:`transfer_function`.
         out : float32 array
             Overwritten by the periodic convolution, floored at 0.
-        work : tuple of complex64 arrays
-            Scratch buffers of the plan's kind, two at least (overwritten).
+        work : complex64 half array
+            Scratch (overwritten).
         """
-        intensity, blurred = work[:2]
-        np.multiply(psi, np.conj(psi), out=intensity)
-        self.fft(intensity, blurred)
-        blurred *= otf
-        self.ifft(blurred)
-        np.maximum(blurred.real * np.float32(1.0 / blurred.size), 0, out=out)
+        self.intensity(psi, out)
+        self.rfft(out, work)
+        np.multiply(work, otf, out=work)
+        self.irfft(work, out)
+        np.multiply(out, np.float32(1.0 / out.size), out=out)
+        np.maximum(out, 0, out=out)
 
     def update_psf(self, psi, amp, mask, icalc, psf, otf, work, window=None):
         """One Richardson–Lucy step on the PSF, in place (`psf` and its `otf`).
 
         ``psf <- psf * ((amp**2 / icalc) (x) |psi|**2) / sum(|psi|**2)``, with ``(x)`` the
         periodic cross-correlation and the ratio set to 1 on masked pixels (no
-        information), then multiplied by `window` and normalised to a sum of 1 (Clark et
-        al. 2012); a step that leaves nothing finite and positive is skipped.  The ratio is
-        regularised as ``(amp**2 + e) / (icalc + e)`` with ``e`` a millionth of the largest
-        calculated intensity, so that pixels the model leaves dark cannot make it overflow.
+        information), then multiplied by a radial window and normalised to a sum of 1
+        (Clark et al. 2012); a step that leaves nothing finite and positive is skipped.
+        The ratio is regularised as ``(amp**2 + e) / (icalc + e)`` with ``e`` a millionth
+        of the largest calculated intensity, so that pixels the model leaves dark cannot
+        make it overflow.
 
         Parameters
         ----------
@@ -149,37 +199,46 @@ class NumpyBackend:
         amp, mask
             As in :meth:`project_modulus`.
         icalc : float32 array
-            ``|psi|**2`` blurred by the current PSF (:meth:`convolve_intensity`).
+            ``|psi|**2`` blurred by the current PSF (:meth:`convolve_intensity`); used as
+            scratch, so it must be computed again after the update.
         psf : float32 array
             The PSF, engine layout; overwritten.
-        otf : complex64 array
-            ``fftn(psf)``; overwritten with that of the new PSF.
-        work : tuple of three complex64 arrays
-            Scratch buffers (overwritten).
-        window : float32 array, optional
-            Engine layout, in [0, 1]: where the PSF may be non-zero (see
-            :func:`phaser.engine.coherence.psf_window`).
+        otf : complex64 half array
+            ``rfftn(psf)``; overwritten with that of the new PSF.
+        work : tuple of two complex64 half arrays
+            Scratch (overwritten).
+        window : tuple of float, optional
+            ``(radius, taper)`` of :func:`radial_window`: where the PSF may be non-zero.
         """
-        src, f_ratio, f_coherent = work
-        coherent = (psi.real * psi.real + psi.imag * psi.imag).astype(np.float32)
+        f_ratio, f_coherent = work
         eps = np.float32(max(float(icalc.max()) * 1e-6, _TINY))
-        src[...] = np.where(mask == 0, (amp * amp + eps) / (icalc + eps), 1)
-        self.fft(src, f_ratio)
-        src[...] = coherent
-        self.fft(src, f_coherent)
-        f_ratio *= np.conj(f_coherent)
-        self.ifft(f_ratio)
-        total = float(coherent.sum(dtype=np.float64))
-        corr = f_ratio.real * np.float32(1.0 / (f_ratio.size * max(total, 1e-30)))
-        new = np.maximum(psf * corr, 0)
-        if window is not None:
-            new *= window
-        total = float(new.sum(dtype=np.float64))
+        self.intensity_ratio(amp, mask, icalc, eps)
+        self.rfft(icalc, f_ratio)
+        total = self.intensity(psi, icalc)
+        self.rfft(icalc, f_coherent)
+        np.conjugate(f_coherent, out=f_coherent)
+        np.multiply(f_ratio, f_coherent, out=f_ratio)
+        self.irfft(f_ratio, icalc)
+        scale = 1.0 / (icalc.size * max(total, 1e-30))
+        total = self.richardson_lucy(psf, icalc, scale, window)
         if not (np.isfinite(total) and total > 0):
             return  # nothing usable from this step: keep the PSF as it is
-        np.multiply(new, np.float32(1.0 / total), out=psf)
-        src[...] = psf
-        self.fft(src, otf)
+        np.multiply(icalc, np.float32(1.0 / total), out=psf)
+        self.rfft(psf, otf)
+
+    def intensity_ratio(self, amp, mask, icalc, eps):
+        """``icalc = (amp**2 + eps) / (icalc + eps)`` where `mask` is 0, else 1 (in place)."""
+        icalc[...] = np.where(mask == 0, (amp * amp + eps) / (icalc + eps), 1)
+
+    def richardson_lucy(self, psf, corr, scale, window=None):
+        """``corr = max(psf * corr * scale, 0) * window`` in place; returns its sum (float64).
+
+        `window` is ``(radius, taper)`` of :func:`radial_window` or None."""
+        new = np.maximum(psf * corr * np.float32(scale), 0)
+        if window is not None:
+            new *= radial_window(psf.shape, *window)
+        corr[...] = new
+        return float(new.sum(dtype=np.float64))
 
     def update_object(self, obj, psi, support, a, b):
         """Real-space update shared by ER, HIO and RAAR, in place.
@@ -240,6 +299,21 @@ class NumpyBackend:
     def support_size(self, support):
         """Number of voxels in the support."""
         return int(np.count_nonzero(support))
+
+    def halve_support(self, support, axis):
+        """A new support: `support` without its voxels beyond its centre of mass along
+        `axis` (in centred coordinates, q = 0 or r = 0 in the middle: the cut is a plane
+        through the crystal whatever its place in the periodic box)."""
+        from phaser.conventions import to_engine, to_file
+
+        centred = to_file(support)
+        coords = np.nonzero(centred)[axis]
+        if len(coords) == 0:
+            return support.copy()
+        cut = [slice(None)] * support.ndim
+        cut[axis] = slice(int(np.ceil(coords.mean())) + 1, None)
+        centred[tuple(cut)] = 0
+        return np.ascontiguousarray(to_engine(centred))
 
     # -- gradient refinement --------------------------------------------------------------
     # The refinement minimises a loss L(psi) of psi = fftn(obj).  With the unnormalised
@@ -386,3 +460,21 @@ def _metric_sums(modulus, amp, free):
     with np.errstate(divide="ignore", invalid="ignore"):
         dev = np.where(io > 0, ic - io + io * np.log(io / ic), ic)
     return float(chi), float(2.0 * np.sum(dev))
+
+
+def periodic_distance(shape):
+    """Periodic distance of every voxel from index 0 (engine layout), float32."""
+    r2 = np.zeros(shape, np.float32)
+    for axis, n in enumerate(shape):
+        d = np.minimum(np.arange(n), n - np.arange(n)).astype(np.float32)
+        r2 += np.expand_dims(d * d, [a for a in range(len(shape)) if a != axis])
+    return np.sqrt(r2, out=r2)
+
+
+def radial_window(shape, radius, taper):
+    """1 near the origin (engine layout), a cosine roll-off `taper` pixels wide, 0 from
+    `radius` on; float32.  The numba backend computes the same weights voxel by voxel."""
+    r = periodic_distance(shape)
+    inner = max(radius - taper, 0.0)
+    ramp = np.clip((r - inner) / max(radius - inner, 1e-9), 0, 1)
+    return (0.5 * (1 + np.cos(np.pi * ramp))).astype(np.float32)

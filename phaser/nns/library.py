@@ -137,7 +137,7 @@ def _half_box(shape):
 # ----------------------------------------------------------------------------- building
 
 def build_library(sources, out, *, embedding="features", model=None, components=256,
-                  force=False, command="", progress=None):
+                  force=False, command="", progress=None, executor=None):
     """Build a nearest-neighbour library from simulated sets or result files.
 
     Parameters
@@ -159,6 +159,10 @@ def build_library(sources, out, *, embedding="features", model=None, components=
         Command line stored in the library.
     progress : callable, optional
         Called as ``progress(done, total)`` while entries are embedded.
+    executor : concurrent.futures.Executor, optional
+        Where the entries' embeddings are computed (e.g. a Dask cluster's,
+        :func:`phaser.dist.executor`), :data:`_TASK_ENTRIES` per task, before the
+        library is written; the library is the same as without it.
 
     Returns
     -------
@@ -205,8 +209,15 @@ def build_library(sources, out, *, embedding="features", model=None, components=
             raise InputError("--model gives the encoder of --embedding encoder")
         embed = make_embedding(embedding, **params)
 
-        def raw(s, i):
-            return embed(*opened[s].pattern(i))
+        if executor is None:
+            def raw(s, i):
+                return embed(*opened[s].pattern(i))
+        else:
+            spread_out = dict(zip(entries, _embed_elsewhere(executor, opened, entries,
+                                                           embedding, params)))
+
+            def raw(s, i):
+                return spread_out.pop((s, i))
 
         fit = entries[:: max(1, len(entries) // _FIT_SAMPLES)][:_FIT_SAMPLES]
         fit_raw = {entry: raw(*entry) for entry in fit}  # reused below, not recomputed
@@ -238,6 +249,44 @@ def build_library(sources, out, *, embedding="features", model=None, components=
         for src in opened:
             src.close()
     return {"count": n, "dimension": int(len(basis)), "oversampling": tuple(oversampling.tolist())}
+
+
+_TASK_ENTRIES = 64
+"""Entries embedded per task when an executor spreads the work."""
+
+
+def _embed_elsewhere(executor, opened, entries, embedding, params):
+    """Raw embeddings of `entries` computed by `executor`, in order."""
+    tasks = []
+    for start in range(0, len(entries), _TASK_ENTRIES):
+        chunk = entries[start:start + _TASK_ENTRIES]
+        tasks.append([(opened[s].path, i) for s, i in chunk])
+    options = json.dumps({k: (v.tolist() if isinstance(v, np.ndarray) else v)
+                          for k, v in params.items()})
+    for vectors in executor.map(_embed_task, tasks, [embedding] * len(tasks),
+                                [options] * len(tasks)):
+        yield from vectors
+
+
+def _embed_task(chunk, embedding, options):
+    """Task: raw embeddings of ``(source path, index)`` pairs (a worker opens the files)."""
+    embed = _worker_embedding(embedding, options)
+    sources, out = {}, []
+    try:
+        for path, i in chunk:
+            if path not in sources:
+                sources[path] = _open_source(path)
+            out.append(embed(*sources[path].pattern(i)))
+    finally:
+        for src in sources.values():
+            src.close()
+    return out
+
+
+@lru_cache(maxsize=4)
+def _worker_embedding(embedding, options):
+    """One embedding per worker process (an encoder loads its network once)."""
+    return make_embedding(embedding, **json.loads(options))
 
 
 def _fit_projection(raw, components):

@@ -50,6 +50,7 @@ def write_dataset(
     *,
     seed=None,
     workers=1,
+    executor=None,
     force=False,
     progress=False,
     command="",
@@ -69,6 +70,9 @@ def write_dataset(
         it in the file, so any set can be remade.
     workers : int, optional
         Worker processes; 1 simulates in this process.
+    executor : concurrent.futures.Executor, optional
+        Where the samples are simulated instead (e.g. a Dask cluster's,
+        :func:`phaser.dist.executor`); `workers` is then ignored.
     force : bool, optional
         Replace an existing file.
     progress : bool, optional
@@ -129,7 +133,7 @@ def write_dataset(
             }
             scale = np.empty(count)
             parameters = []
-            samples = _samples(config, seed, count, workers)
+            samples = _samples(config, seed, count, workers, executor)
             for i, sim in enumerate(tqdm(samples, total=count, disable=not progress,
                                          unit="sample", desc="simulate")):
                 data["intensity"][i] = sim.iobs
@@ -149,8 +153,12 @@ def write_dataset(
     return path
 
 
-def _samples(config, seed, count, workers):
-    """Samples 0..count-1 in order, simulated here or by a pool of worker processes."""
+def _samples(config, seed, count, workers, executor=None):
+    """Samples 0..count-1 in order, simulated here, by a pool of worker processes or by
+    `executor`; sample i comes from its own seed, so the set is the same either way."""
+    if executor is not None:
+        yield from executor.map(_simulate_index, [(config, seed, i) for i in range(count)])
+        return
     if workers == 1:
         for i in range(count):
             yield simulate_sample(config, sample_rng(seed, i))

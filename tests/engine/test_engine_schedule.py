@@ -11,6 +11,7 @@ from phaser.engine.schedule import (
     DEFAULT_ITERATIONS,
     default_algorithm,
     parse_algorithm,
+    prior_algorithm,
 )
 from phaser.errors import ConfigError, PhaserError
 from phaser.kernels.numpy_backend import NumpyBackend
@@ -156,26 +157,42 @@ def test_default_algorithm_rejects_bad_counts(bad):
 # -- after a prior ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize("init", ["nn", "nns", "previous"])
-def test_iters_after_a_prior_scales_the_default(init):
+def test_iters_after_a_prior_runs_the_prior_schedule(init):
     options = {"nns": {"library": "lib.h5"}, "previous": {"previous": "r.cxi"}}.get(init, {})
     cfg = ReconstructionConfig(init=init, init_options=options, iters=50)
-    assert str(cfg.operator()) == str(default_algorithm(50)) == \
-        "SW(threshold=0.1, method='rms') * ER**8 * PSF * (SW * HIO**21)**2"
+    assert str(cfg.operator()) == str(prior_algorithm(50)) == \
+        "ML(iterations=10) * SW(threshold=0.1, method='rms') * ER**4 * (SW * HIO**12)**3"
+    # Without --iters a prior start runs the whole default schedule; --algo overrides both.
+    assert str(ReconstructionConfig(init=init, init_options=options).operator()) == \
+        str(default_algorithm(600))
+    assert str(ReconstructionConfig(init=init, init_options=options,
+                                    algorithm="ER**5").operator()) == "ER**5"
+
+
+@pytest.mark.parametrize("n", [1, 9, 10, 37, 50, 100, 600])
+def test_the_prior_schedule_scales_to_any_count(n):
+    op = prior_algorithm(n)
+    assert op.n_iterations == n
+    if n >= 10:
+        assert str(op).startswith(f"ML(iterations={round(n / 5)}) * SW(threshold=0.1")
+    else:
+        assert str(op) == str(default_algorithm(n))
 
 
 def test_a_prior_start_keeps_its_support_through_the_first_hio_block(iobs):
-    """The scaled default shrink-wraps after each block: the first 21 HIO iterations run
+    """The prior schedule shrink-wraps after each block: the first 12 HIO iterations run
     inside the support the run started with."""
     from scipy import ndimage
 
     start = simulate((24, 24, 24), oversampling=3, photons=1e5, max_phase=1.5, rng=1)
     support = ndimage.binary_dilation(start.support, iterations=1)
     sizes = []
-    rec = Reconstructor(ReconstructionConfig(iters=50, backend="numpy", seed=0),
+    rec = Reconstructor(ReconstructionConfig(init="nn", iters=50, backend="numpy", seed=0),
                         callbacks=[lambda st: sizes.append(int(st.support.sum()))])
-    rec.run(start.iobs, support=support, obj=start.obj * support)
-    assert sizes[:21] == [int(support.sum())] * 21
-    assert sizes[21] != sizes[20]  # then the first shrink-wrap replaces it
+    result = rec.run(start.iobs, support=support, obj=start.obj * support)
+    assert result.algorithm == str(prior_algorithm(50))
+    assert sizes[:12] == [int(support.sum())] * 12
+    assert sizes[12] != sizes[11]  # then the first shrink-wrap replaces it
 
 
 # -- support collapse ------------------------------------------------------------------------

@@ -103,3 +103,18 @@ def test_the_command_line_lists_and_runs_a_plugin(plugin_dir, tmp_path):
                              "-o", "b.cxi"], capture_output=True, text=True, env=env, cwd=tmp_path)
     assert broken.returncode == 1 and len(broken.stderr.strip().splitlines()) == 1
     assert "cannot load" in broken.stderr and not (tmp_path / "b.cxi").exists()
+
+
+def test_installed_plugins_are_listed_by_phaser_run_help(plugin_dir):
+    """DESIGN: built-ins and third-party initializers are listed by ``phaser run --help``."""
+    import os
+    import subprocess
+
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [str(plugin_dir), *filter(None, [os.environ.get("PYTHONPATH")])]))
+    done = subprocess.run([sys.executable, "-m", "phaser", "run", "--help"], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    text = " ".join(done.stdout.split())
+    assert "or a plugin: broken, shell (phaser info --initializers)" in text
+    assert "autocorr (default)" in text

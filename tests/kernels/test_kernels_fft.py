@@ -161,3 +161,28 @@ def test_unwritable_cache_dir_does_not_stop_planning(fresh_fftw, monkeypatch, tm
     monkeypatch.setenv("PHASER_CACHE_DIR", str(blocker / "cache"))
     plan = fft.get_plan((3, 5, 7), np.complex64, "pyfftw", threads=1)
     assert plan.engine == "pyfftw"
+
+
+def test_runs_in_two_threads_at_once_give_what_they_give_alone():
+    """Plans are per thread (a multi-threaded Dask worker runs tasks side by side): two
+    reconstructions of the same shape in two threads at once do not share transforms."""
+    import threading
+
+    import phaser
+    from phaser.config import ReconstructionConfig
+
+    sims = [phaser.simulate(32, oversampling=3, photons=1e6, rng=r).iobs for r in (1, 2)]
+    cfg = ReconstructionConfig(algorithm="ER**20 * HIO**60", seed=0, threads=1)
+    alone = [phaser.reconstruct(iobs, config=cfg).obj for iobs in sims]
+    together = [None, None]
+
+    def work(i):
+        together[i] = phaser.reconstruct(sims[i], config=cfg).obj
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in (0, 1)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for a, b in zip(alone, together):
+        np.testing.assert_array_equal(a, b)

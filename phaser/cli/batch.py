@@ -1,0 +1,93 @@
+"""``phaser batch``: reconstruct many data files on a Dask cluster (see :mod:`phaser.dist.batch`)."""
+
+import inspect
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from phaser.cli import app, user_errors
+from phaser.cli.run import run as _run_command
+
+__all__ = ["batch"]
+
+_NOT_RUN_OPTIONS = ("input", "out", "force", "save_on_interrupt", "quiet")
+"""``phaser run`` parameters that ``phaser batch`` has in its own form, or not at all."""
+
+
+def batch(
+    inputs: list[str] = typer.Argument(..., help="Data files, folders of data files, or glob patterns (quoted).", show_default=False),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder of the results (INPUT_NAME.cxi each) and of summary.csv / summary.json.", show_default=False),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="'local' (default: a Dask LocalCluster on this machine) or the address of a running Dask scheduler, e.g. tcp://head:8786."),
+    workers: Optional[int] = typer.Option(None, "--workers", help="Worker processes of the local cluster (default: cores / threads per worker).", show_default=False),
+    threads_per_worker: int = typer.Option(1, "--threads-per-worker", help="Threads of each task's FFTs and kernels (a local worker runs one task at a time); --threads overrides it for the tasks."),
+    force: bool = typer.Option(False, "--force", help="Recompute and overwrite results that exist (by default they are skipped when made with the same options)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    **run_options,
+):
+    """Reconstruct every input with phaser run's options, one result file each, on a Dask cluster.
+
+    Runs of one input (--runs) are tasks of their own. The same command again skips what is done, so a batch that was stopped resumes. The exit status is the number of inputs that failed (0 when all are done or skipped).
+    """
+    try:
+        table = _batch(inputs, out, scheduler, workers, threads_per_worker, force, quiet,
+                       run_options)
+    except _Interrupted:
+        typer.echo(f"phaser: interrupted; the results written are complete, and the same "
+                   f"command again finishes the rest (see {out / 'summary.csv'})", err=True)
+        raise typer.Exit(130) from None
+    counts = {s: sum(1 for r in table if r["status"] == s) for s in ("done", "skipped", "failed")}
+    for row in table:
+        if row["status"] == "failed":
+            typer.echo(f"phaser: {row['input']}: {row['reason']}", err=True)
+    typer.echo(f"{counts['done']} done, {counts['skipped']} skipped, {counts['failed']} failed "
+               f"-> {out / 'summary.csv'}")
+    if counts["failed"]:
+        raise typer.Exit(min(counts["failed"], 125))
+
+
+def _batch(inputs, out, scheduler, workers, threads_per_worker, force, quiet, run_options):
+    import shlex
+    import sys
+
+    from phaser.cli.run import _init_options, build_config
+    from phaser.dist.batch import batch as run_batch
+
+    with user_errors():
+        o = run_options
+        flags = dict(model=o["model"], library=o["library"], neighbours=o["neighbours"],
+                     previous=o["previous"])
+        cfg = build_config(o["config"], o["algo"], o["iters"], o["init"],
+                           _init_options(o["init_option"], **flags), flags, o["backend"],
+                           o["seed"], o["metrics_every"], o["threads"], o["runs"], o["keep"],
+                           o["select"], o["sw_threshold"], o["free_fraction"],
+                           {k: o[k] for k in ("bragg", "lattice", "d_spacing", "voxel_size",
+                                              "q_axis")})
+        try:
+            return run_batch(inputs, out, cfg, mask=o["mask"], support=o["support"],
+                             geometry=o["geometry"], scheduler=scheduler, workers=workers,
+                             threads_per_worker=threads_per_worker, force=force,
+                             progress=not quiet,
+                             command=shlex.join(["phaser", *sys.argv[1:]]))
+        except KeyboardInterrupt:  # not phaser run's "nothing was written": some were
+            raise _Interrupted from None
+
+
+class _Interrupted(Exception):
+    """Ctrl-C during a batch, past the point where results were being written."""
+
+
+def _signature():
+    """``batch``'s own parameters, then every option of ``phaser run`` it shares."""
+    own = [p for p in inspect.signature(batch).parameters.values()
+           if p.kind is not inspect.Parameter.VAR_KEYWORD]
+    shared = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
+              for name, p in inspect.signature(_run_command).parameters.items()
+              if name not in _NOT_RUN_OPTIONS]
+    own = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) if p.default is not inspect.Parameter.empty
+           or p.name != "inputs" else p for p in own]
+    return inspect.Signature([*own, *shared])
+
+
+batch.__signature__ = _signature()
+app.command()(batch)

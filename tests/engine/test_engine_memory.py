@@ -1,0 +1,66 @@
+"""The memory-lean paths (single-precision starts, slab-wise random draws, real FFTs for
+the PSF, plans that let go of finished runs) give what the full-size, double-precision
+ones gave."""
+
+import gc
+import weakref
+
+import numpy as np
+
+import phaser
+from phaser.config import ReconstructionConfig
+from phaser.conventions import to_engine, to_file
+from phaser.engine.run import Reconstructor
+from phaser.initializers._start import random_object
+from phaser.initializers.autocorr import autocorrelation_support
+
+
+def _double_precision_start(iobs, mask, seed, threshold=0.05):
+    """The autocorrelation start as it was computed before: numpy's float64 FFT and
+    full-size float64 draws."""
+    data = np.where(mask != 0, 0, iobs.astype(np.float64))
+    auto = np.abs(np.fft.ifftn(to_engine(data)))
+    support = to_file(auto > threshold * auto.max()).astype(np.uint8)
+    rng = np.random.default_rng(seed)
+    amp = rng.uniform(0.5, 1.0, support.shape)
+    phase = rng.uniform(-np.pi, np.pi, support.shape)
+    return (amp * np.exp(1j * phase) * support).astype(np.complex64), support
+
+
+def test_slab_wise_random_object_is_the_full_size_draw():
+    support = (np.random.default_rng(1).random((40, 50, 70)) < 0.3).astype(np.uint8)
+    lean_rng, full_rng = np.random.default_rng(5), np.random.default_rng(5)
+    lean = random_object(support, lean_rng)
+    amp = full_rng.uniform(0.5, 1.0, support.shape)
+    phase = full_rng.uniform(-np.pi, np.pi, support.shape)
+    np.testing.assert_array_equal(lean, (amp * np.exp(1j * phase) * support).astype(np.complex64))
+    assert lean_rng.random() == full_rng.random()  # the generator goes on from the same place
+
+
+def test_a_64_cubed_default_run_is_what_the_double_precision_start_gives():
+    sim = phaser.simulate(64, oversampling=3, photons=1e7, rng=11)
+    mask = np.zeros(sim.iobs.shape, np.uint8)
+    want_obj, want_support = _double_precision_start(sim.iobs, mask, seed=3)
+    free = np.zeros(sim.iobs.shape, np.uint8)
+    lean_support = autocorrelation_support(sim.iobs, mask)
+    np.testing.assert_array_equal(lean_support, want_support)
+    cfg = ReconstructionConfig(seed=3, free_fraction=0, iters=120)
+    lean = Reconstructor(cfg, command="").run(sim.iobs, mask, free=free)
+    before = Reconstructor(cfg, command="").run(sim.iobs, mask, free=free, obj=want_obj,
+                                                support=want_support)
+    np.testing.assert_array_equal(lean.support, before.support)
+    scale = np.abs(before.obj).max()
+    assert np.abs(lean.obj - before.obj).max() <= 1e-4 * scale
+    assert lean.chi2 == before.chi2
+
+
+def test_a_finished_run_leaves_no_array_behind():
+    """FFTW plans keep the arrays they ran on: a finished run lets them go, so nothing of
+    it stays in memory once its result is dropped."""
+    sim = phaser.simulate(32, oversampling=3, photons=1e6, rng=2)
+    rec = Reconstructor(ReconstructionConfig(seed=0, iters=30), command="")
+    rec.run(sim.iobs, sim.mask)
+    arrays = [weakref.ref(a) for a in (rec.state.amp, rec.state.obj, rec.state.psf)]
+    del rec
+    gc.collect()
+    assert all(ref() is None for ref in arrays)

@@ -1,0 +1,201 @@
+"""The backend contract (:mod:`phaser.kernels.contract`): every backend that loads here
+does what the numpy reference does, method by method, on the same inputs."""
+
+import numpy as np
+import pytest
+
+from phaser.kernels import available_backends
+from phaser.kernels.contract import CONTRACT, Backend
+
+SHAPE = (12, 10, 14)
+NAMES = available_backends()
+
+
+@pytest.fixture
+def be(backend):
+    """Each backend that loads here (``conftest.backend``)."""
+    return backend
+
+
+@pytest.fixture
+def ref(reference):
+    return reference
+
+
+@pytest.fixture
+def data():
+    rng = np.random.default_rng(3)
+    cplx = lambda: (rng.normal(size=SHAPE) + 1j * rng.normal(size=SHAPE)).astype(np.complex64)  # noqa: E731
+    return {
+        "obj": cplx(), "psi": cplx(), "dpsi": cplx(), "grad": cplx(), "prev": cplx(),
+        "amp": np.abs(rng.normal(size=SHAPE)).astype(np.float32) + 0.1,
+        "mask": (rng.random(SHAPE) < 0.1).astype(np.uint8),
+        "support": (rng.random(SHAPE) < 0.4).astype(np.uint8),
+        "icalc": (rng.random(SHAPE) + 0.5).astype(np.float32),
+        "psf": np.abs(rng.normal(size=SHAPE)).astype(np.float32),
+    }
+
+
+def _put(backend, array, kind=None):
+    """`array` in backend memory, in an array of the kind the FFTs take."""
+    if kind is None:
+        return backend.asarray(array, array.dtype)
+    out = getattr(backend, f"empty_{kind}")(array.shape if kind != "half" else SHAPE)
+    out[...] = backend.asarray(array, array.dtype)
+    return out
+
+
+def _close(backend, got, want, rtol=2e-5, atol=1e-5):
+    np.testing.assert_allclose(backend.to_host(got), want, rtol=rtol, atol=atol)
+
+
+def test_every_backend_implements_the_whole_contract(be):
+    assert isinstance(be, Backend)
+    missing = [name for name in CONTRACT if not callable(getattr(be, name, None))]
+    assert not missing
+    assert be.name in NAMES and be.threads >= 1
+    assert len(CONTRACT) >= 25
+
+
+def test_memory(be, data):
+    back = be.to_host(be.asarray(data["obj"], np.complex64))
+    np.testing.assert_array_equal(back, data["obj"])
+    for method, shape, dtype in (("empty_complex", SHAPE, np.complex64),
+                                 ("empty_real", SHAPE, np.float32),
+                                 ("empty_half", (12, 10, 8), np.complex64)):
+        a = getattr(be, method)(SHAPE)
+        assert a.shape == shape and a.dtype == dtype
+
+
+def test_transforms(be, data):
+    src, dst = _put(be, data["obj"], "complex"), be.empty_complex(SHAPE)
+    be.fft(src, dst)
+    _close(be, dst, np.fft.fftn(data["obj"]), rtol=1e-4, atol=1e-4)
+    _close(be, src, data["obj"], rtol=0, atol=0)
+    be.ifft(dst)
+    _close(be, dst, data["obj"] * np.prod(SHAPE), rtol=1e-4, atol=1e-3)
+    real, half = _put(be, data["amp"], "real"), be.empty_half(SHAPE)
+    be.rfft(real, half)
+    _close(be, half, np.fft.rfftn(data["amp"]), rtol=1e-4, atol=1e-4)
+    out = be.empty_real(SHAPE)
+    be.irfft(half, out)
+    _close(be, out, data["amp"] * np.prod(SHAPE), rtol=1e-4, atol=1e-3)
+    be.release()
+    be.fft(src, dst)  # the plans bind again after a release
+    _close(be, dst, np.fft.fftn(data["obj"]), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("blurred", [False, True])
+def test_projection_and_metrics(be, ref, data, blurred):
+    icalc = data["icalc"] if blurred else None
+    want = data["psi"].copy()
+    want_sums = ref.project_modulus(want, data["amp"], data["mask"], 0.25, True, icalc)
+    psi = _put(be, data["psi"], "complex")
+    args = (be.asarray(data["amp"]), be.asarray(data["mask"]))
+    b_icalc = None if icalc is None else be.asarray(icalc)
+    sums = be.metric_sums(psi, *args, icalc=b_icalc)
+    np.testing.assert_allclose(sums, want_sums, rtol=1e-5)
+    got_sums = be.project_modulus(psi, *args, 0.25, metrics=True, icalc=b_icalc)
+    np.testing.assert_allclose(got_sums, want_sums, rtol=1e-5)
+    _close(be, psi, want)
+    psi = _put(be, data["psi"], "complex")
+    assert be.project_modulus(psi, *args, 0.25, icalc=b_icalc) is None
+    _close(be, psi, want)
+
+
+@pytest.mark.parametrize("a, b", [(0.0, 0.0), (1.0, -0.9), (0.75, -0.5)])
+def test_update_and_support(be, ref, data, a, b):
+    want = data["obj"].copy()
+    ref.update_object(want, data["psi"], data["support"], a, b)
+    obj = _put(be, data["obj"], "complex")
+    be.update_object(obj, be.asarray(data["psi"]), be.asarray(data["support"]), a, b)
+    _close(be, obj, want)
+    ref.apply_support(want, data["support"])
+    be.apply_support(obj, be.asarray(data["support"]))
+    _close(be, obj, want)
+    assert be.support_size(be.asarray(data["support"])) == int(data["support"].sum())
+
+
+@pytest.mark.parametrize("method", ["max", "rms", "mean"])
+def test_shrink_wrap(be, ref, data, method):
+    _close(be, be.smoothed_modulus(be.asarray(data["obj"]), 1.5),
+           ref.smoothed_modulus(data["obj"], 1.5), rtol=1e-5, atol=1e-6)
+    want = data["support"].copy()
+    n = ref.shrink_wrap(data["obj"], want, 0.4, 1.0, method)
+    support = be.asarray(data["support"])
+    assert be.shrink_wrap(be.asarray(data["obj"]), support, 0.4, 1.0, method) == n
+    np.testing.assert_array_equal(be.to_host(support), want)
+
+
+@pytest.mark.parametrize("window", [None, (4.0, 2.0)])
+def test_partial_coherence(be, ref, data, window):
+    psf = data["psf"] / data["psf"].sum()
+    _close(be, be.transfer_function(be.asarray(psf)), ref.transfer_function(psf), rtol=1e-4,
+           atol=1e-6)
+    out = be.empty_real(SHAPE)
+    want = np.empty(SHAPE, np.float32)
+    assert be.intensity(be.asarray(data["psi"]), out) == pytest.approx(
+        ref.intensity(data["psi"], want), rel=1e-5)
+    _close(be, out, want)
+    ratio, want = be.asarray(data["icalc"]), data["icalc"].copy()
+    ref.intensity_ratio(data["amp"], data["mask"], want, 0.01)
+    be.intensity_ratio(be.asarray(data["amp"]), be.asarray(data["mask"]), ratio, 0.01)
+    _close(be, ratio, want)
+    corr, want = be.asarray(data["icalc"]), data["icalc"].copy()
+    total = ref.richardson_lucy(psf, want, 0.5, window)
+    assert be.richardson_lucy(be.asarray(psf), corr, 0.5, window) == pytest.approx(total, rel=1e-5)
+    _close(be, corr, want, atol=1e-7)
+    # The whole update: blurred intensity, then one Richardson-Lucy step.
+    results = {}
+    for key, backend in (("ref", ref), ("got", be)):
+        p = _put(backend, psf, "real")
+        otf = backend.transfer_function(p)
+        icalc = backend.empty_real(SHAPE)
+        psi = backend.asarray(data["psi"])
+        backend.convolve_intensity(psi, otf, icalc, backend.empty_half(SHAPE))
+        results[key, "icalc"] = backend.to_host(icalc).copy()
+        backend.update_psf(psi, backend.asarray(data["amp"]), backend.asarray(data["mask"]),
+                           icalc, p, otf, (backend.empty_half(SHAPE), backend.empty_half(SHAPE)),
+                           window)
+        results[key, "psf"], results[key, "otf"] = backend.to_host(p), backend.to_host(otf)
+    for name in ("icalc", "psf", "otf"):
+        np.testing.assert_allclose(results["got", name], results["ref", name], rtol=2e-4,
+                                   atol=1e-6)
+
+
+@pytest.mark.parametrize("loss", ["amplitude", "poisson"])
+def test_gradient_refinement(be, ref, data, loss):
+    want = np.empty(SHAPE, np.complex64)
+    ref.ml_gradient(data["psi"], data["amp"], data["mask"], want, loss)
+    out = be.empty_complex(SHAPE)
+    args = (be.asarray(data["amp"]), be.asarray(data["mask"]))
+    be.ml_gradient(be.asarray(data["psi"]), *args[:1], args[1], out, loss)
+    _close(be, out, want, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(
+        be.ml_line(be.asarray(data["psi"]), be.asarray(data["dpsi"]), *args, 0.1, loss),
+        ref.ml_line(data["psi"], data["dpsi"], data["amp"], data["mask"], 0.1, loss),
+        rtol=1e-4)
+    obj, psi = _put(be, data["obj"], "complex"), _put(be, data["psi"], "complex")
+    be.ml_step(obj, be.asarray(data["grad"]), psi, be.asarray(data["dpsi"]), 0.3)
+    _close(be, obj, data["obj"] + np.complex64(0.3) * data["grad"])
+    _close(be, psi, data["psi"] + np.complex64(0.3) * data["dpsi"])
+    g, prev = data["grad"].copy(), data["prev"].copy()
+    want = ref.cg_products(g, prev, data["support"])
+    bg, bprev = be.asarray(data["grad"]), be.asarray(data["prev"])
+    np.testing.assert_allclose(be.cg_products(bg, bprev, be.asarray(data["support"])), want,
+                               rtol=1e-5)
+    _close(be, bg, g)
+    _close(be, bprev, prev)
+    for beta in (0.0, 0.6):
+        d_ref, d_be = data["dpsi"].copy(), be.asarray(data["dpsi"])
+        assert be.cg_direction(d_be, be.asarray(g), beta) == pytest.approx(
+            ref.cg_direction(d_ref, g, beta), rel=1e-4)
+        _close(be, d_be, d_ref)
+
+
+def test_the_numba_backend_inherits_only_what_it_says_it_takes_from_the_reference():
+    numba_backend = pytest.importorskip("phaser.kernels.numba_backend")
+    own = set(vars(numba_backend.NumbaBackend))
+    taken = set(numba_backend.FROM_REFERENCE)
+    assert not own & taken  # a method is either its own or the reference's
+    assert set(CONTRACT) - {"name", "threads"} == (own | taken) & set(CONTRACT)

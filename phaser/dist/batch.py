@@ -54,7 +54,8 @@ def expand_inputs(inputs):
     Raises
     ------
     ConfigError
-        Nothing is named, or two inputs would write the same result file.
+        Nothing is named, a pattern matches no file, or two inputs would write the same
+        result file.
     """
     from phaser.io.paths import FORMATS
 
@@ -65,7 +66,10 @@ def expand_inputs(inputs):
             paths += sorted(p for p in item.iterdir()
                             if p.is_file() and p.suffix.lower() in FORMATS)
         elif not item.exists() and glob.has_magic(str(item)):
-            paths += sorted(Path(p) for p in glob.glob(str(item)) if Path(p).is_file())
+            matches = sorted(Path(p) for p in glob.glob(str(item)) if Path(p).is_file())
+            if not matches:
+                raise ConfigError(f"the pattern {item} matches no file")
+            paths += matches
         else:
             paths.append(item)
     unique = list(dict.fromkeys(paths))

@@ -137,6 +137,8 @@ def test_inputs_are_files_folders_and_patterns_each_once(scans):
     assert [p.name for p in from_folder] == ["broken.npy"] + [f"scan{i}.npy" for i in range(5)]
     from_glob = expand_inputs([str(scans / "scan[12].npy"), scans / "scan1.npy"])
     assert [p.name for p in from_glob] == ["scan1.npy", "scan2.npy"]
+    with pytest.raises(ConfigError, match="matches no file"):
+        expand_inputs([scans / "scan0.npy", str(scans / "typo*.npy")])
 
 
 def test_two_inputs_that_would_write_one_file_are_refused(scans, tmp_path):

@@ -63,7 +63,9 @@ def connect(scheduler=None, workers=None, threads_per_worker=1):
         n = workers or max(default_threads() // threads_per_worker, 1)
         cluster = distributed.LocalCluster(
             n_workers=n, threads_per_worker=1, processes=True,
-            dashboard_address=":0" if _has_dashboard() else None,
+            # A free port: two batches (or a notebook's cluster) on one machine must not
+            # clash over the scheduler's HTTP server.
+            dashboard_address=":0",
             silence_logs=logging.CRITICAL)
         client = distributed.Client(cluster)
     else:
@@ -78,12 +80,6 @@ def connect(scheduler=None, workers=None, threads_per_worker=1):
         client.close()
         if cluster is not None:
             cluster.close()
-
-
-def _has_dashboard():
-    import importlib.util
-
-    return importlib.util.find_spec("bokeh") is not None
 
 
 def dashboard_link(client):

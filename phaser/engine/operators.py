@@ -272,7 +272,8 @@ class ShrinkWrap(Operator):
             sigma += (self.sigma_final - self.sigma) * state.progress
         n = state.support.size
         for attempt in range(self.retune + 1):
-            size = be.shrink_wrap(state.obj, state.support, threshold, sigma, self.method)
+            size = be.shrink_wrap(state.obj, state.support, threshold, sigma, self.method,
+                                  work=state.psi)  # the Fourier buffer: free between iterations
             kind = ("collapsed" if size < MIN_SUPPORT_VOXELS
                     else "exploded" if size > MAX_SUPPORT_FRACTION * n else None)
             if kind is None:

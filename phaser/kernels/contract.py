@@ -117,9 +117,10 @@ class Backend(Protocol):
         """``|obj|`` convolved with a periodic Gaussian of standard deviation `sigma` voxels
         (truncated at 3 sigma), float32."""
 
-    def shrink_wrap(self, obj, support, threshold, sigma, method="max"):
+    def shrink_wrap(self, obj, support, threshold, sigma, method="max", work=None):
         """`support` set in place where the smoothed modulus exceeds `threshold` times its
-        maximum, or its RMS or mean inside the current support; returns the new size."""
+        maximum, or its RMS or mean inside the current support; returns the new size.
+        `work`, a complex64 array of `obj`'s shape, may be overwritten as scratch."""
 
     def support_size(self, support):
         """Number of voxels in the support."""

@@ -16,7 +16,8 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import numba  # noqa: E402
 import numpy as np  # noqa: E402
 
-from phaser.kernels.numpy_backend import NumpyBackend  # noqa: E402
+from phaser.errors import ConfigError  # noqa: E402
+from phaser.kernels.numpy_backend import SHRINK_WRAP_METHODS, NumpyBackend  # noqa: E402
 
 __all__ = ["FROM_REFERENCE", "NumbaBackend"]
 
@@ -25,7 +26,7 @@ FROM_REFERENCE = (
     "asarray", "to_host", "copy", "empty_complex", "empty_real", "empty_half", "fft", "ifft", "rfft",
     "irfft", "release", "transfer_function",
     # sequences of transforms and of this backend's own kernels
-    "convolve_intensity", "update_psf", "shrink_wrap",
+    "convolve_intensity", "update_psf",
     # a count, one numpy call; the detwinning cut, once per DW operator
     "support_size", "halve_support",
 )
@@ -140,6 +141,37 @@ def _apply_support(obj, support):
     for i in numba.prange(obj.size):
         if not support[i]:
             obj[i] = 0
+
+
+@numba.njit(**_JIT)
+def _level(smooth, support, method):
+    # The shrink-wrap's reference level (NumpyBackend.shrink_wrap): 0 max, 1 RMS or 2 mean
+    # inside the support (the maximum when the support is empty); no boolean array made.
+    if method != 0:
+        total = 0.0
+        n = 0
+        for i in numba.prange(smooth.size):
+            if support[i]:
+                v = np.float64(smooth[i])
+                total += v * v if method == 1 else v
+                n += 1
+        if n > 0:
+            return math.sqrt(total / n) if method == 1 else total / n
+    top = smooth[0]
+    for i in range(1, smooth.size):
+        if smooth[i] > top:
+            top = smooth[i]
+    return np.float64(top)
+
+
+@numba.njit(**_JIT)
+def _threshold(smooth, support, level):
+    n = 0
+    for i in numba.prange(smooth.size):
+        inside = smooth[i] > level
+        support[i] = inside
+        n += inside
+    return n
 
 
 @numba.njit(**_JIT)
@@ -372,10 +404,26 @@ class NumbaBackend(NumpyBackend):
     def cg_direction(self, direction, grad, beta):
         return _cg_direction(direction.reshape(-1), grad.reshape(-1), np.float32(beta))
 
-    def smoothed_modulus(self, obj, sigma):
-        modulus = np.empty(obj.shape, np.float32)
+    def smoothed_modulus(self, obj, sigma, out=None):
+        modulus = np.empty(obj.shape, np.float32) if out is None else out
         _modulus(obj.reshape(-1), modulus.reshape(-1))
         return _gaussian_wrap(modulus, sigma)
+
+    def shrink_wrap(self, obj, support, threshold, sigma, method="max", work=None):
+        if method not in SHRINK_WRAP_METHODS:
+            raise ConfigError(f"unknown shrink-wrap method {method!r}; choose from "
+                              f"{SHRINK_WRAP_METHODS}")
+        # The smoothed modulus goes into the scratch buffer when there is one: at the end
+        # of a run with partial coherence this shrink-wrap sets the run's peak memory.
+        out = None if work is None else \
+            work.reshape(-1).view(np.float32)[:obj.size].reshape(obj.shape)
+        smooth = self.smoothed_modulus(obj, sigma, out).reshape(-1)
+        level = _level(smooth, support.reshape(-1), SHRINK_WRAP_METHODS.index(method))
+        # As the reference compares: in single precision against threshold x the maximum,
+        # in double against threshold x an RMS or mean.
+        cut = np.float32(level) * np.float32(threshold) if method == "max" \
+            else threshold * level
+        return int(_threshold(smooth, support.reshape(-1), cut))
 
 
 @numba.njit(parallel=True, fastmath=True, cache=True, nogil=True)

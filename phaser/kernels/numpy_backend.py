@@ -258,7 +258,7 @@ class NumpyBackend:
         """``|obj|`` convolved with a periodic Gaussian of standard deviation `sigma` voxels."""
         return scipy.ndimage.gaussian_filter(np.abs(obj), sigma, mode="wrap", truncate=3.0)
 
-    def shrink_wrap(self, obj, support, threshold, sigma, method="max"):
+    def shrink_wrap(self, obj, support, threshold, sigma, method="max", work=None):
         """Update `support` in place to where the smoothed modulus exceeds a threshold.
 
         Parameters
@@ -272,6 +272,10 @@ class NumpyBackend:
             Gaussian smoothing width in voxels.
         method : {"max", "rms", "mean"}
             Reference level the threshold is relative to (see :data:`SHRINK_WRAP_METHODS`).
+        work : complex64 array, optional
+            Scratch of `obj`'s shape that a backend may use for the smoothed modulus instead
+            of a new array (the engine passes its Fourier buffer, free between
+            iterations); overwritten.  The reference does not use it.
 
         Returns
         -------

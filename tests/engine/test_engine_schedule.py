@@ -214,9 +214,9 @@ def test_shrink_wrap_smoothing_narrows_over_the_run(iobs, monkeypatch):
     widths = []
     shrink = NumpyBackend.shrink_wrap
 
-    def spy(self, obj, support, threshold, sigma, method="max"):
+    def spy(self, obj, support, threshold, sigma, method="max", work=None):
         widths.append(sigma)
-        return shrink(self, obj, support, threshold, sigma, method)
+        return shrink(self, obj, support, threshold, sigma, method, work)
 
     monkeypatch.setattr(NumpyBackend, "shrink_wrap", spy)
     rec = Reconstructor(ReconstructionConfig(algorithm="(SW(sigma=2.0, sigma_final=1.0) * HIO**10)**4",

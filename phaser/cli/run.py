@@ -103,14 +103,16 @@ def build_config(config, algo, iters, init, init_options, flags, backend, seed, 
     return cfg
 
 
-def attach_inputs(result, input, mask=None, support=None, geometry_file=None):
+def attach_inputs(result, input, mask=None, support=None, geometry_file=None, geometry=None):
     """Record in `result` the files a run read (in its configuration) and the experiment's
-    geometry (the data file's, under `geometry_file`'s), as ``phaser run`` stores them."""
+    geometry (the data file's, under `geometry_file`'s; `geometry` if already resolved), as
+    ``phaser run`` stores them."""
     import numpy as np
 
     result.config.update(input=str(input), mask=_str(mask), support=_str(support),
                          geometry=_str(geometry_file))
-    geometry = _geometry(input, geometry_file, result.obj.shape)
+    if geometry is None:
+        geometry = _geometry(input, geometry_file, result.obj.shape)
     if geometry is not None:
         result.geometry = geometry
         result.transform = np.asarray(geometry["detector_transform"])
@@ -140,7 +142,7 @@ def _run(input, algo, iters, init, init_options, flags, backend, seed, mask, sup
     check_output(out, force=force)
     iobs, mask_array = load_data(input, mask)
     support_array = load_support(support, iobs.shape) if support else None
-    _geometry(input, geometry_file, iobs.shape)  # a bad geometry fails before the work
+    geometry = _geometry(input, geometry_file, iobs.shape)  # bad geometry: before the work
 
     total = cfg.operator().n_iterations
     bar = tqdm(total=total * cfg.runs, unit="it", disable=True if quiet else None, leave=False,
@@ -160,7 +162,7 @@ def _run(input, algo, iters, init, init_options, flags, backend, seed, mask, sup
                                     on_interrupt="finish" if save_on_interrupt else "raise")
     finally:
         bar.close()
-    attach_inputs(result, input, mask, support, geometry_file)
+    attach_inputs(result, input, mask, support, geometry_file, geometry)
     save_result(result, out, force=force)
     t = result.timings
     llk_free = result.history["llk_free"][-1] if len(result.history.get("llk_free", [])) else float("nan")

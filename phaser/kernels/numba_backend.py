@@ -16,8 +16,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import numba  # noqa: E402
 import numpy as np  # noqa: E402
 
-from phaser.errors import ConfigError  # noqa: E402
-from phaser.kernels.numpy_backend import SHRINK_WRAP_METHODS, NumpyBackend  # noqa: E402
+from phaser.kernels.numpy_backend import NumpyBackend, check_shrink_wrap_method  # noqa: E402
 
 __all__ = ["FROM_REFERENCE", "NumbaBackend"]
 
@@ -144,24 +143,19 @@ def _apply_support(obj, support):
 
 
 @numba.njit(**_JIT)
-def _level(smooth, support, method):
-    # The shrink-wrap's reference level (NumpyBackend.shrink_wrap): 0 max, 1 RMS or 2 mean
-    # inside the support (the maximum when the support is empty); no boolean array made.
-    if method != 0:
-        total = 0.0
-        n = 0
-        for i in numba.prange(smooth.size):
-            if support[i]:
-                v = np.float64(smooth[i])
-                total += v * v if method == 1 else v
-                n += 1
-        if n > 0:
-            return math.sqrt(total / n) if method == 1 else total / n
-    top = smooth[0]
-    for i in range(1, smooth.size):
-        if smooth[i] > top:
-            top = smooth[i]
-    return np.float64(top)
+def _inside_level(smooth, support, rms):
+    # RMS (or mean) of the smoothed modulus inside the support, and the support's size,
+    # without the boolean copy of the support the reference makes.
+    total = 0.0
+    n = 0
+    for i in numba.prange(smooth.size):
+        if support[i]:
+            v = np.float64(smooth[i])
+            total += v * v if rms else v
+            n += 1
+    if n == 0:
+        return 0.0, 0
+    return (math.sqrt(total / n) if rms else total / n), n
 
 
 @numba.njit(**_JIT)
@@ -410,19 +404,17 @@ class NumbaBackend(NumpyBackend):
         return _gaussian_wrap(modulus, sigma)
 
     def shrink_wrap(self, obj, support, threshold, sigma, method="max", work=None):
-        if method not in SHRINK_WRAP_METHODS:
-            raise ConfigError(f"unknown shrink-wrap method {method!r}; choose from "
-                              f"{SHRINK_WRAP_METHODS}")
+        check_shrink_wrap_method(method)
         # The smoothed modulus goes into the scratch buffer when there is one: at the end
         # of a run with partial coherence this shrink-wrap sets the run's peak memory.
         out = None if work is None else \
             work.reshape(-1).view(np.float32)[:obj.size].reshape(obj.shape)
         smooth = self.smoothed_modulus(obj, sigma, out).reshape(-1)
-        level = _level(smooth, support.reshape(-1), SHRINK_WRAP_METHODS.index(method))
-        # As the reference compares: in single precision against threshold x the maximum,
-        # in double against threshold x an RMS or mean.
-        cut = np.float32(level) * np.float32(threshold) if method == "max" \
-            else threshold * level
+        level, n = (0.0, 0) if method == "max" else \
+            _inside_level(smooth, support.reshape(-1), method == "rms")
+        # As the reference compares: in single precision against threshold x the maximum
+        # (also when the support is empty), in double against threshold x an RMS or mean.
+        cut = threshold * level if n else smooth.max() * np.float32(threshold)
         return int(_threshold(smooth, support.reshape(-1), cut))
 
 
@@ -472,8 +464,6 @@ def _gaussian_wrap(a, sigma):
     x = np.arange(-radius, radius + 1, dtype=np.float64)
     weights = np.exp(-0.5 * (x / float(sigma)) ** 2)
     weights = (weights / weights.sum()).astype(np.float32)
-    for axis in range(a.ndim):
-        view = np.moveaxis(a, axis, -1)
-        _correlate_last_axis(view.reshape((-1, *view.shape[-2:])) if a.ndim > 3 else view,
-                             weights)
+    for axis in range(3):  # the engine's arrays are 3-D
+        _correlate_last_axis(np.moveaxis(a, axis, -1), weights)
     return a

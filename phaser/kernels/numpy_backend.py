@@ -9,12 +9,20 @@ import scipy.ndimage
 from phaser.errors import ConfigError
 from phaser.kernels.fft import default_threads, get_plan, get_real_plan, release_plans
 
-__all__ = ["REFINE_LOSSES", "SHRINK_WRAP_METHODS", "NumpyBackend", "periodic_distance",
-           "radial_window"]
+__all__ = ["REFINE_LOSSES", "SHRINK_WRAP_METHODS", "NumpyBackend", "check_shrink_wrap_method",
+           "periodic_distance", "radial_window"]
 
 SHRINK_WRAP_METHODS = ("max", "rms", "mean")
 """Reference levels for the shrink-wrap threshold: the maximum of the smoothed amplitude, or
 its root-mean-square or mean inside the current support."""
+
+
+def check_shrink_wrap_method(method):
+    """Raise :class:`~phaser.errors.ConfigError` unless `method` is a shrink-wrap level."""
+    if method not in SHRINK_WRAP_METHODS:
+        raise ConfigError(f"unknown shrink-wrap method {method!r}; choose from "
+                          f"{SHRINK_WRAP_METHODS}")
+
 
 REFINE_LOSSES = ("amplitude", "poisson")
 """Losses of the gradient refinement (:meth:`NumpyBackend.ml_gradient`): the amplitude
@@ -287,8 +295,7 @@ class NumpyBackend:
         S. Marchesini et al., "X-ray image reconstruction from a diffraction pattern alone",
         Phys. Rev. B 68, 140101 (2003).
         """
-        if method not in SHRINK_WRAP_METHODS:
-            raise ConfigError(f"unknown shrink-wrap method {method!r}; choose from {SHRINK_WRAP_METHODS}")
+        check_shrink_wrap_method(method)
         smooth = self.smoothed_modulus(obj, sigma)
         inside = support != 0
         if method == "max" or not inside.any():

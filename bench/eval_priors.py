@@ -17,15 +17,18 @@ strain (Gaussian with a phase span up to ±pi, or atomistic), photons in the pea
 - ``nn``: the network's prediction alone, scaled to the data;
 - ``nn + 50``: ``phaser run --init nn --iters 50`` (the prior schedule);
 - with ``--library``, ``nns + 50``: ``--init nns --iters 50``;
-- ``default 600``: the default 600-iteration schedule from the autocorrelation start;
-- ``nn + default 600``: the default 600 iterations from the prediction.
+- ``default 600``: the default 600-iteration schedule from the autocorrelation start
+  (the default's 4 random starts tried for 200 iterations, the best run to the end);
+- ``default 600, one start``: the same from a single start (``--starts 1``);
+- ``nn + default 600``: the default 600 iterations from the prediction (one start).
 
 Each is scored against the truth by :func:`phaser.analysis.recovery_scores` (shape IoU
 and phase RMS after removing shift, twin and phase offset; success = IoU >= 0.9 and phase
 RMS <= 0.2 rad), with its chi² and in-process wall time.
 
 **Speed** (``--parts speed``): faceted crystals with Gaussian strain at oversampling 3 and 1e7
-photons, 10 at 128^3 and 3 at 256^3: ``nn + 50`` against ``default 600``, wall time (the
+photons, 10 at 128^3 and 3 at 256^3: ``nn + 50`` against ``default 600`` and ``default
+600, one start``, wall time (the
 prediction, resampling and iterations, in one process, kernels compiled beforehand) and
 success.
 
@@ -71,6 +74,7 @@ def starts(model, library, neighbours):
     if library is not None:
         out["nns + 50"] = ("nns", {"library": str(library), "neighbours": neighbours}, 50)
     out["default 600"] = ("autocorr", {}, 0)
+    out["default 600, one start"] = ("autocorr", {}, 0, 1)
     out["nn + default 600"] = ("nn", nn, 0)
     return out
 
@@ -85,23 +89,25 @@ def _start_alone(init, options, iobs, mask):
     return scaled_to_data(obj, iobs, mask), time.perf_counter() - t
 
 
-def reconstruct(init, options, iters, iobs, mask, seed, backend):
+def reconstruct(init, options, iters, iobs, mask, seed, backend, starts=None):
     """``phaser run`` in process: the result and its wall time."""
     cfg = ReconstructionConfig(init=init, init_options=options, seed=seed, backend=backend,
                                iters=iters or None)
+    if starts is not None:
+        cfg = cfg.replace(starts=starts)
     t = time.perf_counter()
     res = phaser.reconstruct(iobs, mask, config=cfg)
     return res, time.perf_counter() - t
 
 
 def _row(start, sim, seed, backend):
-    init, options, iters = start
+    init, options, iters, *starts = start
     if iters is None:
         obj, seconds = _start_alone(init, options, sim.iobs, sim.mask)
         return {"chi2": figures_of_merit(obj, sim.iobs)[0], "seconds": seconds,
                 **recovery_scores(obj, sim.obj, sim.support)}
     res, seconds = reconstruct(init, options, iters, sim.iobs, sim.mask,
-                               seed if init == "autocorr" else 0, backend)
+                               seed if init == "autocorr" else 0, backend, *starts)
     return {"chi2": res.chi2, "llk_free": float(res.history["llk_free"][-1]),
             "seconds": seconds, **recovery_scores(res.obj, sim.obj, sim.support)}
 
@@ -124,6 +130,7 @@ def accuracy(starts, crystals, backend):
 def speed(model, backend, sizes=((128, 10), (256, 3))):
     nn = ("nn", {"model": str(model)}, 50)
     default = ("autocorr", {}, 0)
+    one_start = ("autocorr", {}, 0, 1)
     out = {}
     for size, count in sizes:
         warm = phaser.simulate(size, rng=0)
@@ -133,7 +140,8 @@ def speed(model, backend, sizes=((128, 10), (256, 3))):
             sim = phaser.simulate(size, family="faceted", strain="gaussian", oversampling=3.0,
                                   photons=1e7, rng=SEED0 + 500 + i)
             rows.append({"nn + 50": _row(nn, sim, i, backend),
-                         "default 600": _row(default, sim, i, backend)})
+                         "default 600": _row(default, sim, i, backend),
+                         "default 600, one start": _row(one_start, sim, i, backend)})
             print(f"{size}^3 crystal {i}: " + "  ".join(
                 f"{k} {v['seconds']:.2f} s ok {v['success']}" for k, v in rows[-1].items()),
                 flush=True)
@@ -155,8 +163,8 @@ def real(starts, backend, docs):
     for name, (tag, (iobs, mask)) in scans.items():
         out[name] = {}
         for label in ("nn + 50", "default 600"):
-            init, options, iters = starts[label]
-            res, seconds = reconstruct(init, options, iters, iobs, mask, 0, backend)
+            init, options, iters, *one = starts[label]
+            res, seconds = reconstruct(init, options, iters, iobs, mask, 0, backend, *one)
             out[name][label] = {"chi2": res.chi2, "llk": float(res.history["llk"][-1]),
                                 "llk_free": float(res.history["llk_free"][-1]),
                                 "support": int(res.support.sum()), "seconds": seconds}
@@ -178,14 +186,16 @@ def tables(rows, speed_rows, real_rows):
                      f"{np.median(v['chi2']):.3g} | {np.median(v['iou']):.3f} | "
                      f"{np.median(v['phase_rms']):.3f} | {np.median(v['seconds']):.3f} |")
     if speed_rows:
-        lines += ["", "| size | crystals | nn + 50: median time (s), successes | default 600: "
-                  "median time (s), successes | time ratio |", "|---|---|---|---|---|"]
+        others = [k for k in next(iter(speed_rows.values()))[0] if k != "nn + 50"]
+        lines += ["", "| size | crystals | nn + 50: median time (s), successes | " + " | ".join(
+            f"{k}: median time (s), successes, time ratio" for k in others) + " |",
+            "|---|---|---|" + "---|" * len(others)]
         for size, srows in speed_rows.items():
             t = {k: np.median([r[k]["seconds"] for r in srows]) for k in srows[0]}
             ok = {k: sum(r[k]["success"] for r in srows) for k in srows[0]}
             lines.append(f"| {size}³ | {len(srows)} | {t['nn + 50']:.2f}, {ok['nn + 50']} | "
-                         f"{t['default 600']:.2f}, {ok['default 600']} | "
-                         f"{t['default 600'] / t['nn + 50']:.1f}× |")
+                         + " | ".join(f"{t[k]:.2f}, {ok[k]}, {t[k] / t['nn + 50']:.1f}×"
+                                      for k in others) + " |")
     lines += ["", "| real scan | start | chi² | LLK | free LLK | support | wall time (s) |",
               "|---|---|---|---|---|---|---|"]
     for scan, methods in real_rows.items():

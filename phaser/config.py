@@ -56,6 +56,11 @@ class ReconstructionConfig:
     runs: int = 1
     """Independent runs from different random starts (seeds ``seed, seed + 1, ...``)."""
 
+    starts: int = 4
+    """Random starts each run tries for the first third of its schedule; the one with the
+    lowest free LLK is run to the end (:mod:`phaser.engine.starts`).  A prior (``nn``,
+    ``nns``, ``previous``) and ``coarse`` have a single start."""
+
     keep: int = 1
     """Best runs (by `select`) aligned and decomposed into orthogonal modes, the first of
     which is the result; at most `runs`."""
@@ -118,6 +123,7 @@ class ReconstructionConfig:
         if self.threads is not None:
             _check_int("threads", self.threads, 1)
         _check_int("runs", self.runs, 1)
+        _check_int("starts", self.starts, 1)
         _check_int("keep", self.keep, 1)
         from phaser.analysis.modes import SELECTION_CRITERIA
 
@@ -253,6 +259,8 @@ def _result_config(path):
         raise ConfigError(f"cannot read configuration {path}: {exc}") from None
     if data is None:
         raise ConfigError(f"{path} holds no configuration (not a phaser result file)")
+    # Results made before runs tried several starts ran one: repeat them as they ran.
+    data.setdefault("starts", 1)
     return data
 
 

@@ -62,7 +62,7 @@ def _batch(inputs, out, scheduler, workers, threads_per_worker, force, quiet, ru
                            o["seed"], o["metrics_every"], o["threads"], o["runs"], o["keep"],
                            o["select"], o["sw_threshold"], o["free_fraction"],
                            {k: o[k] for k in ("bragg", "lattice", "d_spacing", "voxel_size",
-                                              "q_axis")})
+                                              "q_axis")}, starts=o["starts"])
         try:
             return run_batch(inputs, out, cfg, mask=o["mask"], support=o["support"],
                              geometry=o["geometry"], scheduler=scheduler, workers=workers,

@@ -50,6 +50,7 @@ def run(
     metrics_every: Optional[int] = typer.Option(None, "--metrics-every", help="Record chi2 and LLK every N iterations [default: 10]."),
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads [default: all available]."),
     runs: Optional[int] = typer.Option(None, "--runs", help="Independent runs from different random starts [default: 1]."),
+    starts: Optional[int] = typer.Option(None, "--starts", help="Random starts each run tries for the first third of its schedule; the one with the lowest free LLK runs to the end (1: one start) [default: 4]."),
     keep: Optional[int] = typer.Option(None, "--keep", help="Best runs aligned and decomposed into orthogonal modes; the first mode is the result [default: 1]."),
     sw_threshold: Optional[str] = typer.Option(None, "--sw-threshold", help="Shrink-wrap threshold for every SW of the algorithm: one value, or a range low,high from which each run draws its own."),
     select: Optional[str] = typer.Option(None, "--select", help="What ranks the runs, lower is better: llk_free, llk, mean_to_max, std or sharpness [default: llk_free]."),
@@ -73,11 +74,11 @@ def run(
         _run(input, algo, iters, init, init_options, flags, backend, seed, mask, support, out, force, config,
              metrics_every, threads, runs, keep, select, sw_threshold, free_fraction,
              dict(bragg=bragg, lattice=lattice, d_spacing=d_spacing, voxel_size=voxel_size,
-                  q_axis=q_axis), geometry, save_on_interrupt, quiet)
+                  q_axis=q_axis), geometry, save_on_interrupt, quiet, starts=starts)
 
 
 def build_config(config, algo, iters, init, init_options, flags, backend, seed, metrics_every,
-                 threads, runs, keep, select, sw_threshold, free_fraction, post):
+                 threads, runs, keep, select, sw_threshold, free_fraction, post, *, starts=None):
     """The :class:`~phaser.config.ReconstructionConfig` of ``phaser run``'s options: the
     TOML file `config` (a path or None) under the command-line values that are not None."""
     import dataclasses
@@ -91,7 +92,7 @@ def build_config(config, algo, iters, init, init_options, flags, backend, seed, 
         kept = cfg.init_options if init in (None, cfg.init) else {}
         cfg = dataclasses.replace(cfg, init=init or cfg.init, init_options={**kept, **init_options})
     cfg = cfg.replace(backend=backend, seed=seed, metrics_every=metrics_every,
-                      threads=threads, runs=runs, keep=keep, select=select,
+                      threads=threads, runs=runs, starts=starts, keep=keep, select=select,
                       sw_threshold=_numbers(sw_threshold, "--sw-threshold", "one number or low,high"),
                       free_fraction=free_fraction,
                       bragg=_miller(post["bragg"]), lattice=post["lattice"],
@@ -121,7 +122,7 @@ def attach_inputs(result, input, mask=None, support=None, geometry_file=None, ge
 
 def _run(input, algo, iters, init, init_options, flags, backend, seed, mask, support, out, force, config,
          metrics_every, threads, runs, keep, select, sw_threshold, free_fraction, post,
-         geometry_file, save_on_interrupt, quiet):
+         geometry_file, save_on_interrupt, quiet, *, starts=None):
     import shlex
     import sys
 
@@ -130,13 +131,14 @@ def _run(input, algo, iters, init, init_options, flags, backend, seed, mask, sup
     from phaser.engine.interrupt import stop_at_iteration_end
     from phaser.engine.run import run_configured
     from phaser.engine.runs import spread
+    from phaser.engine.starts import planned_iterations
     from phaser.io import load_data, load_support, save_result
     from phaser.io.atomic import check_output
     from phaser.io.paths import file_format
 
     cfg = build_config(config, algo, iters, init, init_options, flags, backend, seed,
                        metrics_every, threads, runs, keep, select, sw_threshold, free_fraction,
-                       post)
+                       post, starts=starts)
     out = out or Path(f"{input.stem}_phaser.cxi")
     file_format(out, allowed=("hdf5", "npz"))  # fail before the work, not after
     check_output(out, force=force)
@@ -144,8 +146,8 @@ def _run(input, algo, iters, init, init_options, flags, backend, seed, mask, sup
     support_array = load_support(support, iobs.shape) if support else None
     geometry = _geometry(input, geometry_file, iobs.shape)  # bad geometry: before the work
 
-    total = cfg.operator().n_iterations
-    bar = tqdm(total=total * cfg.runs, unit="it", disable=True if quiet else None, leave=False,
+    total = planned_iterations(cfg)  # trials of several starts included
+    bar = tqdm(total=total, unit="it", disable=True if quiet else None, leave=False,
                desc=input.name)
     command = shlex.join(["phaser", *sys.argv[1:]])
     done = [0]  # iterations run, over all runs
@@ -177,9 +179,10 @@ def _run(input, algo, iters, init, init_options, flags, backend, seed, mask, sup
         line += (f"{len(kept)} of {cfg.runs} runs kept (by {cfg.select}), mode weights "
                  f"{weights}{spread_text}{failed_text}  ")
     if any(e.get("event") == "interrupted" for e in result.events):
-        line += f"INTERRUPTED (by Ctrl-C) after {done[0]} of {total * cfg.runs} iterations  "
+        line += f"INTERRUPTED (by Ctrl-C) after {done[0]} of {total} iterations  "
     typer.echo(line + f"{done[0]} iterations in {t['total']:.2f} s "
-               f"({t['iterations_per_s']:.0f} it/s, {result.backend})  -> {out}")
+               f"({done[0] / t['total'] if t['total'] else 0:.0f} it/s, {result.backend})"
+               f"  -> {out}")
 
 
 def _geometry(input, geometry_file, shape):

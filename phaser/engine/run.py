@@ -29,6 +29,15 @@ class Reconstructor:
     command : str, optional
         Command line stored with the result.
 
+    Attributes
+    ----------
+    start_seed : int or None
+        Seed of the random start when it is not the configuration's seed (set by
+        :func:`phaser.engine.starts.choose_start` for each trial and for the chosen start).
+    free : numpy.ndarray or None
+        The free pixels of the last :meth:`setup`, file layout (dropped by :meth:`run`
+        once the state holds them).
+
     Examples
     --------
     >>> rec = Reconstructor(ReconstructionConfig(iters=100, seed=1))  # doctest: +SKIP
@@ -45,6 +54,8 @@ class Reconstructor:
         self.on_interrupt = on_interrupt
         self.command = command if command is not None else " ".join(sys.argv)
         self.state = None
+        self.start_seed = None  # seed of the start, when it is not the configuration's
+        self.free = None  # the free pixels of the last setup, file layout
         self._ran = []
         self._t0 = self._t_setup = None
         self._t_iter = 0.0
@@ -79,15 +90,19 @@ class Reconstructor:
         from phaser.io.validate import check_intensity, check_mask, check_ndim, check_support
 
         self._t0 = time.perf_counter()
+        if self.state is not None:  # a trial's state (phaser.engine.starts): gone first
+            self.state.release_scratch()
+            self.state = None
         cfg = self.config
         check_ndim(iobs, "intensity")
         shape = np.shape(iobs)
         mask = np.zeros(shape, np.uint8) if mask is None else check_mask(mask, shape, "mask")
         iobs = check_intensity(iobs, "intensity", mask)
         backend = get_backend(cfg.backend, cfg.threads)
-        rng = as_generator(cfg.seed)
+        rng = as_generator(cfg.seed if self.start_seed is None else self.start_seed)
         if free is None:
             free = free_pixels(mask, cfg.free_fraction, free_pixel_rng(cfg.seed))
+        self.free = free = np.asarray(free)
         # The initializer sees free pixels as masked: nothing may fit them.
         unseen = (mask != 0) | (np.asarray(free) != 0)
         if obj is None:
@@ -132,7 +147,9 @@ class Reconstructor:
         return self.state
 
     def run(self, iobs, mask=None, support=None, free=None, obj=None, psf=None):
-        """``setup``, then the configured algorithm, then ``finalize``.
+        """``setup``, then the configured algorithm, then ``finalize``; with several
+        starts configured (:mod:`phaser.engine.starts`), the starts are tried first and
+        the best one is run (its trials' seeds and scores in a ``starts`` event).
 
         A :class:`~phaser.engine.interrupt.RunInterrupted` raised by a callback between
         iterations propagates, unless the reconstructor was made with
@@ -141,9 +158,27 @@ class Reconstructor:
         """
         from phaser.engine.interrupt import RunInterrupted
 
-        self.setup(iobs, mask, support, free, obj, psf)
+        from phaser.engine.starts import choose_start, trial_iterations
+
+        t_run = time.perf_counter()
         operator = self.operator()
         try:
+            trials = None
+            if obj is None and trial_iterations(self.config):
+                seed = self.config.seed
+                if seed is None:
+                    seed = int(np.random.SeedSequence().entropy % 2**31)
+                chosen, free, trials = choose_start(self, seed, iobs, mask, support, free, psf)
+                self.start_seed = chosen
+                self._ran, self._t_iter = [], 0.0
+            self.setup(iobs, mask, support, free, obj, psf)
+            self.free = free = None  # the state holds its own copy: one byte a voxel less
+            self._t0 = t_run  # the run's time includes its trials
+            if trials is not None:
+                self.state.events.append({"iteration": 0, "event": "starts", "chosen": chosen,
+                                          "trial_iterations": trial_iterations(self.config),
+                                          "seeds": [t["seed"] for t in trials],
+                                          "scores": [t["score"] for t in trials]})
             self.step(operator)
         except RunInterrupted:
             if self.on_interrupt != "finish":
@@ -217,7 +252,7 @@ def _data_scale(obj, iobs, mask):
 
 def reconstruct(iobs, mask=None, algorithm=None, init="autocorr", backend="numba", seed=None, *,
                 init_options=None, iters=None, support=None, metrics_every=10, threads=None, free_fraction=0.05,
-                runs=1, keep=1, callbacks=(), config=None):
+                runs=1, keep=1, starts=4, callbacks=(), config=None):
     """Reconstruct a 3D BCDI pattern.
 
     Parameters
@@ -251,6 +286,9 @@ def reconstruct(iobs, mask=None, algorithm=None, init="autocorr", backend="numba
     runs, keep : int, optional
         Independent runs, and how many of the best (by free LLK) are aligned and averaged;
         see :func:`phaser.engine.runs.run_many`.
+    starts : int, optional
+        Random starts each run tries for the first third of its schedule, the best of
+        which is run to the end (:mod:`phaser.engine.starts`; 1 for a single start).
     callbacks : sequence of callable, optional
         Called as ``callback(state)`` after every iteration.
     config : ReconstructionConfig, optional
@@ -276,7 +314,8 @@ def reconstruct(iobs, mask=None, algorithm=None, init="autocorr", backend="numba
                                       iters=iters, init=init, init_options=init_options or {},
                                       backend=backend, seed=seed,
                                       metrics_every=metrics_every, threads=threads,
-                                      free_fraction=free_fraction, runs=runs, keep=keep)
+                                      free_fraction=free_fraction, runs=runs, keep=keep,
+                                      starts=starts)
     return run_configured(config, iobs, mask, support, callbacks=callbacks,
                           command="phaser.reconstruct(...)")
 

@@ -65,7 +65,9 @@ def run_many(config, iobs, mask=None, support=None, *, callbacks=(), command=Non
         The first orthogonal mode of the kept runs, polished by :data:`POLISH` inside
         their majority-vote support (with more than one kept run, and with the best run's
         PSF when the runs modelled partial coherence), with the best run's
-        history and a last history row (same iteration) for the result itself;
+        history and a last history row (same iteration) for the result itself; where the
+        polished mode still fits the data less well (a higher LLK) than a kept run, that
+        run as it ran (a ``best_run_kept`` event says so);
         ``mode_weights`` holds every mode's weight.  The kept runs are the best
         `keep` by ``config.select``, less any whose free LLK (LLK without free pixels)
         exceeds :data:`OUTLIER_FACTOR` times the best kept run's (marked
@@ -211,12 +213,24 @@ def combine_runs(config, seed, summaries, results, iobs, mask, free, *, command=
         polished = Reconstructor(polish, command="").run(iobs, mask, support, free, average,
                                                          psf=best.psf)
         average = polished.obj
+    history = _with_average_row(best.history, average, iobs, mask, free, int(majority.sum()),
+                                best.psf)
+    events = list(best.events)
+    closest = min(kept, key=lambda i: summaries[i]["llk"])
+    if len(kept) > 1 and history["llk"][-1] > summaries[closest]["llk"]:
+        # Rarely, the polished first mode still fits the data less well than a kept run:
+        # the result is then that run, as it ran (the modes' weights are still reported).
+        events.append({"event": "best_run_kept", "seed": summaries[closest]["seed"],
+                       "mode_llk": float(history["llk"][-1]),
+                       "run_llk": float(summaries[closest]["llk"])})
+        best = results[closest]
+        average, support, history = best.obj, best.support, best.history
     result = dataclasses.replace(
         best,
         obj=average,
         support=support,
-        history=_with_average_row(best.history, average, iobs, mask, free, int(majority.sum()),
-                                  best.psf),
+        history=history,
+        events=events,
         config=config.to_dict() | {"seed": seed},
         seed=seed,
         runs=summaries,

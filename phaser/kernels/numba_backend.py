@@ -436,6 +436,31 @@ def _correlate_last_axis(a, weights):
                 a[i, j, k] = acc
 
 
+@numba.njit(parallel=True, fastmath=True, cache=True, nogil=True)
+def _correlate_first_axis(a, weights):
+    # Periodic correlation along the first axis of a 3-D view whose last axis is the
+    # contiguous one, in place: each slab a[:, j, :] is copied to a buffer with r wrapped
+    # rows each side, and every output row is summed over whole contiguous rows (the
+    # strided line-by-line walk of the last-axis kernel misses the cache at every voxel).
+    r = weights.size // 2
+    n, m = a.shape[0], a.shape[2]
+    for j in numba.prange(a.shape[1]):
+        buf = np.empty((n + 2 * r, m), np.float32)
+        acc = np.empty(m, np.float32)
+        for k in range(n + 2 * r):
+            src = (k - r) % n
+            for v in range(m):
+                buf[k, v] = a[src, j, v]
+        for i in range(n):
+            acc[:] = 0.0
+            for t in range(2 * r + 1):
+                w = weights[t]
+                for v in range(m):
+                    acc[v] += w * buf[i + t, v]
+            for v in range(m):
+                a[i, j, v] = acc[v]
+
+
 def _on_own_threads(method):
     """Run `method` on the backend's own number of numba threads.  The count is a setting
     of the calling thread, not of the backend: backends of different counts (cached side by
@@ -464,6 +489,9 @@ def _gaussian_wrap(a, sigma):
     x = np.arange(-radius, radius + 1, dtype=np.float64)
     weights = np.exp(-0.5 * (x / float(sigma)) ** 2)
     weights = (weights / weights.sum()).astype(np.float32)
-    for axis in range(3):  # the engine's arrays are 3-D
-        _correlate_last_axis(np.moveaxis(a, axis, -1), weights)
+    # The engine's arrays are 3-D and C-contiguous: the first two axes are walked in
+    # contiguous rows, the last one line by line.
+    _correlate_first_axis(a, weights)
+    _correlate_first_axis(np.moveaxis(a, 1, 0), weights)
+    _correlate_last_axis(a, weights)
     return a

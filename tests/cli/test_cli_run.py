@@ -224,6 +224,17 @@ def test_runs_keep_and_free_llk_in_the_summary(invoke, data, tmp_path):
     assert np.isfinite(result.history["llk_free"][-1])
 
 
+def test_starts_are_tried_and_counted(invoke, data, tmp_path):
+    res = invoke("run", data, "--starts", 2, "--iters", 120, "--seed", 2, "-q", "--out", "r.cxi")
+    assert res.exit_code == 0, res.output
+    # Two trials of 40 iterations (a third of 120), then the chosen start's 120.
+    assert " 200 iterations in " in res.stdout
+    result = phaser.load_result(tmp_path / "r.cxi")
+    [event] = [e for e in result.events if e["event"] == "starts"]
+    assert len(event["seeds"]) == 2 and event["seeds"][0] == 2
+    assert event["chosen"] in event["seeds"] and result.config["starts"] == 2
+
+
 def test_bragg_and_lattice_give_displacement_and_strain_maps(invoke, data, tmp_path):
     res = invoke("run", data, "--iters", 60, "--seed", 2, "-q", "--out", "r.cxi",
                  "--bragg", "111", "--lattice", 4.078, "--voxel-size", "5,6,7", "--q-axis", 1)
@@ -243,6 +254,7 @@ def test_bragg_and_lattice_give_displacement_and_strain_maps(invoke, data, tmp_p
     [
         (["--runs", "2", "--keep", "3"], "--keep (3) cannot exceed --runs (2)"),
         (["--runs", "0"], "--runs must be an integer >= 1"),
+        (["--starts", "0"], "--starts must be an integer >= 1"),
         (["--free-fraction", "0.5"], "--free-fraction must be a number in [0, 0.2]"),
         (["--bragg", "1x1"], "--bragg takes"),
         (["--bragg", "000"], "--bragg takes three integer Miller indices"),

@@ -169,6 +169,26 @@ def test_the_result_fits_the_data_at_least_as_well_as_the_best_kept_run(multi):
     assert multi.history["llk"][-1] <= min(r["llk"] for r in kept)
 
 
+def test_a_first_mode_that_fits_worse_than_a_kept_run_gives_way_to_it(sim, monkeypatch):
+    """If the polished first mode fits the data less well than a kept run, the result is
+    that run, and an event says so (here the decomposition is made to return noise)."""
+    from phaser.analysis import modes
+
+    def noise(objects, n_modes=1):
+        rng = np.random.default_rng(0)
+        shape = objects[0].shape
+        return [(rng.random(shape) * np.exp(2j * np.pi * rng.random(shape))).astype(np.complex64)], [1.0]
+
+    monkeypatch.setattr(modes, "orthogonal_modes", noise)
+    result = phaser.reconstruct(sim.iobs, seed=10, runs=3, keep=2, iters=120, starts=1)
+    [event] = [e for e in result.events if e["event"] == "best_run_kept"]
+    kept = [r for r in result.runs if r["kept"]]
+    assert len(kept) == 2 and event["mode_llk"] > event["run_llk"]
+    closest = min(kept, key=lambda r: r["llk"])
+    # The run's own object, support and history: its last row is its final LLK.
+    assert event["seed"] == closest["seed"] and result.llk == closest["llk"]
+
+
 def test_only_the_best_kept_runs_hold_their_arrays(sim, monkeypatch):
     """--runs 6 --keep 2: after every run at most 2 results are alive."""
     import gc

@@ -66,3 +66,53 @@ def test_object_round_trip_through_a_coarser_grid():
     # Linear interpolation of a sampled crystal: the support overlaps the truth.
     a, b = np.abs(back) > 0.5 * np.abs(back).max(), sim.support != 0
     assert (a & b).sum() / (a | b).sum() > 0.7
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_separable_interpolation_is_map_coordinates_on_a_grid(dtype):
+    """Linear interpolation on a regular grid of samples, one axis at a time, equals
+    scipy's map_coordinates (order 1, constant 0 outside), edges and outside points too."""
+    from scipy import ndimage
+
+    from phaser.nn_priors.grid import _linear_on_grid
+
+    rng = np.random.default_rng(1)
+    a = rng.random((7, 9, 11)).astype(dtype)
+    points = [np.concatenate([rng.uniform(-2, n + 1, 15), [0, n - 1, n - 1.5, 0.5, -0.2, n - 0.8]])
+              for n in a.shape]
+    expected = ndimage.map_coordinates(a, np.meshgrid(*points, indexing="ij"), order=1,
+                                       mode="constant", cval=0.0)
+    np.testing.assert_allclose(_linear_on_grid(a, points), expected, atol=1e-6)
+
+
+def _model_grid_on_the_whole_pattern(iobs, mask, size, model_os, data_os):
+    """to_model_grid's definition, computed on the whole pattern with scipy."""
+    from scipy import ndimage
+
+    steps = [d / m for d, m in zip(data_os, model_os)]
+    box = [max(1, int(round(s))) for s in steps]
+    valid = (mask == 0).astype(np.float64)
+    data = ndimage.uniform_filter(iobs.astype(np.float64) * valid, box, mode="constant")
+    weight = ndimage.uniform_filter(valid, box, mode="constant")
+    points = [n // 2 + (0.5 if b % 2 == 0 else 0.0) + (np.arange(m) - m // 2) * s
+              for m, n, s, b in zip(size, iobs.shape, steps, box)]
+    coords = np.meshgrid(*points, indexing="ij")
+    sampled = ndimage.map_coordinates(data, coords, order=1, mode="constant", cval=0.0)
+    w = ndimage.map_coordinates(weight, coords, order=1, mode="constant", cval=0.0)
+    good = w >= 0.5
+    return np.where(good, sampled / np.where(good, w, 1.0) * np.prod(steps), 0.0), ~good
+
+
+@pytest.mark.parametrize("data_os", [(3.0, 3.0, 3.0), (4.5, 3.2, 6.1), (9.0, 9.0, 9.0),
+                                     (1.5, 2.0, 3.0)])
+def test_reading_only_the_sampled_region_changes_nothing(data_os):
+    """to_model_grid reads only the part of the pattern its samples (and merging boxes)
+    reach; the result is the one computed on the whole pattern."""
+    rng = np.random.default_rng(2)
+    iobs = rng.poisson(50 * rng.random((48, 64, 56))).astype(np.float32)
+    mask = (rng.random(iobs.shape) < 0.05).astype(np.uint8)
+    got, bad, _ = to_model_grid(iobs, mask, (32, 32, 32), (3.0,) * 3, data_os)
+    expected, expected_bad = _model_grid_on_the_whole_pattern(iobs, mask, (32, 32, 32),
+                                                              (3.0,) * 3, data_os)
+    np.testing.assert_array_equal(bad != 0, expected_bad)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6 * expected.max())

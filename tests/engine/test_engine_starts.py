@@ -1,0 +1,164 @@
+"""Several random starts tried for the first third of a run; the best one run to the end."""
+
+import gc
+import weakref
+
+import numpy as np
+import pytest
+
+import phaser
+from phaser.config import ReconstructionConfig
+from phaser.engine import state as state_module
+from phaser.engine.interrupt import stop_at_iteration_end
+from phaser.engine.run import Reconstructor, run_configured
+from phaser.engine.starts import (choose_start, planned_iterations, start_seeds,
+                                  trial_iterations)
+from phaser.errors import ConfigError
+
+ALGO = "ER**20 * (SW * HIO**20)**5"  # 120 iterations: trials of 40
+
+
+@pytest.fixture(scope="module")
+def sim():
+    return phaser.simulate(32, oversampling=3, photons=1e6, rng=5)
+
+
+def test_trials_last_a_third_of_the_schedule_in_whole_metric_periods():
+    assert trial_iterations(ReconstructionConfig()) == 200  # the default 600
+    assert trial_iterations(ReconstructionConfig(algorithm=ALGO)) == 40
+    assert trial_iterations(ReconstructionConfig(algorithm=ALGO, metrics_every=7)) == 35
+    assert planned_iterations(ReconstructionConfig(algorithm=ALGO, runs=2)) == 2 * (120 + 4 * 40)
+
+
+@pytest.mark.parametrize("config", [
+    dict(starts=1),
+    dict(algorithm="HIO**100", metrics_every=10, init="nn"),  # a prior has one start
+    dict(algorithm="HIO**110", metrics_every=10, init="previous",
+         init_options={"previous": "x.cxi"}),
+    dict(algorithm="HIO**120", init="coarse"),  # its coarse stage tries the starts
+    dict(algorithm="HIO**39"),  # under four metric records per trial
+])
+def test_one_start_where_there_is_nothing_to_choose(config):
+    cfg = ReconstructionConfig(**config)
+    assert trial_iterations(cfg) == 0
+    assert planned_iterations(cfg) == cfg.operator().n_iterations
+
+
+def test_start_seeds_begin_with_the_runs_own_and_are_reproducible():
+    seeds = start_seeds(7, 4)
+    assert seeds[0] == 7 and len(set(seeds)) == 4
+    assert seeds == start_seeds(7, 4) and start_seeds(8, 4)[1:] != seeds[1:]
+    assert start_seeds(7, 1) == [7]
+
+
+def test_the_result_is_the_best_starts_own_run(sim):
+    config = ReconstructionConfig(algorithm=ALGO, seed=3)
+    result = run_configured(config, sim.iobs, sim.mask)
+    (event,) = [e for e in result.events if e["event"] == "starts"]
+    assert event["seeds"] == start_seeds(3, 4) and event["trial_iterations"] == 40
+    best = int(np.argmin(event["scores"]))
+    assert event["chosen"] == event["seeds"][best]
+    # The same as one start from the chosen seed, on the run's free pixels.
+    alone = Reconstructor(ReconstructionConfig(algorithm=ALGO, seed=3, starts=1))
+    alone.start_seed = event["chosen"]
+    expected = alone.run(sim.iobs, sim.mask)
+    np.testing.assert_array_equal(result.obj, expected.obj)
+    np.testing.assert_array_equal(result.support, expected.support)
+    assert result.config["starts"] == 4 and result.config["seed"] == 3
+    assert result.history["iteration"][-1] == 120  # the final run's history only
+
+
+def test_scores_rank_the_trials_by_their_free_llk(sim):
+    rec = Reconstructor(ReconstructionConfig(algorithm=ALGO, seed=1, starts=3))
+    chosen, free, trials = choose_start(rec, 1, sim.iobs, sim.mask)
+    assert [t["seed"] for t in trials] == start_seeds(1, 3)
+    assert chosen == min(trials, key=lambda t: t["score"])["seed"]
+    # Each score is the mean log free LLK of the trial's second half, recomputed here
+    # from the same start run alone for the trial's 40 iterations.
+    class Stop(Exception):
+        pass
+
+    def stop(state):
+        if state.iteration >= 40:
+            raise Stop
+
+    alone = Reconstructor(ReconstructionConfig(algorithm=ALGO, seed=1, starts=1), [stop])
+    alone.start_seed = trials[2]["seed"]
+    alone.setup(sim.iobs, sim.mask, free=free)
+    with pytest.raises(Stop):
+        alone.step(ALGO)
+    it = np.asarray(alone.state.history["iteration"])
+    fl = np.asarray(alone.state.history["llk_free"])
+    late = (it >= 20) & (it <= 40)
+    assert late.sum() >= 2
+    assert trials[2]["score"] == pytest.approx(np.mean(np.log(fl[late])), rel=1e-12)
+
+
+def test_one_state_at_a_time(sim, monkeypatch):
+    live, most = [], [0]
+    original = state_module.State.__init__
+
+    def tracked(self, *args, **kwargs):
+        gc.collect()
+        alive = [r for r in live if r() is not None]
+        most[0] = max(most[0], len(alive) + 1)
+        live.append(weakref.ref(self))
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(state_module.State, "__init__", tracked)
+    run_configured(ReconstructionConfig(algorithm=ALGO, seed=0), sim.iobs)
+    assert len(live) == 5  # four trials and the run to the end
+    assert most[0] == 1  # a trial's arrays are gone before the next start is made
+
+
+def test_ctrl_c_during_the_trials_gives_the_interrupted_trial(sim):
+    import os
+    import signal
+
+    def press(state, fired=[]):
+        if state.iteration == 12 and not fired:  # in the first trial
+            fired.append(True)
+            os.kill(os.getpid(), signal.SIGINT)
+
+    config = ReconstructionConfig(algorithm=ALGO, seed=0)
+    with stop_at_iteration_end(notice=None) as stopper:
+        result = run_configured(config, sim.iobs, callbacks=[press, stopper.check],
+                                on_interrupt="finish")
+    assert result.history["iteration"][-1] == 12
+    assert [e["event"] for e in result.events] == ["interrupted"]
+
+
+def test_starts_must_be_a_positive_integer():
+    with pytest.raises(ConfigError, match="--starts must be an integer >= 1"):
+        ReconstructionConfig(starts=0)
+
+
+def test_results_made_before_starts_repeat_with_one(tmp_path, sim):
+    import h5py
+
+    from phaser.config import load_config
+
+    result = run_configured(ReconstructionConfig(algorithm="ER**5", seed=0), sim.iobs)
+    path = tmp_path / "old.cxi"
+    from phaser.io import save_result
+
+    save_result(result, path)
+    # A result file of an earlier release: its configuration has no "starts".
+    import json
+
+    with h5py.File(path, "r+") as f:
+        key = [k for k in _paths(f) if k.endswith("configuration")]
+        assert key, "the result file stores its configuration"
+        raw = json.loads(f[key[0]][()])
+        raw.pop("starts")
+        del f[key[0]]
+        f[key[0]] = json.dumps(raw)
+    assert load_config(path).starts == 1
+
+
+def _paths(group, prefix=""):
+    for name, item in group.items():
+        path = f"{prefix}/{name}"
+        yield path
+        if hasattr(item, "items"):
+            yield from _paths(item, path)

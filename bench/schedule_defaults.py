@@ -76,6 +76,13 @@ STARTS = {name: 1 for name in CANDIDATES}
 """Random starts tried per run (``ReconstructionConfig.starts``); one unless said."""
 CANDIDATES["default, 4 starts"] = CANDIDATES["er rms 0.1, psf before ER"]
 STARTS["default, 4 starts"] = 4
+# A lead for strongly blurred patterns: HIO with a Gaussian PSF of sigma 1 pixel held
+# fixed, then ER refining it from there (not a default: it ruins coherent patterns).
+CANDIDATES["hio psf sigma 1 fixed, refined in ER, 4 starts"] = (
+    "(SW(threshold=0.1, method='rms') * ER**20)**5 * PSF(model='gaussian', fwhm=2.355, every=2)"
+    " * (SW(threshold=0.2, method='max') * HIO**20)**25"
+    " * PSF(model='gaussian', fwhm=2.355, every=0)")
+STARTS["hio psf sigma 1 fixed, refined in ER, 4 starts"] = 4
 GROUPS = {
     "coherent": dict(count=10, photons=1e6),
     "psf0.5": dict(count=10, photons=1e6, psf_sigma=0.5),

@@ -60,6 +60,11 @@ def _describe_result(path):
         ("iterations", iterations),
         ("wall time", "unknown" if total is None else f"{total:.3g} s"),
     ]
+    starts = [e for e in r.events if e.get("event") == "starts"]
+    if starts:
+        e = starts[-1]
+        rows.append(("starts", f"{len(e['seeds'])} tried for {e['trial_iterations']} "
+                               f"iterations; seed {e['chosen']} chosen"))
     if r.runs:
         kept = sum(1 for run in r.runs if run.get("kept"))
         rows.append(("runs", f"{len(r.runs)} ({kept} kept)"))
@@ -102,7 +107,8 @@ def describe(path):
         strain models, oversampling, photons, seed and command. For an nns library
         (``phaser nns build``): entries, embedding, grid, oversampling, sources. For data: shape, stored dtype, total counts, maximum and its position, fraction of
         zero pixels and number of masked pixels.  For a result: shape, algorithm, backend,
-        seed, version, final chi² and LLK, support size, iterations and wall time.
+        seed, version, final chi² and LLK, support size, iterations and wall time, and
+        the starts tried (:mod:`phaser.engine.starts`) and runs.
 
     Raises
     ------

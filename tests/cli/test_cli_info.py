@@ -29,6 +29,16 @@ def test_info_on_a_result(invoke, data, tmp_path):
     assert float(lines["chi2"]) == np.float64(f"{result.chi2:.6g}")
 
 
+def test_info_names_the_starts_tried(invoke, data, tmp_path):
+    assert invoke("run", data, "--algo", "ER**10 * HIO**110", "--starts", 3, "--seed", 1,
+                  "-q", "--out", "r.cxi").exit_code == 0
+    [event] = [e for e in phaser.load_result(tmp_path / "r.cxi").events
+               if e["event"] == "starts"]
+    res = invoke("info", "r.cxi")
+    assert res.exit_code == 0, res.stderr
+    assert f"starts      3 tried for 40 iterations; seed {event['chosen']} chosen" in res.stdout
+
+
 def test_info_on_an_npz_result(invoke, data, tmp_path):
     assert invoke("run", data, "--iters", 4, "--backend", "numpy", "--out", "r.npz").exit_code == 0
     res = invoke("info", "r.npz")

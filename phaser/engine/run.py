@@ -34,9 +34,6 @@ class Reconstructor:
     start_seed : int or None
         Seed of the random start when it is not the configuration's seed (set by
         :func:`phaser.engine.starts.choose_start` for each trial and for the chosen start).
-    free : numpy.ndarray or None
-        The free pixels of the last :meth:`setup`, file layout (dropped by :meth:`run`
-        once the state holds them).
 
     Examples
     --------
@@ -55,7 +52,6 @@ class Reconstructor:
         self.command = command if command is not None else " ".join(sys.argv)
         self.state = None
         self.start_seed = None  # seed of the start, when it is not the configuration's
-        self.free = None  # the free pixels of the last setup, file layout
         self._ran = []
         self._t0 = self._t_setup = None
         self._t_iter = 0.0
@@ -102,7 +98,6 @@ class Reconstructor:
         rng = as_generator(cfg.seed if self.start_seed is None else self.start_seed)
         if free is None:
             free = free_pixels(mask, cfg.free_fraction, free_pixel_rng(cfg.seed))
-        self.free = free = np.asarray(free)
         # The initializer sees free pixels as masked: nothing may fit them.
         unseen = (mask != 0) | (np.asarray(free) != 0)
         if obj is None:
@@ -158,25 +153,27 @@ class Reconstructor:
         """
         from phaser.engine.interrupt import RunInterrupted
 
+        from phaser.engine.runs import shared_inputs
         from phaser.engine.starts import choose_start, trial_iterations
 
         t_run = time.perf_counter()
         operator = self.operator()
+        n_trial = 0 if obj is not None else trial_iterations(self.config)
         try:
-            trials = None
-            if obj is None and trial_iterations(self.config):
-                seed = self.config.seed
-                if seed is None:
-                    seed = int(np.random.SeedSequence().entropy % 2**31)
-                chosen, free, trials = choose_start(self, seed, iobs, mask, support, free, psf)
+            if n_trial:
+                # Every start is scored on the same free pixels, drawn from the run's seed
+                # (one drawn and recorded, as the starts' first, when none is given).
+                seed, mask, drawn = shared_inputs(self.config, iobs, mask)
+                free = drawn if free is None else free
+                chosen, trials = choose_start(self, seed, iobs, mask, support, free, psf)
                 self.start_seed = chosen
                 self._ran, self._t_iter = [], 0.0
             self.setup(iobs, mask, support, free, obj, psf)
-            self.free = free = None  # the state holds its own copy: one byte a voxel less
+            free = None  # the state holds its own copy: one byte a voxel less
             self._t0 = t_run  # the run's time includes its trials
-            if trials is not None:
+            if n_trial:
                 self.state.events.append({"iteration": 0, "event": "starts", "chosen": chosen,
-                                          "trial_iterations": trial_iterations(self.config),
+                                          "trial_iterations": n_trial,
                                           "seeds": [t["seed"] for t in trials],
                                           "scores": [t["score"] for t in trials]})
             self.step(operator)

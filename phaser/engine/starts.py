@@ -69,7 +69,7 @@ def start_seeds(seed, starts):
     return [seed, *derived]
 
 
-def choose_start(rec, seed, iobs, mask=None, support=None, free=None, psf=None):
+def choose_start(rec, seed, iobs, mask, support, free, psf=None):
     """Try ``rec.config.starts`` starts for :func:`trial_iterations`; return the best.
 
     Parameters
@@ -81,15 +81,13 @@ def choose_start(rec, seed, iobs, mask=None, support=None, free=None, psf=None):
     seed : int
         The run's seed (:func:`start_seeds` draws the others from it).
     iobs, mask, support, free, psf
-        As for :meth:`~phaser.engine.run.Reconstructor.setup`.  Free pixels drawn for
-        the first trial (when `free` is None) are used for every trial.
+        As for :meth:`~phaser.engine.run.Reconstructor.setup`; `free` is required, so
+        that every start is scored on the same pixels.
 
     Returns
     -------
     seed : int
         The chosen start's seed.
-    free : numpy.ndarray
-        The free pixels every start was scored on (file layout), for the run to the end.
     trials : list of dict
         ``{"seed", "score"}`` per start (``score`` is inf for a start whose support
         collapsed or exploded).
@@ -108,7 +106,6 @@ def choose_start(rec, seed, iobs, mask=None, support=None, free=None, psf=None):
         for s in seeds:
             rec.start_seed = s
             rec.setup(iobs, mask, support, free, psf=psf)
-            free = rec.free
             try:
                 rec.step(rec.operator())
             except _TrialDone:
@@ -121,7 +118,7 @@ def choose_start(rec, seed, iobs, mask=None, support=None, free=None, psf=None):
     finally:
         rec.callbacks = callbacks
     best = min(range(len(trials)), key=lambda k: (trials[k]["score"], k))
-    return seeds[best], free, trials
+    return seeds[best], trials
 
 
 def _score(history, n, free):

@@ -11,6 +11,7 @@ from phaser.config import ReconstructionConfig
 from phaser.engine import state as state_module
 from phaser.engine.interrupt import stop_at_iteration_end
 from phaser.engine.run import Reconstructor, run_configured
+from phaser.engine.runs import shared_inputs
 from phaser.engine.starts import (choose_start, planned_iterations, start_seeds,
                                   trial_iterations)
 from phaser.errors import ConfigError
@@ -69,8 +70,9 @@ def test_the_result_is_the_best_starts_own_run(sim):
 
 
 def test_scores_rank_the_trials_by_their_free_llk(sim):
-    rec = Reconstructor(ReconstructionConfig(algorithm=ALGO, seed=1, starts=3))
-    chosen, free, trials = choose_start(rec, 1, sim.iobs, sim.mask)
+    config = ReconstructionConfig(algorithm=ALGO, seed=1, starts=3)
+    seed, mask, free = shared_inputs(config, sim.iobs, sim.mask)
+    chosen, trials = choose_start(Reconstructor(config), seed, sim.iobs, mask, None, free)
     assert [t["seed"] for t in trials] == start_seeds(1, 3)
     assert chosen == min(trials, key=lambda t: t["score"])["seed"]
     # Each score is the mean log free LLK of the trial's second half, recomputed here

@@ -18,10 +18,11 @@ training or tests), 10 each unless said:
 
 and ``measured``: the S0054 scan, the bundled 64^3 crop and the prepared 64x128x128 box
 (seeds 0-2).  Each candidate is an algorithm string (600 iterations) with every parameter
-spelled out (``er rms 0.1, psf before ER`` is the default schedule) and a number of random
-starts tried per run (one, except ``default, 4 starts``: the default); on simulations it is
-scored by :func:`phaser.analysis.recovery_scores` (success) and, where it models partial
-coherence, by the refined PSF's width against the truth; on the measured scan by chi², LLK,
+spelled out (``er rms 0.1, psf before ER`` is the default schedule), with the random starts
+each run tries and the coherence models each start is tried under (one start, no model,
+unless the candidate's name says more); on simulations it is scored by
+:func:`phaser.analysis.recovery_scores` (success) and, where it models partial coherence,
+by the refined PSF's width against the truth; on the measured scan by chi², LLK,
 free LLK, support size and whether the support is one connected piece.  Results go to
 ``bench/results/schedule_defaults.json`` and Markdown tables on standard output.
 """
@@ -72,17 +73,23 @@ CANDIDATES = {
                               "(SW(threshold=0.25, method='rms') * HIO**20)**25 * "
                               "PSF(fwhm=0.5, every=2)",
 }
-STARTS = {name: 1 for name in CANDIDATES}
-"""Random starts tried per run (``ReconstructionConfig.starts``); one unless said."""
+OPTIONS = {name: {"starts": 1} for name in CANDIDATES}
+"""Other :class:`~phaser.config.ReconstructionConfig` fields of each candidate: one random
+start per run unless said."""
 CANDIDATES["default, 4 starts"] = CANDIDATES["er rms 0.1, psf before ER"]
-STARTS["default, 4 starts"] = 4
+OPTIONS["default, 4 starts"] = {"starts": 4}
 # A lead for strongly blurred patterns: HIO with a Gaussian PSF of sigma 1 pixel held
 # fixed, then ER refining it from there (not a default: it ruins coherent patterns).
 CANDIDATES["hio psf sigma 1 fixed, refined in ER, 4 starts"] = (
     "(SW(threshold=0.1, method='rms') * ER**20)**5 * PSF(model='gaussian', fwhm=2.355, every=2)"
     " * (SW(threshold=0.2, method='max') * HIO**20)**25"
     " * PSF(model='gaussian', fwhm=2.355, every=0)")
-STARTS["hio psf sigma 1 fixed, refined in ER, 4 starts"] = 4
+OPTIONS["hio psf sigma 1 fixed, refined in ER, 4 starts"] = {"starts": 4}
+# Each start tried under four coherence models (Gaussian PSF of sigma 0, 0.5, 1, 1.5
+# pixels held fixed until the PSF operator refines it); the trials choose start and model.
+CANDIDATES["default, 4 starts x 4 coherence models"] = CANDIDATES["er rms 0.1, psf before ER"]
+OPTIONS["default, 4 starts x 4 coherence models"] = {"starts": 4,
+                                                     "psf_widths": (0.0, 0.5, 1.0, 1.5)}
 GROUPS = {
     "coherent": dict(count=10, photons=1e6),
     "psf0.5": dict(count=10, photons=1e6, psf_sigma=0.5),
@@ -107,16 +114,28 @@ def simulated(group, candidates, count=None, threads=None):
         for name in candidates:
             t = time.perf_counter()
             res = phaser.reconstruct(sim.iobs, sim.mask, config=ReconstructionConfig(
-                algorithm=CANDIDATES[name], starts=STARTS[name], seed=0, threads=threads))
+                algorithm=CANDIDATES[name], seed=0, threads=threads, **OPTIONS[name]))
             row[name] = {"chi2": res.chi2, "llk_free": float(res.history["llk_free"][-1]),
                          "seconds": time.perf_counter() - t,
                          **recovery_scores(res.obj, sim.obj, sim.support)}
             if res.psf is not None:
                 row[name]["psf_sigma"] = float(np.mean(psf_sigma(res.psf)))
+            row[name].update(_trials(res))
         rows.append(row)
         print(f"{group} {i}: " + "  ".join(f"{k} {v['success']}" for k, v in row.items()
                                            if k != "seed"), flush=True)
     return rows
+
+
+def _trials(result):
+    """The coherence model a run chose and every trial's model and score, when it tried
+    several."""
+    for event in result.events:
+        if event["event"] == "starts":
+            return {"model_sigma": event.get("psf_sigma", 0.0),
+                    "trials": list(zip(event["seeds"], event.get("psf_sigmas", [0.0] * len(
+                        event["seeds"])), event["scores"]))}
+    return {}
 
 
 def measured(candidates, seeds=(0, 1, 2), threads=None):
@@ -134,12 +153,12 @@ def measured(candidates, seeds=(0, 1, 2), threads=None):
             runs = []
             for seed in seeds:
                 res = phaser.reconstruct(iobs, mask, config=ReconstructionConfig(
-                    algorithm=CANDIDATES[name], starts=STARTS[name], seed=seed,
-                    threads=threads))
+                    algorithm=CANDIDATES[name], seed=seed, threads=threads, **OPTIONS[name]))
                 pieces = ndimage.label(res.support)[1]
                 runs.append({"chi2": res.chi2, "llk": float(res.history["llk"][-1]),
                              "llk_free": float(res.history["llk_free"][-1]),
-                             "support": int(res.support.sum()), "pieces": int(pieces)})
+                             "support": int(res.support.sum()), "pieces": int(pieces),
+                             **_trials(res)})
             out[f"{scan}|{name}"] = runs
             print(scan, name, json.dumps(runs), flush=True)
     return out
@@ -193,7 +212,7 @@ def main():
     args.out.write_text(json.dumps({"command": "python bench/schedule_defaults.py " + " ".join(
                                         repr(a) if " " in a else a for a in sys.argv[1:]),
                                     "candidates": {k: CANDIDATES[k] for k in args.candidates},
-                                    "starts": {k: STARTS[k] for k in args.candidates},
+                                    "options": {k: OPTIONS[k] for k in args.candidates},
                                     "simulated": sim_rows, "measured": real_rows}, indent=1))
     print(tables(sim_rows, real_rows, args.candidates))
 

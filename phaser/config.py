@@ -14,7 +14,10 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
-__all__ = ["ReconstructionConfig", "load_config", "parse_option"]
+__all__ = ["MAX_PSF_WIDTH", "ReconstructionConfig", "load_config", "parse_option"]
+
+MAX_PSF_WIDTH = 8.0
+"""Widest partial-coherence model a run may try (Gaussian standard deviation, pixels)."""
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,14 @@ class ReconstructionConfig:
     """Random starts each run tries for the first third of its schedule; the one with the
     lowest free LLK is run to the end (:mod:`phaser.engine.starts`).  A prior (``nn``,
     ``nns``, ``previous``) and ``coarse`` have a single start."""
+
+    psf_widths: tuple = (0.0,)
+    """Partial-coherence models each start is tried under: the widths (standard deviation,
+    detector pixels) of a Gaussian PSF held fixed until the schedule's ``PSF`` operator
+    refines it; 0 is the coherent model (no blur until that operator).  The start and
+    model with the lowest trial free LLK run to the end (:mod:`phaser.engine.starts`).
+    Widths above 0 are not tried from a prior or a given PSF, nor with an algorithm that
+    runs ``ML``."""
 
     keep: int = 1
     """Best runs (by `select`) aligned and decomposed into orthogonal modes, the first of
@@ -125,6 +136,13 @@ class ReconstructionConfig:
         _check_int("runs", self.runs, 1)
         _check_int("starts", self.starts, 1)
         _check_int("keep", self.keep, 1)
+        widths = self.psf_widths if isinstance(self.psf_widths, (list, tuple)) else (self.psf_widths,)
+        if not widths or not all(isinstance(w, (int, float)) and not isinstance(w, bool)
+                                 and 0 <= w <= MAX_PSF_WIDTH for w in widths) \
+                or len(set(widths)) != len(widths):
+            raise ConfigError(f"--psf-widths takes distinct Gaussian widths in [0, {MAX_PSF_WIDTH:g}] "
+                              f"pixels, got {self.psf_widths!r}")
+        object.__setattr__(self, "psf_widths", tuple(float(w) for w in widths))
         from phaser.analysis.modes import SELECTION_CRITERIA
 
         if self.select not in SELECTION_CRITERIA:
@@ -261,6 +279,7 @@ def _result_config(path):
         raise ConfigError(f"{path} holds no configuration (not a phaser result file)")
     # Results made before runs tried several starts ran one: repeat them as they ran.
     data.setdefault("starts", 1)
+    data.setdefault("psf_widths", (0.0,))  # and before they tried coherence models, none
     return data
 
 

@@ -90,8 +90,10 @@ def test_load_reconstruction_table(tmp_path):
 
 
 def test_to_dict_round_trips_through_toml(tmp_path):
-    cfg = ReconstructionConfig(algorithm="HIO**3", seed=2, backend="numpy", threads=2)
-    lines = [f"{k} = {v!r}".replace("'", '"') for k, v in cfg.to_dict().items() if v is not None]
+    cfg = ReconstructionConfig(algorithm="HIO**3", seed=2, backend="numpy", threads=2,
+                               psf_widths=(0, 1.5))
+    lines = [f"{k} = {list(v) if isinstance(v, tuple) else v!r}".replace("'", '"')
+             for k, v in cfg.to_dict().items() if v is not None]
     assert load_config(_write(tmp_path, "\n".join(lines) + "\n")) == cfg
 
 

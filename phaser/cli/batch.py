@@ -62,7 +62,8 @@ def _batch(inputs, out, scheduler, workers, threads_per_worker, force, quiet, ru
                            o["seed"], o["metrics_every"], o["threads"], o["runs"], o["keep"],
                            o["select"], o["sw_threshold"], o["free_fraction"],
                            {k: o[k] for k in ("bragg", "lattice", "d_spacing", "voxel_size",
-                                              "q_axis")}, starts=o["starts"])
+                                              "q_axis")}, starts=o["starts"],
+                           psf_widths=o["psf_widths"])
         try:
             return run_batch(inputs, out, cfg, mask=o["mask"], support=o["support"],
                              geometry=o["geometry"], scheduler=scheduler, workers=workers,

@@ -51,6 +51,7 @@ def run(
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads [default: all available]."),
     runs: Optional[int] = typer.Option(None, "--runs", help="Independent runs from different random starts [default: 1]."),
     starts: Optional[int] = typer.Option(None, "--starts", help="Random starts each run tries for the first third of its schedule; the one with the lowest free LLK runs to the end (1: one start) [default: 4]."),
+    psf_widths: Optional[str] = typer.Option(None, "--psf-widths", help="Partial-coherence models each start is tried under: Gaussian PSF widths (sigma, pixels), e.g. 0,0.5,1,1.5; 0 = coherent; the start and model with the lowest free LLK run to the end [default: 0].", show_default=False),
     keep: Optional[int] = typer.Option(None, "--keep", help="Best runs aligned and decomposed into orthogonal modes; the first mode is the result [default: 1]."),
     sw_threshold: Optional[str] = typer.Option(None, "--sw-threshold", help="Shrink-wrap threshold for every SW of the algorithm: one value, or a range low,high from which each run draws its own."),
     select: Optional[str] = typer.Option(None, "--select", help="What ranks the runs, lower is better: llk_free, llk, mean_to_max, std or sharpness [default: llk_free]."),
@@ -74,11 +75,13 @@ def run(
         _run(input, algo, iters, init, init_options, flags, backend, seed, mask, support, out, force, config,
              metrics_every, threads, runs, keep, select, sw_threshold, free_fraction,
              dict(bragg=bragg, lattice=lattice, d_spacing=d_spacing, voxel_size=voxel_size,
-                  q_axis=q_axis), geometry, save_on_interrupt, quiet, starts=starts)
+                  q_axis=q_axis), geometry, save_on_interrupt, quiet, starts=starts,
+             psf_widths=psf_widths)
 
 
 def build_config(config, algo, iters, init, init_options, flags, backend, seed, metrics_every,
-                 threads, runs, keep, select, sw_threshold, free_fraction, post, *, starts=None):
+                 threads, runs, keep, select, sw_threshold, free_fraction, post, *, starts=None,
+                 psf_widths=None):
     """The :class:`~phaser.config.ReconstructionConfig` of ``phaser run``'s options: the
     TOML file `config` (a path or None) under the command-line values that are not None."""
     import dataclasses
@@ -93,6 +96,7 @@ def build_config(config, algo, iters, init, init_options, flags, backend, seed, 
         cfg = dataclasses.replace(cfg, init=init or cfg.init, init_options={**kept, **init_options})
     cfg = cfg.replace(backend=backend, seed=seed, metrics_every=metrics_every,
                       threads=threads, runs=runs, starts=starts, keep=keep, select=select,
+                      psf_widths=_numbers(psf_widths, "--psf-widths", "widths in pixels, e.g. 0,0.5,1"),
                       sw_threshold=_numbers(sw_threshold, "--sw-threshold", "one number or low,high"),
                       free_fraction=free_fraction,
                       bragg=_miller(post["bragg"]), lattice=post["lattice"],
@@ -122,7 +126,7 @@ def attach_inputs(result, input, mask=None, support=None, geometry_file=None, ge
 
 def _run(input, algo, iters, init, init_options, flags, backend, seed, mask, support, out, force, config,
          metrics_every, threads, runs, keep, select, sw_threshold, free_fraction, post,
-         geometry_file, save_on_interrupt, quiet, *, starts=None):
+         geometry_file, save_on_interrupt, quiet, *, starts=None, psf_widths=None):
     import shlex
     import sys
 
@@ -138,7 +142,7 @@ def _run(input, algo, iters, init, init_options, flags, backend, seed, mask, sup
 
     cfg = build_config(config, algo, iters, init, init_options, flags, backend, seed,
                        metrics_every, threads, runs, keep, select, sw_threshold, free_fraction,
-                       post, starts=starts)
+                       post, starts=starts, psf_widths=psf_widths)
     out = out or Path(f"{input.stem}_phaser.cxi")
     file_format(out, allowed=("hdf5", "npz"))  # fail before the work, not after
     check_output(out, force=force)

@@ -27,12 +27,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from phaser.engine.operators import Chain, Operator, Repeat, register_operator
+from phaser.engine.operators import Operator, in_order, register_operator
 from phaser.errors import ConfigError
 from phaser.kernels.numpy_backend import periodic_distance, radial_window
 
-__all__ = ["ML_AFTER_PSF", "PSF", "PSF_MODELS", "PSF_TAPER", "check_psf_order", "psf_model", "psf_sigma",
-           "psf_window"]
+__all__ = ["ML_AFTER_PSF", "PSF", "PSF_MODELS", "PSF_TAPER", "check_psf_order", "coherence_model",
+           "psf_model", "psf_sigma", "psf_window"]
 
 ML_AFTER_PSF = ("ML refinement does not model partial coherence: run it before PSF in the "
                 "algorithm, or leave PSF out")
@@ -207,17 +207,47 @@ class PSF(Operator):
 register_operator("PSF", PSF)
 
 
-def _in_order(op):
-    """The elementary operators of `op` in the order they run (repeats shown twice)."""
-    if isinstance(op, Chain):
-        for factor in reversed(op.factors):
-            yield from _in_order(factor)
-    elif isinstance(op, Repeat):
-        # Twice is enough to show what a later repetition runs after an earlier one.
-        for _ in range(min(op.n, 2)):
-            yield from _in_order(op.op)
-    else:
-        yield op
+def coherence_model(op, sigma):
+    """`op` run under a partial-coherence model: a Gaussian PSF of standard deviation
+    `sigma` pixels, held fixed from the first iteration and refined from there on by the
+    algorithm's own ``PSF`` operators.
+
+    A pattern blurred by more than about half a pixel is not recovered by a run that
+    models no blur until its last part: the projection explains the blur with structure
+    that is not there, and the support it shrink-wraps is wrong long before the PSF is
+    switched on.  Phasing with a fixed blur of about the right width from the start, then
+    refining it, does recover such patterns (:mod:`phaser.engine.starts` tries a few
+    widths and keeps the one the data favour).
+
+    Parameters
+    ----------
+    op : Operator
+        The algorithm.
+    sigma : float
+        Width of the Gaussian model, pixels; 0 returns `op` unchanged.
+
+    Returns
+    -------
+    Operator
+        ``op' * PSF(model='gaussian', fwhm=w, every=0)`` where every ``PSF`` of `op` (in
+        ``op'``) starts from the same Gaussian (``w = 2.355 sigma``) and keeps its own
+        update period and window.
+
+    Raises
+    ------
+    ConfigError
+        `op` runs gradient refinement (``ML``), which does not model partial coherence.
+    """
+    from phaser.engine.operators import map_operators
+
+    if not sigma:
+        return op
+    fwhm = round(float(sigma) * 2 * math.sqrt(2 * math.log(2)), 4)
+    model = map_operators(op, lambda e: PSF(model="gaussian", fwhm=fwhm, every=e.every,
+                                            radius=e.radius) if isinstance(e, PSF) else e)
+    model = model * PSF(model="gaussian", fwhm=fwhm, every=0)
+    check_psf_order(model)
+    return model
 
 
 def check_psf_order(op):
@@ -231,7 +261,7 @@ def check_psf_order(op):
     from phaser.engine.refine import ML
 
     seen_psf = False
-    for factor in _in_order(op):
+    for factor in in_order(op):
         seen_psf = seen_psf or isinstance(factor, PSF)
         if seen_psf and isinstance(factor, ML):
             raise ConfigError(ML_AFTER_PSF)

@@ -18,7 +18,7 @@ from phaser.kernels.numpy_backend import SHRINK_WRAP_METHODS
 
 __all__ = ["ER", "HIO", "MAX_SUPPORT_FRACTION", "MIN_SUPPORT_VOXELS", "OPERATORS", "RAAR",
            "Chain", "Detwin", "Operator", "Repeat", "ShrinkWrap", "SupportCollapseError",
-           "map_operators", "register_operator"]
+           "in_order", "map_operators", "register_operator"]
 
 MIN_SUPPORT_VOXELS = 27
 """A shrink-wrap support below this many voxels (a 3³ cube) has collapsed."""
@@ -354,6 +354,19 @@ class Detwin(Operator):
             state = hio(state)
         state.support[...] = full
         return state
+
+
+def in_order(op):
+    """The elementary operators of `op` in the order they run (a repeat's shown twice:
+    enough to show what a later repetition runs after an earlier one)."""
+    if isinstance(op, Chain):
+        for factor in reversed(op.factors):
+            yield from in_order(factor)
+    elif isinstance(op, Repeat):
+        for _ in range(min(op.n, 2)):
+            yield from in_order(op.op)
+    else:
+        yield op
 
 
 def map_operators(op, fn):

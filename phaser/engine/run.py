@@ -34,6 +34,9 @@ class Reconstructor:
     start_seed : int or None
         Seed of the random start when it is not the configuration's seed (set by
         :func:`phaser.engine.starts.choose_start` for each trial and for the chosen start).
+    psf_sigma : float
+        Width of the partial-coherence model the run phases under
+        (:func:`phaser.engine.coherence.coherence_model`; 0: none), set in the same way.
 
     Examples
     --------
@@ -52,6 +55,7 @@ class Reconstructor:
         self.command = command if command is not None else " ".join(sys.argv)
         self.state = None
         self.start_seed = None  # seed of the start, when it is not the configuration's
+        self.psf_sigma = 0.0  # width of the coherence model the run phases under
         self._ran = []
         self._t0 = self._t_setup = None
         self._t_iter = 0.0
@@ -157,30 +161,31 @@ class Reconstructor:
         from phaser.engine.starts import choose_start, trial_iterations
 
         t_run = time.perf_counter()
-        operator = self.operator()
         n_trial = 0 if obj is not None else trial_iterations(self.config)
         try:
             if n_trial:
-                # Every start is scored on the same free pixels, drawn from the run's seed
+                # Every trial is scored on the same free pixels, drawn from the run's seed
                 # (one drawn and recorded, as the starts' first, when none is given).
                 seed, mask, drawn = shared_inputs(self.config, iobs, mask)
                 free = drawn if free is None else free
-                chosen, trials = choose_start(self, seed, iobs, mask, support, free, psf)
-                self.start_seed = chosen
+                chosen, sigma, trials = choose_start(self, seed, iobs, mask, support, free, psf)
+                self.start_seed, self.psf_sigma = chosen, sigma
                 self._ran, self._t_iter = [], 0.0
+            operator = self.operator()
             self.setup(iobs, mask, support, free, obj, psf)
             free = None  # the state holds its own copy: one byte a voxel less
             self._t0 = t_run  # the run's time includes its trials
             if n_trial:
                 self.state.events.append({"iteration": 0, "event": "starts", "chosen": chosen,
-                                          "trial_iterations": n_trial,
+                                          "psf_sigma": sigma, "trial_iterations": n_trial,
                                           "seeds": [t["seed"] for t in trials],
+                                          "psf_sigmas": [t["psf_sigma"] for t in trials],
                                           "scores": [t["score"] for t in trials]})
             self.step(operator)
         except RunInterrupted:
             if self.on_interrupt != "finish":
                 raise
-            st = self.state
+            st, operator = self.state, self.operator()  # a trial's, if one was interrupted
             st.events.append({"iteration": st.iteration, "event": "interrupted",
                               "planned": operator.n_iterations,
                               "algorithm": str(operator)})
@@ -188,13 +193,16 @@ class Reconstructor:
         return self.finalize()
 
     def operator(self):
-        """The configured algorithm, with this run's shrink-wrap threshold where the
-        configuration gives a range (``sw_threshold``), drawn from the run's seed."""
+        """The configured algorithm under this run's coherence model (`psf_sigma`,
+        :func:`~phaser.engine.coherence.coherence_model`), with this run's shrink-wrap
+        threshold where the configuration gives a range (``sw_threshold``), drawn from the
+        run's seed."""
         import dataclasses
 
+        from phaser.engine.coherence import coherence_model
         from phaser.engine.operators import ShrinkWrap, map_operators
 
-        op = self.config.operator()
+        op = coherence_model(self.config.operator(), self.psf_sigma)
         if self.config.sw_threshold is None:
             return op
         low, high = self.config.sw_threshold
@@ -249,7 +257,7 @@ def _data_scale(obj, iobs, mask):
 
 def reconstruct(iobs, mask=None, algorithm=None, init="autocorr", backend="numba", seed=None, *,
                 init_options=None, iters=None, support=None, metrics_every=10, threads=None, free_fraction=0.05,
-                runs=1, keep=1, starts=4, callbacks=(), config=None):
+                runs=1, keep=1, starts=4, psf_widths=(0.0,), callbacks=(), config=None):
     """Reconstruct a 3D BCDI pattern.
 
     Parameters
@@ -286,6 +294,10 @@ def reconstruct(iobs, mask=None, algorithm=None, init="autocorr", backend="numba
     starts : int, optional
         Random starts each run tries for the first third of its schedule, the best of
         which is run to the end (:mod:`phaser.engine.starts`; 1 for a single start).
+    psf_widths : sequence of float, optional
+        Partial-coherence models each start is tried under: widths (standard deviation,
+        pixels) of a Gaussian PSF held fixed until the schedule's ``PSF`` operator refines
+        it, 0 for none (:func:`phaser.engine.coherence.coherence_model`).
     callbacks : sequence of callable, optional
         Called as ``callback(state)`` after every iteration.
     config : ReconstructionConfig, optional
@@ -312,7 +324,7 @@ def reconstruct(iobs, mask=None, algorithm=None, init="autocorr", backend="numba
                                       backend=backend, seed=seed,
                                       metrics_every=metrics_every, threads=threads,
                                       free_fraction=free_fraction, runs=runs, keep=keep,
-                                      starts=starts)
+                                      starts=starts, psf_widths=psf_widths)
     return run_configured(config, iobs, mask, support, callbacks=callbacks,
                           command="phaser.reconstruct(...)")
 

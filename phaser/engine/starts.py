@@ -1,5 +1,5 @@
-"""Several random starts tried for the first part of a run; the most promising one is run
-to the end.
+"""Several random starts, under several partial-coherence models, tried for the first part
+of a run; the most promising one is run to the end.
 
 A run from one random start stalls about half the time on strongly strained crystals
 (object and twin mixed, LLK several times the noise level), and whether it will is
@@ -10,11 +10,19 @@ complete runs ranked by free LLK would (Favre-Nicolin et al. 2020), at a fractio
 time, and the result is an ordinary single run: the same as a run from the chosen start
 alone, with the same free pixels.
 
+A pattern blurred by partial coherence by more than about half a pixel is not recovered
+by phasing that models no blur, and one modelled with too narrow a blur fails as well;
+one that is too wide costs little on the blurred pattern but ruins a coherent one.  Each
+start is therefore tried under each configured model (``psf_widths``: a Gaussian PSF of
+that width held fixed until the schedule's ``PSF`` operator refines it,
+:func:`phaser.engine.coherence.coherence_model`), and the trial scores, which compare the
+models on the same free pixels, choose the model as well as the start.
+
 The trials are ranked by the mean logarithm of the free LLK (the LLK without free
 pixels) over the second half of the trial, which is steadier than one HIO iterate's
 value.  Only starts drawn from a seed are tried: a prior (``nn``, ``nns``, ``previous``),
 the ``coarse`` start (its coarse stage tries its own starts) or a given starting object
-has one start.
+has one start, tried under no model of its own.
 
 References
 ----------
@@ -26,10 +34,10 @@ import math
 
 import numpy as np
 
-from phaser.engine.operators import SupportCollapseError
+from phaser.engine.operators import SupportCollapseError, in_order
 
 __all__ = ["TRIAL_FRACTION", "choose_start", "planned_iterations", "start_seeds",
-           "trial_iterations"]
+           "trial_models", "trial_iterations"]
 
 TRIAL_FRACTION = 1 / 3
 """Fraction of the schedule each start is tried for."""
@@ -39,17 +47,33 @@ class _TrialDone(Exception):
     """Raised by the trial's callback when the trial has run its iterations."""
 
 
-def trial_iterations(config):
-    """Iterations each start is tried for: 0 when the configuration tries one start.
+def trial_models(config):
+    """The partial-coherence models a run tries: its `psf_widths`, or only the coherent
+    model (0) when the start is a prior or ``coarse`` (a start of their own, not drawn
+    from the seed) or the algorithm runs ``ML`` (which models no PSF)."""
+    from phaser.engine.refine import ML
+    from phaser.engine.schedule import PRIOR_INITIALIZERS
 
-    A third of the schedule, in whole metric periods; none when `config.starts` is 1,
-    when the start is a prior (its support and phase are not drawn from the seed) or a
-    reconstruction of its own (``coarse``, whose coarse stage tries its starts), or when
-    the schedule is too short to rank starts on (fewer than four metric records).
+    if config.init in (*PRIOR_INITIALIZERS, "coarse") or any(
+            isinstance(e, ML) for e in in_order(config.operator())):
+        return (0.0,)
+    return config.psf_widths
+
+
+def trial_iterations(config):
+    """Iterations each trial (a start under a model) runs for: 0 when the configuration
+    tries one.
+
+    A third of the schedule, in whole metric periods; none when there is one start and
+    one model (:func:`trial_models`), when the start is a prior (its support and phase are
+    not drawn from the seed) or a reconstruction of its own (``coarse``, whose coarse
+    stage tries its starts), or when the schedule is too short to rank trials on (fewer
+    than four metric records).
     """
     from phaser.engine.schedule import PRIOR_INITIALIZERS
 
-    if config.starts <= 1 or config.init in (*PRIOR_INITIALIZERS, "coarse"):
+    if config.init in (*PRIOR_INITIALIZERS, "coarse") \
+            or config.starts * len(trial_models(config)) <= 1:
         return 0
     every = config.metrics_every
     periods = int(config.operator().n_iterations * TRIAL_FRACTION) // every
@@ -58,7 +82,8 @@ def trial_iterations(config):
 
 def planned_iterations(config):
     """Every iteration a configuration runs: each run's trials and its full schedule."""
-    per_run = config.operator().n_iterations + config.starts * trial_iterations(config)
+    trials = config.starts * len(trial_models(config))
+    per_run = config.operator().n_iterations + trials * trial_iterations(config)
     return per_run * config.runs
 
 
@@ -70,7 +95,8 @@ def start_seeds(seed, starts):
 
 
 def choose_start(rec, seed, iobs, mask, support, free, psf=None):
-    """Try ``rec.config.starts`` starts for :func:`trial_iterations`; return the best.
+    """Try ``rec.config.starts`` starts under each model of :func:`trial_models` for
+    :func:`trial_iterations`; return the best start and model.
 
     Parameters
     ----------
@@ -82,18 +108,22 @@ def choose_start(rec, seed, iobs, mask, support, free, psf=None):
         The run's seed (:func:`start_seeds` draws the others from it).
     iobs, mask, support, free, psf
         As for :meth:`~phaser.engine.run.Reconstructor.setup`; `free` is required, so
-        that every start is scored on the same pixels.
+        that every trial is scored on the same pixels.  With a given `psf`, only the
+        coherent model (0) is tried: the PSF is the model.
 
     Returns
     -------
     seed : int
         The chosen start's seed.
+    sigma : float
+        The chosen model's PSF width (0: coherent).
     trials : list of dict
-        ``{"seed", "score"}`` per start (``score`` is inf for a start whose support
-        collapsed or exploded).
+        ``{"seed", "psf_sigma", "score"}`` per trial (``score`` is inf for a trial whose
+        support collapsed or exploded).
     """
     n = trial_iterations(rec.config)
     seeds = start_seeds(seed, rec.config.starts)
+    models = (0.0,) if psf is not None else trial_models(rec.config)
 
     def stop(state):
         if state.iteration >= n:
@@ -104,21 +134,21 @@ def choose_start(rec, seed, iobs, mask, support, free, psf=None):
     rec.callbacks = [*callbacks, stop]
     try:
         for s in seeds:
-            rec.start_seed = s
-            rec.setup(iobs, mask, support, free, psf=psf)
-            try:
-                rec.step(rec.operator())
-            except _TrialDone:
-                pass
-            except SupportCollapseError:
-                trials.append({"seed": s, "score": math.inf})
-                continue
-            trials.append({"seed": s, "score": _score(rec.state.history, n,
-                                                      rec.config.free_fraction > 0)})
+            for sigma in models:
+                rec.start_seed, rec.psf_sigma = s, sigma
+                rec.setup(iobs, mask, support, free, psf=psf)
+                score = math.inf
+                try:
+                    rec.step(rec.operator())
+                except _TrialDone:
+                    score = _score(rec.state.history, n, rec.config.free_fraction > 0)
+                except SupportCollapseError:
+                    pass
+                trials.append({"seed": s, "psf_sigma": sigma, "score": score})
     finally:
         rec.callbacks = callbacks
-    best = min(range(len(trials)), key=lambda k: (trials[k]["score"], k))
-    return seeds[best], trials
+    best = trials[min(range(len(trials)), key=lambda k: (trials[k]["score"], k))]
+    return best["seed"], best["psf_sigma"], trials
 
 
 def _score(history, n, free):

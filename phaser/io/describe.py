@@ -63,8 +63,14 @@ def _describe_result(path):
     starts = [e for e in r.events if e.get("event") == "starts"]
     if starts:
         e = starts[-1]
-        rows.append(("starts", f"{len(e['seeds'])} tried for {e['trial_iterations']} "
-                               f"iterations; seed {e['chosen']} chosen"))
+        sigmas = e.get("psf_sigmas", [0.0] * len(e["seeds"]))
+        models = sorted(set(sigmas))
+        tried = f"{len(set(e['seeds']))} tried"
+        chosen = f"seed {e['chosen']} chosen"
+        if len(models) > 1:
+            tried += f" under coherence models σ {', '.join(f'{m:g}' for m in models)} px"
+            chosen += f", σ {e['psf_sigma']:g} px"
+        rows.append(("starts", f"{tried} for {e['trial_iterations']} iterations; {chosen}"))
     if r.runs:
         kept = sum(1 for run in r.runs if run.get("kept"))
         rows.append(("runs", f"{len(r.runs)} ({kept} kept)"))

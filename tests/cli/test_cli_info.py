@@ -39,6 +39,18 @@ def test_info_names_the_starts_tried(invoke, data, tmp_path):
     assert f"starts      3 tried for 40 iterations; seed {event['chosen']} chosen" in res.stdout
 
 
+def test_info_names_the_coherence_models_tried(invoke, data, tmp_path):
+    assert invoke("run", data, "--algo", "ER**10 * HIO**110", "--starts", 2, "--psf-widths",
+                  "0,1.5", "--seed", 1, "-q", "--out", "r.cxi").exit_code == 0
+    result = phaser.load_result(tmp_path / "r.cxi")
+    [event] = [e for e in result.events if e["event"] == "starts"]
+    assert result.config["psf_widths"] == [0, 1.5] and len(event["scores"]) == 4
+    res = invoke("info", "r.cxi")
+    assert res.exit_code == 0, res.stderr
+    assert (f"starts      2 tried under coherence models σ 0, 1.5 px for 40 iterations; "
+            f"seed {event['chosen']} chosen, σ {event['psf_sigma']:g} px") in res.stdout
+
+
 def test_info_on_an_npz_result(invoke, data, tmp_path):
     assert invoke("run", data, "--iters", 4, "--backend", "numpy", "--out", "r.npz").exit_code == 0
     res = invoke("info", "r.npz")

@@ -255,6 +255,8 @@ def test_bragg_and_lattice_give_displacement_and_strain_maps(invoke, data, tmp_p
         (["--runs", "2", "--keep", "3"], "--keep (3) cannot exceed --runs (2)"),
         (["--runs", "0"], "--runs must be an integer >= 1"),
         (["--starts", "0"], "--starts must be an integer >= 1"),
+        (["--psf-widths", "0,x"], "--psf-widths takes widths in pixels, e.g. 0,0.5,1"),
+        (["--psf-widths", "0,-1"], "--psf-widths takes distinct Gaussian widths in [0, 8]"),
         (["--free-fraction", "0.5"], "--free-fraction must be a number in [0, 0.2]"),
         (["--bragg", "1x1"], "--bragg takes"),
         (["--bragg", "000"], "--bragg takes three integer Miller indices"),

@@ -234,3 +234,21 @@ def test_a_run_can_start_from_a_given_psf_and_keeps_it(blurred_sim):
     assert plain.psf is None and fixed.chi2 < 0.5 * plain.chi2  # it is the blur of the data
     with pytest.raises(InputError, match="PSF of shape"):
         Reconstructor(cfg).run(sim.iobs, sim.mask, psf=psf[:-1])
+
+
+def test_a_coherence_model_holds_a_gaussian_until_the_psf_operator_refines_it():
+    from phaser.engine.coherence import coherence_model
+
+    op = parse_algorithm("ER**10 * PSF(every=3, radius=9) * HIO**20")
+    assert coherence_model(op, 0) is op
+    model = coherence_model(op, 1.0)
+    assert str(model) == ("ER**10 * PSF(model='gaussian', fwhm=2.3548, every=3, radius=9) "
+                          "* HIO**20 * PSF(model='gaussian', fwhm=2.3548, every=0)")
+    assert model.n_iterations == op.n_iterations
+
+
+def test_no_coherence_model_under_gradient_refinement():
+    from phaser.engine.coherence import coherence_model
+
+    with pytest.raises(ConfigError, match="ML refinement does not model partial coherence"):
+        coherence_model(parse_algorithm("ML(iterations=5) * HIO**20"), 1.0)

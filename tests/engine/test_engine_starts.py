@@ -1,4 +1,5 @@
-"""Several random starts tried for the first third of a run; the best one run to the end."""
+"""Several random starts, under several coherence models, tried for the first third of a
+run; the best one run to the end."""
 
 import gc
 import weakref
@@ -13,7 +14,7 @@ from phaser.engine.interrupt import stop_at_iteration_end
 from phaser.engine.run import Reconstructor, run_configured
 from phaser.engine.runs import shared_inputs
 from phaser.engine.starts import (choose_start, planned_iterations, start_seeds,
-                                  trial_iterations)
+                                  trial_iterations, trial_models)
 from phaser.errors import ConfigError
 
 ALGO = "ER**20 * (SW * HIO**20)**5"  # 120 iterations: trials of 40
@@ -45,6 +46,23 @@ def test_one_start_where_there_is_nothing_to_choose(config):
     assert planned_iterations(cfg) == cfg.operator().n_iterations
 
 
+def test_each_start_is_tried_under_each_coherence_model():
+    cfg = ReconstructionConfig(algorithm=ALGO, psf_widths=(0, 1), starts=2)
+    assert trial_models(cfg) == (0.0, 1.0) and trial_iterations(cfg) == 40
+    assert planned_iterations(cfg) == 120 + 2 * 2 * 40
+    # One start, two models: still something to choose.
+    assert trial_iterations(cfg.replace(starts=1)) == 40
+
+
+@pytest.mark.parametrize("config", [
+    dict(algorithm="HIO**100", init="nn"),  # a prior's start is its own
+    dict(algorithm="ML(iterations=10) * HIO**110"),  # ML models no PSF
+])
+def test_no_blurred_model_where_it_cannot_run(config):
+    cfg = ReconstructionConfig(psf_widths=(0, 1), **config)
+    assert trial_models(cfg) == (0.0,)
+
+
 def test_start_seeds_begin_with_the_runs_own_and_are_reproducible():
     seeds = start_seeds(7, 4)
     assert seeds[0] == 7 and len(set(seeds)) == 4
@@ -72,8 +90,9 @@ def test_the_result_is_the_best_starts_own_run(sim):
 def test_scores_rank_the_trials_by_their_free_llk(sim):
     config = ReconstructionConfig(algorithm=ALGO, seed=1, starts=3)
     seed, mask, free = shared_inputs(config, sim.iobs, sim.mask)
-    chosen, trials = choose_start(Reconstructor(config), seed, sim.iobs, mask, None, free)
+    chosen, sigma, trials = choose_start(Reconstructor(config), seed, sim.iobs, mask, None, free)
     assert [t["seed"] for t in trials] == start_seeds(1, 3)
+    assert [t["psf_sigma"] for t in trials] == [0, 0, 0] and sigma == 0
     assert chosen == min(trials, key=lambda t: t["score"])["seed"]
     # Each score is the mean log free LLK of the trial's second half, recomputed here
     # from the same start run alone for the trial's 40 iterations.
@@ -94,6 +113,25 @@ def test_scores_rank_the_trials_by_their_free_llk(sim):
     late = (it >= 20) & (it <= 40)
     assert late.sum() >= 2
     assert trials[2]["score"] == pytest.approx(np.mean(np.log(fl[late])), rel=1e-12)
+
+
+def test_trials_choose_the_coherence_model_of_a_blurred_pattern():
+    # Blurred by a Gaussian of sigma 1.2 pixels: the blurred model fits it better during
+    # the trials than the coherent one, and the run to the end starts from it.
+    blurred = phaser.simulate(32, oversampling=3, photons=1e7, rng=2, psf_sigma=1.2)
+    config = ReconstructionConfig(algorithm=ALGO, seed=0, starts=2, psf_widths=(0, 1.2))
+    result = run_configured(config, blurred.iobs, blurred.mask)
+    (event,) = [e for e in result.events if e["event"] == "starts"]
+    assert event["psf_sigmas"] == [0, 1.2, 0, 1.2]
+    best = int(np.argmin(event["scores"]))
+    assert (event["chosen"], event["psf_sigma"]) == (event["seeds"][best], 1.2)
+    assert min(event["scores"][1::2]) < min(event["scores"][0::2])
+    # The run is the chosen start's under that model, alone, on the run's free pixels.
+    assert result.algorithm.endswith("PSF(model='gaussian', fwhm=2.8258, every=0)")
+    alone = Reconstructor(ReconstructionConfig(algorithm=ALGO, seed=0, starts=1))
+    alone.start_seed, alone.psf_sigma = event["chosen"], 1.2
+    np.testing.assert_array_equal(result.obj, alone.run(blurred.iobs, blurred.mask).obj)
+    assert result.psf is not None
 
 
 def test_one_state_at_a_time(sim, monkeypatch):
@@ -135,6 +173,13 @@ def test_starts_must_be_a_positive_integer():
         ReconstructionConfig(starts=0)
 
 
+@pytest.mark.parametrize("widths", [(), (-1,), (0, 9), (1, 1), (True,), ("1",)])
+def test_psf_widths_are_distinct_widths_in_range(widths):
+    with pytest.raises(ConfigError, match="--psf-widths takes distinct Gaussian widths in "
+                                          r"\[0, 8\] pixels"):
+        ReconstructionConfig(psf_widths=widths)
+
+
 def test_results_made_before_starts_repeat_with_one(tmp_path, sim):
     import h5py
 
@@ -153,9 +198,11 @@ def test_results_made_before_starts_repeat_with_one(tmp_path, sim):
         assert key, "the result file stores its configuration"
         raw = json.loads(f[key[0]][()])
         raw.pop("starts")
+        raw.pop("psf_widths")
         del f[key[0]]
         f[key[0]] = json.dumps(raw)
     assert load_config(path).starts == 1
+    assert load_config(path).psf_widths == (0.0,)
 
 
 def _paths(group, prefix=""):

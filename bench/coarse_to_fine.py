@@ -5,11 +5,12 @@ Run from the repository root on otherwise idle cores (wall times are compared)::
     python bench/coarse_to_fine.py [--sizes 128:10,256:3] [--iters 100,200]
 
 For each size, ``crystals`` simulated faceted crystals (seeds 940000+, oversampling 3,
-1e7 photons, Gaussian strain up to ±1.5 rad) are phased by the default schedule (600
-iterations from the autocorrelation start) and by ``--init coarse`` (a 600-iteration
-default schedule on the central half of reciprocal space, Fourier-interpolated up) followed
-by each ``--iters`` count of the default schedule at full size, every one timed from the
-data to the result in the same process, one after the other, on the same crystals.
+1e7 photons, Gaussian strain up to ±1.5 rad) are phased by the default (600 iterations
+from the best of 4 autocorrelation starts) and by ``--init coarse`` (the default on the
+central half of reciprocal space, Fourier-interpolated up) followed by each ``--iters``
+count of the coarse schedule (:func:`phaser.engine.schedule.coarse_algorithm`) at full
+size, every one timed from the data to the result in the same process, one after the
+other, on the same crystals.
 Scored by :func:`phaser.analysis.recovery_scores` (success = shape IoU >= 0.9 and phase
 RMS <= 0.2 rad) and by chi².  Results go to ``bench/results/coarse_to_fine.json``.
 """

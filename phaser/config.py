@@ -200,15 +200,18 @@ class ReconstructionConfig:
     def operator(self):
         """The algorithm to run, parsed; or the default schedule scaled to `iters`, which
         after a start with its own support and phase (``nn``, ``nns``, ``previous``) is
-        the prior schedule (:func:`~phaser.engine.schedule.prior_algorithm`) when `iters`
-        is given."""
+        the prior schedule (:func:`~phaser.engine.schedule.prior_algorithm`) and after
+        ``coarse`` the coarse schedule (:func:`~phaser.engine.schedule.coarse_algorithm`)
+        when `iters` is given."""
         from phaser.engine.schedule import (DEFAULT_ITERATIONS, PRIOR_INITIALIZERS,
-                                            default_algorithm, parse_algorithm,
-                                            prior_algorithm)
+                                            coarse_algorithm, default_algorithm,
+                                            parse_algorithm, prior_algorithm)
 
         if self.algorithm is None:
             if self.iters is not None and self.init in PRIOR_INITIALIZERS:
                 return prior_algorithm(self.iters)
+            if self.iters is not None and self.init == "coarse":
+                return coarse_algorithm(self.iters)
             return default_algorithm(self.iters or DEFAULT_ITERATIONS)
         return parse_algorithm(self.algorithm)
 

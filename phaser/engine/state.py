@@ -109,12 +109,16 @@ class State:
         :func:`phaser.engine.coherence.psf_window`; None: anywhere)."""
         be = self.backend
         shape = self.shape
+        # One at a time: a second PSF replaces the first without both in memory.
+        self.psf = self.otf = self.icalc = self._psf_work = None
         self.psf = be.empty_real(shape)
         self.psf[...] = be.asarray(psf, np.float32)
         self.psf_window = None if window is None else tuple(map(float, window))
-        self.otf = be.transfer_function(self.psf)
-        # Scratch, allocated once: the convolution uses one half array, the update two.
-        self._psf_work = (be.empty_half(shape), be.empty_half(shape))
+        self.otf = be.empty_half(shape)
+        be.rfft(self.psf, self.otf)
+        # Scratch, allocated once: one half array for the convolution and the update (which
+        # also borrows the transfer function's memory while it remakes it).
+        self._psf_work = be.empty_half(shape)
         self.icalc = be.empty_real(shape)
         self.psf_every, self._psf_since = int(every), self.iteration
 
@@ -127,11 +131,11 @@ class State:
     def _blurred(self, refine=False):
         """The calculated intensity blurred by the PSF (refining the PSF first if asked)."""
         be = self.backend
-        be.convolve_intensity(self.psi, self.otf, self.icalc, self._psf_work[0])
+        be.convolve_intensity(self.psi, self.otf, self.icalc, self._psf_work)
         if refine:
             be.update_psf(self.psi, self.amp, self.mask, self.icalc, self.psf, self.otf,
                           self._psf_work, self.psf_window)
-            be.convolve_intensity(self.psi, self.otf, self.icalc, self._psf_work[0])
+            be.convolve_intensity(self.psi, self.otf, self.icalc, self._psf_work)
         return self.icalc
 
     @property

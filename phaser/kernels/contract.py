@@ -103,8 +103,9 @@ class Backend(Protocol):
 
     def update_psf(self, psi, amp, mask, icalc, psf, otf, work, window=None):
         """One Richardson–Lucy step on `psf` and its `otf`, in place; `icalc` (the
-        blurred intensity) is scratch afterwards, `work` two half arrays of scratch,
-        `window` ``(radius, taper)`` or None.  See the reference for the formula."""
+        blurred intensity) is scratch afterwards, `otf` scratch until it is remade (from
+        the new PSF, or the same one when the step is skipped), `work` a half array of
+        scratch, `window` ``(radius, taper)`` or None.  See the reference for the formula."""
 
     def intensity_ratio(self, amp, mask, icalc, eps):
         """``icalc = (amp**2 + eps) / (icalc + eps)`` where `mask` is 0, else 1."""

@@ -212,13 +212,16 @@ class NumpyBackend:
         psf : float32 array
             The PSF, engine layout; overwritten.
         otf : complex64 half array
-            ``rfftn(psf)``; overwritten with that of the new PSF.
-        work : tuple of two complex64 half arrays
+            ``rfftn(psf)``; used as scratch, then overwritten with that of the new PSF
+            (or of the same PSF, when the step is skipped).
+        work : complex64 half array
             Scratch (overwritten).
         window : tuple of float, optional
             ``(radius, taper)`` of :func:`radial_window`: where the PSF may be non-zero.
         """
-        f_ratio, f_coherent = work
+        # The step reads the PSF, not its transfer function, which is remade at the end:
+        # its memory holds the transform of the coherent intensity meanwhile.
+        f_ratio, f_coherent = work, otf
         eps = np.float32(max(float(icalc.max()) * 1e-6, _TINY))
         self.intensity_ratio(amp, mask, icalc, eps)
         self.rfft(icalc, f_ratio)
@@ -229,9 +232,9 @@ class NumpyBackend:
         self.irfft(f_ratio, icalc)
         scale = 1.0 / (icalc.size * max(total, 1e-30))
         total = self.richardson_lucy(psf, icalc, scale, window)
-        if not (np.isfinite(total) and total > 0):
-            return  # nothing usable from this step: keep the PSF as it is
-        np.multiply(icalc, np.float32(1.0 / total), out=psf)
+        if np.isfinite(total) and total > 0:
+            np.multiply(icalc, np.float32(1.0 / total), out=psf)
+        # else nothing usable from this step: the PSF stays as it is
         self.rfft(psf, otf)
 
     def intensity_ratio(self, amp, mask, icalc, eps):

@@ -225,3 +225,16 @@ def test_shrink_wrap_smoothing_narrows_over_the_run(iobs, monkeypatch):
     assert widths == pytest.approx([2.0 - k * 10 / 40 for k in (1, 2, 3, 4)])
     with pytest.raises(ConfigError, match="sigma_final"):
         ShrinkWrap(sigma_final=0)
+
+
+def test_after_a_coarse_start_iters_runs_the_coarse_schedule():
+    from phaser.engine.schedule import coarse_algorithm
+
+    assert str(coarse_algorithm(100)) == (
+        "(SW(threshold=0.1, method='rms') * ER**20)**3 * PSF * (SW * HIO**20)**2")
+    assert coarse_algorithm(150).n_iterations == 150
+    assert str(coarse_algorithm(9)) == str(default_algorithm(9))
+    assert str(ReconstructionConfig(init="coarse", iters=100).operator()) == str(
+        coarse_algorithm(100))
+    # --algo still overrides it.
+    assert str(ReconstructionConfig(init="coarse", algorithm="ER**5").operator()) == "ER**5"

@@ -160,7 +160,7 @@ def test_partial_coherence(be, ref, data, window):
         backend.convolve_intensity(psi, otf, icalc, backend.empty_half(SHAPE))
         results[key, "icalc"] = backend.to_host(icalc).copy()
         backend.update_psf(psi, backend.asarray(data["amp"]), backend.asarray(data["mask"]),
-                           icalc, p, otf, (backend.empty_half(SHAPE), backend.empty_half(SHAPE)),
+                           icalc, p, otf, backend.empty_half(SHAPE),
                            window)
         results[key, "psf"], results[key, "otf"] = backend.to_host(p), backend.to_host(otf)
     for name in ("icalc", "psf", "otf"):

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from phaser.engine.operators import Operator, in_order, register_operator
+from phaser.engine.operators import Operator, in_order, map_operators, register_operator
 from phaser.errors import ConfigError
 from phaser.kernels.numpy_backend import periodic_distance, radial_window
 
@@ -238,8 +238,6 @@ def coherence_model(op, sigma):
     ConfigError
         `op` runs gradient refinement (``ML``), which does not model partial coherence.
     """
-    from phaser.engine.operators import map_operators
-
     if not sigma:
         return op
     fwhm = round(float(sigma) * 2 * math.sqrt(2 * math.log(2)), 4)

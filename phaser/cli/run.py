@@ -147,6 +147,8 @@ def _run(input, algo, iters, init, init_options, flags, backend, seed, mask, sup
     file_format(out, allowed=("hdf5", "npz"))  # fail before the work, not after
     check_output(out, force=force)
     iobs, mask_array = load_data(input, mask)
+    if not mask_array.any():
+        mask_array = None  # the engine's own: a byte a voxel less held through the run
     support_array = load_support(support, iobs.shape) if support else None
     geometry = _geometry(input, geometry_file, iobs.shape)  # bad geometry: before the work
 

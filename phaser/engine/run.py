@@ -173,7 +173,7 @@ class Reconstructor:
                 self._ran, self._t_iter = [], 0.0
             operator = self.operator()
             self.setup(iobs, mask, support, free, obj, psf)
-            free = None  # the state holds its own copy: one byte a voxel less
+            free = mask = None  # the state holds its own copies: bytes a voxel less
             self._t0 = t_run  # the run's time includes its trials
             if n_trial:
                 self.state.events.append({"iteration": 0, "event": "starts", "chosen": chosen,

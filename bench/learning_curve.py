@@ -5,9 +5,10 @@ Run from the repository root::
     python bench/learning_curve.py training/prior64-v2 --png docs/prior_learning_curve.png
 
 Reads ``metrics.jsonl`` of a run directory (one line per epoch, over every session of the
-run) and draws validation support IoU, phase RMS inside the crystal and success after 50
-iterations against samples seen and CPU hours; prints the same as a Markdown table (the
-model card's).
+run), preceded by the epochs of the runs its network was started from (``phaser train
+--init-from``, recorded in ``config.json``), and draws validation support IoU, phase RMS
+inside the crystal and success after 50 iterations against samples seen and CPU hours;
+prints the same as a Markdown table (the model card's).
 """
 
 import argparse
@@ -21,12 +22,26 @@ def read_log(run):
             if line.strip()]
 
 
+def read_curve(run):
+    """The epochs of `run` and, first, those of the runs its network came from, up to the
+    checkpoint each next run started from; every record names its run (``run``)."""
+    run = Path(run)
+    config = json.loads((run / "config.json").read_text())
+    records = [{**r, "run": run.name} for r in read_log(run)]
+    source = config.get("init_from")
+    if not source:
+        return records
+    earlier = read_curve(Path(source["path"]).parent)
+    return [r for r in earlier if r["epoch"] <= source["epoch"]
+            or r["run"] != Path(source["path"]).parent.name] + records
+
+
 def table(records):
-    lines = ["| epoch | session | samples seen | CPU hours | val. loss | support IoU | "
+    lines = ["| run | epoch | session | samples seen | CPU hours | val. loss | support IoU | "
              "phase RMS (rad) | success after 50 | chi² after 50 |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in records:
-        lines.append(f"| {r['epoch']} | {r['session']} | {r['samples']:,} | "
+        lines.append(f"| {r.get('run', '')} | {r['epoch']} | {r['session']} | {r['samples']:,} | "
                      f"{r['cpu_hours']:.2f} | {r['val_loss']:.3f} | {r['val_iou']:.3f} | "
                      f"{r['val_phase_rms']:.3f} | {r['val_success50']:.2f} | "
                      f"{r['val_chi2_50']:.2g} |")
@@ -40,6 +55,7 @@ def figure(records, title):
     import matplotlib.pyplot as plt
 
     samples = [r["samples"] for r in records]
+    starts = [r["samples"] for r, prev in zip(records[1:], records) if r["run"] != prev["run"]]
     fig, axes = plt.subplots(1, 3, figsize=(12, 3.4), constrained_layout=True)
     for ax, key, label in zip(axes, ("val_iou", "val_phase_rms", "val_success50"),
                               ("support IoU (median)", "phase RMS in crystal, rad (median)",
@@ -49,6 +65,8 @@ def figure(records, title):
         ax.xaxis.set_major_formatter(lambda v, _: f"{v / 1000:.0f}k")
         ax.set_title(label, fontsize=10)
         ax.grid(alpha=0.3)
+        for x in starts:  # where a run started from the previous one's network
+            ax.axvline(x, color="0.5", ls=":", lw=1)
         top = ax.secondary_xaxis("top", functions=(
             lambda s: s * records[-1]["cpu_hours"] / max(samples[-1], 1),
             lambda h: h * max(samples[-1], 1) / max(records[-1]["cpu_hours"], 1e-12)))
@@ -62,9 +80,12 @@ def main():
     parser.add_argument("run", type=Path, help="training run directory")
     parser.add_argument("--png", type=Path, help="write the figure here")
     args = parser.parse_args()
-    records = read_log(args.run)
+    records = read_curve(args.run)
     if args.png:
-        figure(records, f"{args.run.name}: validation after each epoch").savefig(args.png, dpi=100)
+        title = f"{args.run.name}: validation after each epoch"
+        if len({r["run"] for r in records}) > 1:
+            title += " (dotted: a run starts from the last one's network, on its own crystals)"
+        figure(records, title).savefig(args.png, dpi=100)
     print(table(records))
 
 

@@ -19,6 +19,7 @@ def train(
     model: Optional[str] = typer.Option(None, "--model", help="Network: autophase (physics layer, support threshold) or cdinn [default: autophase].", show_default=False),
     loss: Optional[str] = typer.Option(None, "--loss", help="unsupervised (|F| chi2), supervised (labels + |F|), combined (Wu et al. 1:1:4) or combined-dice (combined + support Dice) [default: unsupervised].", show_default=False),
     finetune: Optional[Path] = typer.Option(None, "--finetune", help="Checkpoint to fine-tune on the measured patterns given by --data (unsupervised).", show_default=False),
+    init_from: Optional[Path] = typer.Option(None, "--init-from", help="Start a new run from this checkpoint's network (same model and width; fresh optimiser and schedule), to train longer on new data.", show_default=False),
     epochs: Optional[int] = typer.Option(None, "--epochs", help="Passes over the training data; the learning-rate schedule spans them all [default: 10].", show_default=False),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Samples per step [default: 8].", show_default=False),
     lr: Optional[float] = typer.Option(None, "--lr", help="Peak learning rate (one-cycle schedule) [default: 2e-3; 2e-4 when fine-tuning].", show_default=False),
@@ -36,14 +37,14 @@ def train(
 ):
     """Train a network prior on simulated data, or fine-tune one on measured patterns."""
     with user_errors():
-        _train(data or [], out, resume, max_minutes, model, loss, finetune, epochs, batch_size,
-               lr, width, min_photons, probe, validation, max_samples, steps, no_augment, seed,
-               threads, force, quiet)
+        _train(data or [], out, resume, max_minutes, model, loss, finetune, init_from, epochs,
+               batch_size, lr, width, min_photons, probe, validation, max_samples, steps,
+               no_augment, seed, threads, force, quiet)
 
 
-def _train(data, out, resume, max_minutes, model, loss, finetune, epochs, batch_size, lr,
-           width, min_photons, probe, validation, max_samples, steps, no_augment, seed,
-           threads, force, quiet):
+def _train(data, out, resume, max_minutes, model, loss, finetune, init_from, epochs,
+           batch_size, lr, width, min_photons, probe, validation, max_samples, steps,
+           no_augment, seed, threads, force, quiet):
     import shlex
     import sys
 
@@ -51,6 +52,9 @@ def _train(data, out, resume, max_minutes, model, loss, finetune, epochs, batch_
     from phaser.nn_priors.train import loop  # one-line ConfigError without torch
 
     command = shlex.join(["phaser", *sys.argv[1:]])
+    if init_from is not None and (resume or finetune is not None):
+        raise ConfigError("--init-from starts a new training run; it cannot be combined with "
+                          "--resume or --finetune")
     if resume:
         if finetune is not None:
             raise ConfigError("--resume continues a training run; it cannot fine-tune")
@@ -80,7 +84,7 @@ def _train(data, out, resume, max_minutes, model, loss, finetune, epochs, batch_
                              min_photons=min_photons, probe=probe, max_minutes=max_minutes,
                              validation=validation, max_samples=max_samples,
                              augment=not no_augment, seed=seed, threads=threads, force=force,
-                             progress=not quiet, command=command)
+                             progress=not quiet, command=command, init_from=init_from)
     state = "done" if summary["finished"] else "stopped; continue with --resume"
     typer.echo(f"epoch {summary['epoch']} ({state}): validation loss {summary['val_loss']:.4g}, "
                f"chi2 {summary['val_chi2']:.4g}  -> {summary['best']}")

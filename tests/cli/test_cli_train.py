@@ -50,5 +50,7 @@ def test_resume_errors_are_one_line(invoke, tiny_run, tmp_path, one_line_error):
     (tmp_path / "bad" / "last.pt").write_bytes(b"\x80not a checkpoint")
     one_line_error(invoke("train", "--out", tmp_path / "bad", "--resume"), "cannot read checkpoint")
     one_line_error(invoke("train", "--out", tmp_path / "r"), "--data is required")
+    one_line_error(invoke("train", "--out", tiny_run, "--resume", "--init-from",
+                          tiny_run / "best.pt"), "--init-from starts a new training run")
     assert sorted(p.name for p in tiny_run.iterdir()) == before
     assert not (tmp_path / "r").exists()

@@ -32,7 +32,7 @@ SCORED = 64
 def train(data, out, *, model="autophase", loss="unsupervised", epochs=10, batch_size=8,
           lr=2e-3, width=8, validation=0.1, max_samples=None, augment=True, min_photons=1e3,
           seed=0, threads=None, force=False, progress=True, command="", max_minutes=None,
-          probe=16):
+          probe=16, init_from=None):
     """Train a prior network on a simulated data set.
 
     Parameters
@@ -71,6 +71,11 @@ def train(data, out, *, model="autophase", loss="unsupervised", epochs=10, batch
     probe : int
         Validation crystals refined with :data:`PROBE_ALGORITHM` after each epoch, for the
         success rate after 50 iterations (0: none).
+    init_from : str or os.PathLike, optional
+        A checkpoint of an earlier run whose network (same model, width and grid) this run
+        starts from, with a fresh optimiser and learning-rate schedule: a longer training
+        on new data without losing the earlier one.  The log counts samples and CPU hours
+        from the earlier run's totals, so the learning curve spans both.
 
     Returns
     -------
@@ -92,6 +97,7 @@ def train(data, out, *, model="autophase", loss="unsupervised", epochs=10, batch
     if not is_dataset(data):
         raise InputError(f"{data} is not a data set written by 'phaser simulate'")
     _check_out(out, force)  # before the data are read
+    source = load_checkpoint(init_from) if init_from is not None else None
     with SimulatedDataset(data) as ds:
         n_total, description, identity = len(ds), ds.describe(), _identity(ds)
         shape = tuple(ds.config.size)
@@ -111,12 +117,33 @@ def train(data, out, *, model="autophase", loss="unsupervised", epochs=10, batch
         "augment": augment, "min_photons": min_photons, "probe": probe,
         "probe_algorithm": PROBE_ALGORITHM, "command": command,
     }
+    net = build_model(model, shape[0], width)
+    start = None
+    if source is not None:
+        header["init_from"] = _continue_from(source, init_from, header)
+        net.load_state_dict(source["state_dict"])
+        start = {"samples": header["init_from"]["samples"],
+                 "cpu_seconds": 3600 * header["init_from"]["cpu_hours"]}
     train_set, val_set = _datasets(header, data)
     header["oversampling"] = train_set.oversampling()
-    net = build_model(model, shape[0], width)
     out = _prepare_out(out, force)
     return _fit(net, header, make_loss(loss), train_set, val_set, out, progress=progress,
-                max_minutes=max_minutes)
+                max_minutes=max_minutes, start=start)
+
+
+def _continue_from(source, path, header):
+    """What a run started from `source` (a checkpoint read from `path`) records of it,
+    after checking that it holds the network `header` asks for."""
+    theirs = source["header"]
+    for key in ("model", "size", "width"):
+        if theirs.get(key) != header[key]:
+            raise ConfigError(f"{path} holds a network with {key} {theirs.get(key)!r}, not "
+                              f"{header[key]!r}; a run can only start from the same network")
+    done = source.get("progress") or {}
+    return {"path": str(path), "epoch": source["metrics"].get("epoch"),
+            "samples": int(done.get("samples", source["metrics"].get("samples", 0))),
+            "cpu_hours": float(done.get("cpu_seconds", 0.0)) / 3600,
+            "data": theirs.get("data", {}).get("identity", {}).get("command", "")}
 
 
 def resume(out, *, data=None, threads=None, progress=True, command="", max_minutes=None,
@@ -285,8 +312,11 @@ def _prepare_out(out, force):
 
 
 def _fit(net, header, loss_fn, train_set, val_set, out, *, progress, max_minutes=None,
-         checkpoint=None):
+         checkpoint=None, start=None):
     """Run (or, from `checkpoint`, continue) the epochs that `header` plans.
+
+    `start` (``samples``, ``cpu_seconds``) are the counts a new run begins from (those of
+    the run its network comes from); its network is validated first, as epoch 0.
 
     Each epoch's shuffling and augmentation are drawn from the run's seed and the epoch
     number, so a resumed run sees the same samples in the same order as an unbroken one.
@@ -306,7 +336,7 @@ def _fit(net, header, loss_fn, train_set, val_set, out, *, progress, max_minutes
                                                 total_steps=epochs * steps_per_epoch,
                                                 pct_start=0.1)
     progress_state = {"epoch": 0, "samples": 0, "cpu_seconds": 0.0, "wall_seconds": 0.0,
-                      "session": 1, "best_val_loss": float("inf")}
+                      "session": 1, "best_val_loss": float("inf"), **(start or {})}
     record = {}
     if checkpoint is not None:
         opt.load_state_dict(checkpoint["optimizer"])
@@ -315,6 +345,13 @@ def _fit(net, header, loss_fn, train_set, val_set, out, *, progress, max_minutes
         progress_state["session"] += 1
         record = dict(checkpoint["metrics"])
     log = (out / "metrics.jsonl").open("a")
+    if start is not None:
+        # Where a network from another run begins, on this run's validation crystals.
+        record = {"epoch": 0, "session": 1, "samples": start["samples"],
+                  "cpu_hours": start["cpu_seconds"] / 3600, "train_loss": None,
+                  **_validate(net, loss_fn, val_set, batch_size, header.get("probe", 0)),
+                  "lr": 0.0, "seconds": 0.0}
+        log.write(json.dumps(record) + "\n")
     wall0, cpu0 = time.perf_counter(), time.process_time()
     done = dict(progress_state)  # the state of the last checkpoint written
     epoch_seconds = 0.0

@@ -124,3 +124,30 @@ def test_resume_refuses_another_network_or_data_set(tiny_run, tmp_path):
         resume(tiny_run, data=path)
     with pytest.raises(InputError, match="does not exist"):
         resume(tmp_path / "nowhere")
+
+
+def test_a_run_started_from_another_runs_network(tiny_set, tiny_run, tmp_path):
+    import torch
+
+    source = load_checkpoint(tiny_run / "last.pt")
+    # A learning rate of ~0 keeps the weights: the new run starts where the old one was.
+    out = train(tiny_set, tmp_path / "next", loss="combined", epochs=1, batch_size=4, width=2,
+                validation=0.2, probe=0, lr=1e-12, progress=False, threads=1,
+                init_from=tiny_run / "last.pt")
+    ckpt = load_checkpoint(out["last"])
+    for key, value in source["state_dict"].items():
+        if value.is_floating_point() and "running" not in key:
+            assert torch.allclose(ckpt["state_dict"][key], value, atol=1e-6), key
+    assert ckpt["header"]["init_from"]["samples"] == source["progress"]["samples"] == 16
+    before, record = _log(tmp_path / "next")
+    # Epoch 0: the source network on this run's validation crystals (here the same ones,
+    # so the same score as the source's last epoch), at its own counts.
+    assert (before["epoch"], before["samples"], before["train_loss"]) == (0, 16, None)
+    assert before["val_loss"] == pytest.approx(source["metrics"]["val_loss"], rel=1e-5)
+    assert record["samples"] == 16 + 8
+    assert record["cpu_hours"] > before["cpu_hours"] == source["progress"]["cpu_seconds"] / 3600
+    # A fresh one-cycle schedule: its first epoch is not the old run's last learning rate.
+    assert ckpt["scheduler"]["last_epoch"] == 2
+    with pytest.raises(ConfigError, match="holds a network with width 2, not 4"):
+        train(tiny_set, tmp_path / "wide", width=4, progress=False, init_from=tiny_run / "last.pt")
+    assert not (tmp_path / "wide").exists()

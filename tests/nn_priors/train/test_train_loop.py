@@ -146,7 +146,7 @@ def test_a_run_started_from_another_runs_network(tiny_set, tiny_run, tmp_path):
     assert before["val_loss"] == pytest.approx(source["metrics"]["val_loss"], rel=1e-5)
     assert record["samples"] == 16 + 8
     assert record["cpu_hours"] > before["cpu_hours"] == source["progress"]["cpu_seconds"] / 3600
-    # A fresh one-cycle schedule: its first epoch is not the old run's last learning rate.
+    # A fresh one-cycle schedule: one epoch's two steps, not the old run's four more.
     assert ckpt["scheduler"]["last_epoch"] == 2
     with pytest.raises(ConfigError, match="holds a network with width 2, not 4"):
         train(tiny_set, tmp_path / "wide", width=4, progress=False, init_from=tiny_run / "last.pt")

@@ -29,10 +29,11 @@ import numpy as np
 
 from phaser.engine.operators import Operator, in_order, map_operators, register_operator
 from phaser.errors import ConfigError
-from phaser.kernels.numpy_backend import periodic_distance, radial_window
+from phaser.kernels.numpy_backend import (core_grid, core_half_widths, periodic_distance,
+                                          radial_window)
 
 __all__ = ["ML_AFTER_PSF", "PSF", "PSF_MODELS", "PSF_TAPER", "check_psf_order", "coherence_model",
-           "psf_model", "psf_sigma", "psf_window"]
+           "compact_psf", "full_psf", "psf_model", "psf_sigma", "psf_window"]
 
 ML_AFTER_PSF = ("ML refinement does not model partial coherence: run it before PSF in the "
                 "algorithm, or leave PSF out")
@@ -44,7 +45,7 @@ PSF_TAPER = 3.0
 """Width, in pixels, of the cosine roll-off at the edge of a refined PSF's window."""
 
 
-def psf_model(shape, model="pseudo-voigt", fwhm=1.0, eta=0.05):
+def psf_model(shape, model="pseudo-voigt", fwhm=1.0, eta=0.05, half_widths=None):
     """A normalised, isotropic point-spread function centred on the array's origin.
 
     Parameters
@@ -57,21 +58,27 @@ def psf_model(shape, model="pseudo-voigt", fwhm=1.0, eta=0.05):
         Full width at half maximum, in detector pixels; 0 gives a delta (no blur).
     eta : float
         Lorentzian fraction of the pseudo-Voigt, in [0, 1].
+    half_widths : tuple of int, optional
+        Make it only on the core of these half widths (pixels from the origin along each
+        axis, :func:`~phaser.kernels.numpy_backend.core_index`), zero beyond: the engine
+        keeps a PSF that way, a few thousand values instead of the whole grid.  Default:
+        the whole grid.
 
     Returns
     -------
     numpy.ndarray
         float32, summing to 1, engine layout (maximum at index 0, periodic distances), so
-        that its FFT is the optical transfer function of a centred blur.
+        that its FFT is the optical transfer function of a centred blur; the core's voxels
+        in engine order with `half_widths`.
     """
     if model not in PSF_MODELS:
         raise ConfigError(f"unknown PSF model {model!r}; choose from {', '.join(PSF_MODELS)}")
+    r2 = periodic_distance(shape, half_widths)
     if fwhm == 0:
-        delta = np.zeros(shape, np.float32)
+        delta = np.zeros(r2.shape, np.float32)
         delta[(0,) * len(shape)] = 1
         return delta
-    # float32 and in place: this runs on the full grid of the largest arrays.
-    r2 = periodic_distance(shape)
+    # float32 and in place: on the whole grid this runs on the largest arrays.
     np.square(r2, out=r2)
     sigma = fwhm / (2 * math.sqrt(2 * math.log(2)))
     weight = {"gaussian": 0.0, "lorentzian": 1.0}.get(model, eta)
@@ -90,6 +97,36 @@ def psf_model(shape, model="pseudo-voigt", fwhm=1.0, eta=0.05):
     return psf
 
 
+def compact_psf(psf):
+    """The core of a PSF given on the whole grid (engine layout) that holds all its non-zero
+    values (see :func:`psf_model`), as the engine keeps it.
+
+    Parameters
+    ----------
+    psf : numpy.ndarray
+        Engine layout.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32, the voxels of the smallest core (one half width per axis) outside which
+        `psf` is zero, in engine order.
+    """
+    psf = np.asarray(psf, np.float32)
+    half_widths = []
+    for axis, n in enumerate(psf.shape):
+        used = np.flatnonzero(np.any(psf != 0, axis=tuple(a for a in range(psf.ndim) if a != axis)))
+        half_widths.append(int(np.minimum(used, n - used).max()) if used.size else 0)
+    return np.ascontiguousarray(psf[core_grid(psf.shape, half_widths)])
+
+
+def full_psf(core, shape):
+    """The PSF on the whole grid (engine layout) from its core (:func:`compact_psf`)."""
+    psf = np.zeros(shape, np.float32)
+    psf[core_grid(shape, core_half_widths(core.shape, shape))] = core
+    return psf
+
+
 def psf_window(shape, radius, taper=PSF_TAPER):
     """Where a refined PSF may be non-zero: 1 near the origin, 0 beyond `radius` pixels.
 
@@ -97,8 +134,8 @@ def psf_window(shape, radius, taper=PSF_TAPER):
     noise over it, a few per cent of its weight that makes its width (second moment) far
     larger than that of its core.  A PSF from a partially coherent beam is compact, so the
     update keeps it within `radius` (PyNX filters its PSF updates for the same reason).
-    The engine passes ``(radius, taper)`` to the backend, which applies these weights
-    without storing them.
+    The engine keeps such a PSF, its window and its updates only on the core of half width
+    ``ceil(radius)`` (:func:`psf_model`): a few thousand voxels, whatever the grid.
 
     Parameters
     ----------
@@ -164,8 +201,9 @@ class PSF(Operator):
     every : int
         Iterations between Richardson–Lucy updates of the PSF; 0 keeps it fixed.
     radius : float, optional
-        The refined PSF is kept within this many pixels of its centre
-        (:func:`psf_window`); 0 lets it spread over the whole grid.  Default
+        The PSF is kept within this many pixels of its centre (:func:`psf_window`),
+        from the start (the model is cut there) and through its updates; 0 lets it spread
+        over the whole grid (and costs 4 bytes per voxel more).  Default
         ``max(7, 2 * fwhm)``.
 
     References
@@ -199,8 +237,10 @@ class PSF(Operator):
 
     def __call__(self, state):
         radius = max(7.0, 2.0 * self.fwhm) if self.radius is None else self.radius
-        state.set_psf(psf_model(state.shape, self.model, self.fwhm, self.eta), self.every,
-                      window=(radius, PSF_TAPER) if radius else None)
+        # Made only where the window lets it be non-zero: a few thousand voxels.
+        half_widths = (math.ceil(radius),) * len(state.shape) if radius else None
+        state.set_psf(psf_model(state.shape, self.model, self.fwhm, self.eta, half_widths),
+                      self.every, window=(radius, PSF_TAPER) if radius else None)
         return state
 
 

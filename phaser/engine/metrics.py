@@ -17,6 +17,7 @@ coherent X-ray imaging based on operators", J. Appl. Cryst. 53, 1404 (2020).
 import numpy as np
 
 from phaser.conventions import to_engine
+from phaser.engine.coherence import compact_psf
 from phaser.kernels import get_backend
 
 __all__ = ["chi2", "llk", "figures_of_merit", "scaled_to_data"]
@@ -51,9 +52,10 @@ def figures_of_merit(obj, iobs, mask=None, backend="numpy", psf=None):
     be.fft(be.asarray(to_engine(obj), np.complex64), psi)
     icalc = None
     if psf is not None:
-        otf = be.transfer_function(to_engine(np.asarray(psf, np.float32)))
-        icalc = be.empty_real(iobs.shape)
-        be.convolve_intensity(psi, otf, icalc, be.empty_half(iobs.shape))
+        core = be.asarray(compact_psf(to_engine(np.asarray(psf, np.float32))))
+        otf = be.otf_from_core(core, iobs.shape, be.empty_half(iobs.shape))
+        icalc = be.half_view(psi, iobs.shape)  # the sums need nothing else of psi
+        be.convolve_intensity(psi, otf, icalc)
     chi_sum, deviance_sum = be.metric_sums(psi, np.sqrt(iobs), mask.astype(np.uint8),
                                            icalc=icalc)
     keep = mask == 0

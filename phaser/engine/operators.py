@@ -129,8 +129,8 @@ class _Projection(Operator):
         raise NotImplementedError
 
     def __call__(self, state):
-        state.fourier_projection()
         a, b = self.coefficients()
+        state.fourier_projection(object_free=a == 0 and b == 0)
         state.backend.update_object(state.obj, state.psi, state.support, a, b)
         state.end_iteration()
         return state

@@ -136,7 +136,7 @@ class ML(Operator):
         return base if base is self else replace(self, iterations=self.iterations * n)
 
     def __call__(self, state):
-        if state.psf is not None:
+        if state.psf_core is not None:
             from phaser.engine.coherence import ML_AFTER_PSF
 
             raise ConfigError(ML_AFTER_PSF)

@@ -7,6 +7,7 @@ import numpy as np
 
 from phaser.config import ReconstructionConfig
 from phaser.conventions import OBJECT_DTYPE, SUPPORT_DTYPE, to_engine, to_file
+from phaser.engine.coherence import compact_psf
 from phaser.engine.free import free_pixels
 from phaser.engine.state import State
 from phaser.errors import InputError
@@ -128,7 +129,7 @@ class Reconstructor:
             psf = np.asarray(psf, np.float32)
             if psf.shape != shape:
                 raise InputError(f"PSF of shape {psf.shape} for data of shape {shape}")
-            self.state.set_psf(to_engine(psf / psf.sum(dtype=np.float64)), every=0)
+            self.state.set_psf(compact_psf(to_engine(psf / psf.sum(dtype=np.float64))), every=0)
         self._t_setup = time.perf_counter() - self._t0
         return self.state
 
@@ -237,7 +238,7 @@ class Reconstructor:
             seed=self.config.seed,
             version=__version__,
             command=self.command,
-            psf=None if st.psf is None else to_file(be.to_host(st.psf)),
+            psf=None if st.psf_core is None else to_file(st.full_psf()),
             events=list(st.events),
         )
 

@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from phaser.engine.coherence import full_psf
+from phaser.kernels.numpy_backend import core_half_widths, radial_window
 from phaser.result import HISTORY_KEYS
 
 __all__ = ["State"]
@@ -46,10 +48,11 @@ class State:
         after the support collapsed or exploded.
     sw_retuned : dict of float to float
         Shrink-wrap thresholds re-tuned during the run, by nominal threshold.
-    psf : array or None
-        Point-spread function of the partial coherence (engine layout, summing to 1), once
+    psf_core : array or None
+        Point-spread function of the partial coherence on its core (engine order, summing
+        to 1, zero beyond; :func:`~phaser.engine.coherence.compact_psf`), once
         :meth:`set_psf` has switched it on; the projection and the metrics then use the
-        calculated intensity blurred by it (``icalc``).
+        calculated intensity blurred by it (``icalc``).  :meth:`full_psf` gives the whole.
     """
 
     def __init__(self, backend, iobs, mask, obj, support, metrics_every=10, callbacks=(),
@@ -82,7 +85,8 @@ class State:
         self.planned = (0, 0)  # (first, last) iteration of the algorithm being run
         self.events = []
         # Partial coherence (phaser.engine.coherence): off until the PSF operator runs.
-        self.psf = self.otf = self.icalc = self._psf_work = self.psf_window = None
+        self.psf_core = self.otf = self._psf_buf = self._psf_window = None
+        self._core_half_widths = None
         self.psf_every = self._psf_since = 0
 
     @property
@@ -102,56 +106,77 @@ class State:
             ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}"
                       for k, v in details.items()))
 
-    def set_psf(self, psf, every=0, window=None):
-        """Model partial coherence from now on: `psf` (engine layout, summing to 1) blurs
-        the calculated intensity, refined every `every` iterations (0: never) and kept
-        within `window`, ``(radius, taper)`` in pixels (see
-        :func:`phaser.engine.coherence.psf_window`; None: anywhere)."""
+    def set_psf(self, core, every=0, window=None):
+        """Model partial coherence from now on: a PSF that is `core` on its core and zero
+        elsewhere (see :func:`~phaser.engine.coherence.compact_psf`; float32, summing to 1)
+        blurs the calculated intensity; it is refined every `every` iterations (0: never)
+        and kept within `window`, ``(radius, taper)`` in pixels (see
+        :func:`phaser.engine.coherence.psf_window`; None: anywhere on its core)."""
         be = self.backend
         shape = self.shape
         # One at a time: a second PSF replaces the first without both in memory.
-        self.psf = self.otf = self.icalc = self._psf_work = None
-        self.psf = be.empty_real(shape)
-        self.psf[...] = be.asarray(psf, np.float32)
-        self.psf_window = None if window is None else tuple(map(float, window))
-        self.otf = be.empty_half(shape)
-        be.rfft(self.psf, self.otf)
-        # Scratch, allocated once: one half array for the convolution and the update (which
-        # also borrows the transfer function's memory while it remakes it).
-        self._psf_work = be.empty_half(shape)
-        self.icalc = be.empty_real(shape)
+        self.psf_core = self.otf = self._psf_window = None
+        self.psf_core = be.asarray(core, np.float32)
+        self._core_half_widths = core_half_widths(core.shape, shape)
+        if window is not None:
+            self._psf_window = be.asarray(radial_window(shape, *map(float, window),
+                                                        self._core_half_widths))
+        self.otf = be.otf_from_core(self.psf_core, shape, be.empty_half(shape))
         self.psf_every, self._psf_since = int(every), self.iteration
 
+    def full_psf(self):
+        """The PSF on the whole grid (host array, engine layout), or None without one."""
+        if self.psf_core is None:
+            return None
+        return full_psf(self.backend.to_host(self.psf_core), self.shape)
+
     def release_scratch(self):
-        """Free the work buffers (the Fourier-space buffer, the PSF's scratch) and let the
-        FFT plans go of them; the state can record no more metrics or iterations."""
-        self.psi = self.icalc = self._psf_work = self.otf = None
+        """Free the work buffers (the Fourier-space buffer, the PSF's transfer function and
+        scratch) and let the FFT plans go of them; the state can record no more metrics or
+        iterations."""
+        self.psi = self._psf_buf = self.otf = None
         self.backend.release()
 
-    def _blurred(self, refine=False):
-        """The calculated intensity blurred by the PSF (refining the PSF first if asked)."""
+    def _blurred(self, buf, refine=False):
+        """The calculated intensity blurred by the PSF, into the real part of half array
+        `buf` (refining the PSF first if asked); returns `buf`."""
         be = self.backend
-        be.convolve_intensity(self.psi, self.otf, self.icalc, self._psf_work)
+        be.convolve_intensity(self.psi, self.otf, buf)
         if refine:
-            be.update_psf(self.psi, self.amp, self.mask, self.icalc, self.psf, self.otf,
-                          self._psf_work, self.psf_window)
-            be.convolve_intensity(self.psi, self.otf, self.icalc, self._psf_work)
-        return self.icalc
+            # The transfer function's memory is the step's scratch, then remade.
+            be.psf_correlation(self.psi, self.amp, self.mask, buf, self.otf)
+            corr = be.psf_core(buf, self.shape, self._core_half_widths)
+            be.richardson_lucy(self.psf_core, corr, self._psf_window)
+            be.otf_from_core(self.psf_core, self.shape, self.otf)
+            be.convolve_intensity(self.psi, self.otf, buf)
+        return buf
+
+    def _psf_scratch(self):
+        """The PSF's own work buffer (a half array), allocated on first need."""
+        if self._psf_buf is None:
+            self._psf_buf = self.backend.empty_half(self.shape)
+        return self._psf_buf
 
     @property
     def shape(self):
         """Shape of the data grid."""
         return self.amp.shape
 
-    def fourier_projection(self):
-        """``psi = P_M(obj)``, recording metrics on this iteration if it is due."""
+    def fourier_projection(self, object_free=False):
+        """``psi = P_M(obj)``, recording metrics on this iteration if it is due.
+
+        With `object_free` the update that follows does not read the object (ER): with a
+        PSF on, its memory then holds the blurred intensity, and the PSF needs no work
+        buffer of its own.
+        """
         be = self.backend
         be.fft(self.obj, self.psi)
         due = self.iteration % self.metrics_every == 0
         icalc = None
         if self.otf is not None:
             since = self.iteration - self._psf_since
-            icalc = self._blurred(refine=self.psf_every > 0 and since > 0
+            buf = be.half_view(self.obj, self.shape) if object_free else self._psf_scratch()
+            icalc = self._blurred(buf, refine=self.psf_every > 0 and since > 0
                                   and since % self.psf_every == 0)
         free_sums = self._free_sums(icalc) if due else None
         sums = be.project_modulus(self.psi, self.amp, self.mask, self.scale, metrics=due,
@@ -172,7 +197,9 @@ class State:
             return
         be = self.backend
         be.fft(self.obj, self.psi)
-        icalc = None if self.otf is None else self._blurred()
+        # With a PSF, the blurred intensity takes the Fourier buffer's own memory: the sums
+        # need nothing else of it.
+        icalc = None if self.otf is None else self._blurred(be.half_view(self.psi, self.shape))
         self._record(be.metric_sums(self.psi, self.amp, self.mask, icalc),
                      self._free_sums(icalc))
 

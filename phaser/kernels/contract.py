@@ -17,7 +17,11 @@ Conventions of every method:
 - ``N`` is the number of voxels; the forward FFT is numpy's (unnormalised), the inverse
   has no ``1/N`` (the projection applies it);
 - *half* arrays hold the first ``n // 2 + 1`` columns of the last axis
-  (:func:`phaser.kernels.fft.half_shape`): the transform of a real array;
+  (:func:`phaser.kernels.fft.half_shape`): the transform of a real array, which the real
+  FFTs compute in place, the real array sharing the memory with its rows padded
+  (:func:`phaser.kernels.fft.real_view`, "the real part" below);
+- a PSF *core* is the box of voxels within given half widths of index 0
+  (:func:`phaser.kernels.numpy_backend.core_index`), in engine order;
 - sums and metrics come back as Python floats (accumulated in double precision);
 - methods named as in-place overwrite their output arguments and return None unless said.
 """
@@ -50,11 +54,12 @@ class Backend(Protocol):
     def empty_complex(self, shape):
         """An uninitialised complex64 array that the FFTs take."""
 
-    def empty_real(self, shape):
-        """An uninitialised float32 array that the real FFTs take."""
-
     def empty_half(self, shape):
         """An uninitialised complex64 half array for real FFTs of `shape`."""
+
+    def half_view(self, a, shape):
+        """A half array for real FFTs of `shape` on the memory of complex64 array `a` of
+        that shape."""
 
     # -- FFT ------------------------------------------------------------------------------
     def fft(self, src, dst):
@@ -63,11 +68,11 @@ class Backend(Protocol):
     def ifft(self, a):
         """``a = N * ifftn(a)`` in place."""
 
-    def rfft(self, src, dst):
-        """``dst = rfftn(src)``: float32 `src` (unchanged) to complex64 half `dst`."""
+    def rfft(self, buf, shape):
+        """``buf = rfftn(real part of buf)`` in place, for a real array of `shape`."""
 
-    def irfft(self, src, dst):
-        """``dst = N * irfftn(src)``: complex64 half `src` (overwritten) to float32 `dst`."""
+    def irfft(self, buf, shape):
+        """``real part of buf = N * irfftn(buf)`` in place."""
 
     def release(self):
         """Let cached FFT plans go of the arrays they last ran on."""
@@ -76,7 +81,8 @@ class Backend(Protocol):
     def project_modulus(self, psi, amp, mask, scale, metrics=False, icalc=None):
         """Modulus projection in place: where `mask` is 0,
         ``psi = scale * amp * psi / |psi|`` (``scale * amp`` where ``psi == 0``), with
-        ``|psi|`` replaced by ``sqrt(icalc)`` when a blurred intensity is given; where `mask`
+        ``|psi|`` replaced by ``sqrt(icalc)`` when a blurred intensity is given (the real
+        part of a half array, :meth:`convolve_intensity`); where `mask`
         is set, ``psi = scale * psi``.  With `metrics`, returns
         ``(sum((|psi| - amp)**2), sum of Poisson deviances)`` of the unmasked pixels before
         the projection (``|psi|**2`` or `icalc` as the model), else None."""
@@ -85,33 +91,41 @@ class Backend(Protocol):
         """The two sums of :meth:`project_modulus` without changing `psi`."""
 
     def update_object(self, obj, psi, support, a, b):
-        """In place: ``obj = psi`` inside the support, ``a * obj + b * psi`` outside."""
+        """In place: ``obj = psi`` inside the support, ``a * obj + b * psi`` outside; with
+        ``a == b == 0`` (ER) `obj` is not read, so its memory may have served as scratch."""
 
     def apply_support(self, obj, support):
         """``obj = 0`` outside the support, in place."""
 
     # -- partial coherence ----------------------------------------------------------------
-    def transfer_function(self, psf):
-        """A new half array, ``rfftn(psf)`` of a PSF given in engine layout."""
+    def intensity(self, psi, buf):
+        """``|psi|**2`` into the real part of half array `buf`, which may be
+        ``half_view(psi)``; returns its sum."""
 
-    def intensity(self, psi, out):
-        """``out = |psi|**2``; returns its sum."""
+    def convolve_intensity(self, psi, otf, buf):
+        """``max(|psi|**2 (*) psf, 0)`` into the real part of `buf` (which may be
+        ``half_view(psi)``), the periodic convolution with the PSF whose transfer function
+        is `otf`; `buf` is then the ``icalc`` of :meth:`project_modulus`."""
 
-    def convolve_intensity(self, psi, otf, out, work):
-        """``out = max(|psi|**2 (*) psf, 0)``, the periodic convolution with the PSF whose
-        transfer function is `otf`; `work` is a half array of scratch."""
+    def psf_correlation(self, psi, amp, mask, buf, work):
+        """From the blurred intensity in the real part of `buf`, what a Richardson–Lucy
+        step multiplies the PSF by, into the same place; `work` a half array of scratch.
+        See the reference for the formula."""
 
-    def update_psf(self, psi, amp, mask, icalc, psf, otf, work, window=None):
-        """One Richardson–Lucy step on `psf` and its `otf`, in place; `icalc` (the
-        blurred intensity) is scratch afterwards, `otf` scratch until it is remade (from
-        the new PSF, or the same one when the step is skipped), `work` a half array of
-        scratch, `window` ``(radius, taper)`` or None.  See the reference for the formula."""
+    def intensity_ratio(self, amp, mask, buf, eps):
+        """``icalc = (amp**2 + eps) / (icalc + eps)`` where `mask` is 0, else 1, on the real
+        part of `buf`."""
 
-    def intensity_ratio(self, amp, mask, icalc, eps):
-        """``icalc = (amp**2 + eps) / (icalc + eps)`` where `mask` is 0, else 1."""
+    def psf_core(self, buf, shape, half_widths):
+        """A new float32 array: the real part of `buf` on the core of `half_widths`."""
 
-    def richardson_lucy(self, psf, corr, scale, window=None):
-        """``corr = max(psf * corr * scale, 0)`` times the radial window; returns its sum."""
+    def otf_from_core(self, core, shape, out):
+        """``out = rfftn`` of the PSF that is `core` on its core and 0 elsewhere; returns
+        `out`."""
+
+    def richardson_lucy(self, core, corr, window=None):
+        """``core = max(core * corr, 0) * window``, normalised to a sum of 1, in place,
+        unless that leaves nothing finite and positive; returns whether it changed."""
 
     # -- support --------------------------------------------------------------------------
     def smoothed_modulus(self, obj, sigma):

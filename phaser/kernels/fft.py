@@ -24,7 +24,8 @@ import numpy as np
 from phaser.errors import ConfigError
 
 __all__ = ["FFTPlan", "RealFFTPlan", "get_plan", "get_real_plan", "available_engines",
-           "default_threads", "half_shape", "release_plans", "wisdom_path"]
+           "default_threads", "half_shape", "half_view", "real_view", "release_plans",
+           "wisdom_path"]
 
 log = logging.getLogger(__name__)
 _LOCK = threading.Lock()
@@ -54,8 +55,7 @@ def available_engines():
     """FFT engines that import on this machine, fastest first."""
     engines = []
     try:
-        import pyfftw  # noqa: F401
-
+        _import_pyfftw()
         engines.append("pyfftw")
     except ImportError:
         pass
@@ -63,30 +63,24 @@ def available_engines():
     return engines
 
 
-class _Transforms:
-    """What both plans share: the forward transform, bound on first use, and its release."""
+def _import_pyfftw():
+    """Import pyFFTW without the dask.array it loads, when dask is installed, for an
+    interface phaser does not use (``pyfftw.interfaces.dask_fft``): 14 MiB of resident
+    memory in every run.  Dask stays importable; a process that has loaded it already
+    keeps pyFFTW's interface."""
+    import sys
 
-    _scipy_forward = "fftn"
-
-    def forward(self, src, dst):
-        """``dst[...] = fftn(src)`` (``rfftn`` for a real plan), unnormalised; `src` is
-        left unchanged."""
-        if self.engine == "pyfftw":
-            if self._fwd is None:
-                self._fwd = _bind(src, dst, "FFTW_FORWARD", self.threads)
-            self._fwd(src, dst)
-        else:
-            import scipy.fft
-
-            dst[...] = getattr(scipy.fft, self._scipy_forward)(src, workers=self.threads)
-
-    def release(self):
-        """Let go of the arrays the transforms last ran on (FFTW keeps a reference to
-        them); the next call binds again, from the wisdom, in microseconds."""
-        self._fwd = self._bwd = None
+    hide = "pyfftw" not in sys.modules and "dask" not in sys.modules
+    if hide:
+        sys.modules["dask"] = None  # pyFFTW's `from dask.array.fft import ...` fails
+    try:
+        import pyfftw  # noqa: F401
+    finally:
+        if hide and sys.modules.get("dask", ...) is None:
+            del sys.modules["dask"]
 
 
-class FFTPlan(_Transforms):
+class FFTPlan:
     """Forward and inverse unnormalised 3-D FFT of one shape and dtype.
 
     Parameters
@@ -116,7 +110,7 @@ class FFTPlan(_Transforms):
         self.size = int(np.prod(self.shape))
         self._fwd = self._bwd = None
         if engine == "pyfftw":
-            _measure(self.shape, self.dtype, self.dtype, threads, in_place_inverse=True)
+            _measure(self.shape, self.dtype, threads)
         elif engine != "scipy":
             raise ConfigError(f"unknown FFT engine {engine!r}; choose from {available_engines()}")
 
@@ -127,6 +121,17 @@ class FFTPlan(_Transforms):
 
             return pyfftw.empty_aligned(self.shape, self.dtype)
         return np.empty(self.shape, self.dtype)
+
+    def forward(self, src, dst):
+        """``dst[...] = fftn(src)``, unnormalised; `src` is left unchanged."""
+        if self.engine == "pyfftw":
+            if self._fwd is None:
+                self._fwd = _bind(src, dst, "FFTW_FORWARD", self.threads)
+            self._fwd(src, dst)
+        else:
+            import scipy.fft
+
+            dst[...] = scipy.fft.fftn(src, workers=self.threads)
 
     def backward(self, a):
         """``a[...] = N * ifftn(a)`` in place (the inverse without its ``1/N``)."""
@@ -140,19 +145,28 @@ class FFTPlan(_Transforms):
             # norm="forward" puts 1/N on the forward transform, so the inverse is unscaled.
             a[...] = scipy.fft.ifftn(a, workers=self.threads, norm="forward")
 
+    def release(self):
+        """Let go of the arrays the transforms last ran on (FFTW keeps a reference to
+        them); the next call binds again, from the wisdom, in microseconds."""
+        self._fwd = self._bwd = None
+
+
 def half_shape(shape):
     """Shape of the real-to-complex transform of a real array of `shape` (last axis halved)."""
     return (*shape[:-1], shape[-1] // 2 + 1)
 
 
-class RealFFTPlan(_Transforms):
-    """Forward real-to-complex and inverse complex-to-real unnormalised 3-D FFTs, float32.
+class RealFFTPlan:
+    """In-place real-to-complex and complex-to-real unnormalised 3-D FFTs, float32.
 
     The transform of a real array of `shape` is Hermitian, so only its first
     ``shape[-1] // 2 + 1`` columns are kept (:func:`half_shape`): half the memory and about
-    half the work of the complex transform.  The engine uses it for real quantities that
-    are convolved on the whole grid (the partial-coherence PSF and the intensities it
-    blurs).
+    half the work of the complex transform.  Both transforms run in place on one complex64
+    array of the half shape (:meth:`empty_half`), whose memory also holds the real array,
+    its rows padded to ``2 * (shape[-1] // 2 + 1)`` values (:func:`real_view`), as FFTW
+    lays out in-place real transforms: a convolution of real arrays needs one such array,
+    not a real and a half one.  The engine uses it for the partial-coherence PSF and the
+    intensities it blurs.
 
     Parameters
     ----------
@@ -163,12 +177,11 @@ class RealFFTPlan(_Transforms):
 
     Notes
     -----
-    ``forward(src, dst)``: ``dst = rfftn(src)``, `src` unchanged.  ``backward(src, dst)``:
-    ``dst = N * irfftn(src)``, and `src` is overwritten (FFTW's complex-to-real transforms
-    use their input as scratch).  Arrays from :meth:`empty_real` and :meth:`empty_half`.
+    ``forward(buf)``: ``buf = rfftn(real_view(buf))``.  ``backward(buf)``:
+    ``real_view(buf) = N * irfftn(buf)``.  With pyFFTW, `buf` must be SIMD-aligned and
+    C-contiguous, like an array from :meth:`empty_half` or a :func:`half_view` of one
+    from :meth:`FFTPlan.empty`.
     """
-
-    _scipy_forward = "rfftn"
 
     def __init__(self, shape, engine, threads):
         self.shape = tuple(shape)
@@ -177,35 +190,59 @@ class RealFFTPlan(_Transforms):
         self.threads = threads
         self._fwd = self._bwd = None
         if engine == "pyfftw":
-            _measure(self.shape, np.float32, np.complex64, threads)
+            _measure_real_in_place(self.shape, threads)
         elif engine != "scipy":
             raise ConfigError(f"unknown FFT engine {engine!r}; choose from {available_engines()}")
 
-    def _empty(self, shape, dtype):
+    def empty_half(self):
+        """A new complex64 array of the half shape, suited to this plan."""
         if self.engine == "pyfftw":
             import pyfftw
 
-            return pyfftw.empty_aligned(shape, dtype)
-        return np.empty(shape, dtype)
+            return pyfftw.empty_aligned(self.half, np.complex64)
+        return np.empty(self.half, np.complex64)
 
-    def empty_real(self):
-        """A new float32 array of the real shape, suited to this plan."""
-        return self._empty(self.shape, np.float32)
-
-    def empty_half(self):
-        """A new complex64 array of the half shape, suited to this plan."""
-        return self._empty(self.half, np.complex64)
-
-    def backward(self, src, dst):
-        """``dst[...] = N * irfftn(src)``; `src` is overwritten."""
+    def forward(self, buf):
+        """``buf = rfftn(real_view(buf))``, unnormalised, in place."""
+        real = real_view(buf, self.shape)
         if self.engine == "pyfftw":
-            if self._bwd is None:
-                self._bwd = _bind(src, dst, "FFTW_BACKWARD", self.threads, destroy_input=True)
-            self._bwd(src, dst, normalise_idft=False)
+            if self._fwd is None:
+                self._fwd = _bind(real, buf, "FFTW_FORWARD", self.threads)
+            self._fwd(real, buf)
         else:
             import scipy.fft
 
-            dst[...] = scipy.fft.irfftn(src, s=self.shape, workers=self.threads, norm="forward")
+            buf[...] = scipy.fft.rfftn(real, workers=self.threads)
+
+    def backward(self, buf):
+        """``real_view(buf) = N * irfftn(buf)``, in place (the inverse without its ``1/N``)."""
+        real = real_view(buf, self.shape)
+        if self.engine == "pyfftw":
+            if self._bwd is None:
+                self._bwd = _bind(buf, real, "FFTW_BACKWARD", self.threads, destroy_input=True)
+            self._bwd(buf, real, normalise_idft=False)
+        else:
+            import scipy.fft
+
+            real[...] = scipy.fft.irfftn(buf, s=self.shape, workers=self.threads, norm="forward")
+
+    def release(self):
+        """Let go of the arrays the transforms last ran on (see :meth:`FFTPlan.release`)."""
+        self._fwd = self._bwd = None
+
+
+def real_view(buf, shape):
+    """The real array of `shape` that an in-place real transform keeps in `buf`: a float32
+    view of the complex64 half array `buf`, every row padded (not contiguous)."""
+    return buf.view(np.float32)[..., :shape[-1]]
+
+
+def half_view(a, shape):
+    """A complex64 array of ``half_shape(shape)`` on the first bytes of complex64 `a`, which
+    holds at least that many values (a complex array of `shape` does): the in-place real
+    transforms of :class:`RealFFTPlan` can borrow a complex work array's memory."""
+    half = half_shape(shape)
+    return a.reshape(-1)[:int(np.prod(half))].reshape(half)
 
 
 def get_plan(shape, dtype=np.complex64, engine="auto", threads=None):
@@ -270,23 +307,32 @@ def release_plans():
 _FLAGS = ("FFTW_MEASURE",)
 
 
-def _measure(shape, dtype_in, dtype_out, threads, in_place_inverse=False):
-    """Measure the fastest FFTW algorithms for these transforms into the wisdom, on scratch
-    arrays that are freed on return (FFTW_MEASURE overwrites the arrays it plans on)."""
+def _measure(shape, dtype, threads):
+    """Measure the fastest FFTW algorithms for a complex plan's transforms (forward out of
+    place, inverse in place) into the wisdom, on scratch arrays that are freed on return
+    (FFTW_MEASURE overwrites the arrays it plans on)."""
     import pyfftw
 
     _load_wisdom()
-    out_shape = shape if dtype_in == dtype_out else half_shape(shape)
-    src = pyfftw.empty_aligned(shape, dtype_in)
-    dst = pyfftw.empty_aligned(out_shape, dtype_out)
+    src = pyfftw.empty_aligned(shape, dtype)
+    dst = pyfftw.empty_aligned(shape, dtype)
     axes = tuple(range(len(shape)))
     pyfftw.FFTW(src, dst, axes=axes, direction="FFTW_FORWARD", flags=_FLAGS, threads=threads)
-    if in_place_inverse:
-        pyfftw.FFTW(dst, dst, axes=axes, direction="FFTW_BACKWARD", flags=_FLAGS,
-                    threads=threads)
-    else:
-        pyfftw.FFTW(dst, src, axes=axes, direction="FFTW_BACKWARD",
-                    flags=(*_FLAGS, "FFTW_DESTROY_INPUT"), threads=threads)
+    pyfftw.FFTW(dst, dst, axes=axes, direction="FFTW_BACKWARD", flags=_FLAGS, threads=threads)
+    _save_wisdom()
+
+
+def _measure_real_in_place(shape, threads):
+    """As :func:`_measure`, for the in-place real transforms of a :class:`RealFFTPlan`."""
+    import pyfftw
+
+    _load_wisdom()
+    buf = pyfftw.empty_aligned(half_shape(shape), np.complex64)
+    real = real_view(buf, shape)
+    axes = tuple(range(len(shape)))
+    pyfftw.FFTW(real, buf, axes=axes, direction="FFTW_FORWARD", flags=_FLAGS, threads=threads)
+    pyfftw.FFTW(buf, real, axes=axes, direction="FFTW_BACKWARD",
+                flags=(*_FLAGS, "FFTW_DESTROY_INPUT"), threads=threads)
     _save_wisdom()
 
 

@@ -22,10 +22,12 @@ __all__ = ["FROM_REFERENCE", "NumbaBackend"]
 
 FROM_REFERENCE = (
     # memory and transforms: numpy arrays and the same planned pyFFTW / scipy.fft plans
-    "asarray", "to_host", "copy", "empty_complex", "empty_real", "empty_half", "fft", "ifft", "rfft",
-    "irfft", "release", "transfer_function",
+    "asarray", "to_host", "copy", "empty_complex", "empty_half", "half_view", "fft", "ifft",
+    "rfft", "irfft", "release",
     # sequences of transforms and of this backend's own kernels
-    "convolve_intensity", "update_psf",
+    "convolve_intensity", "psf_correlation",
+    # on a PSF's core: a few thousand voxels, once every few iterations
+    "psf_core", "otf_from_core", "richardson_lucy",
     # a count, one numpy call; the detwinning cut, once per DW operator
     "support_size", "halve_support",
 )
@@ -84,37 +86,45 @@ def _metrics(psi, amp, mask):
     return chi, 2.0 * dev
 
 
+# Blurred intensities live in the real part of an in-place real-FFT array: rows of n values
+# padded to p (phaser.kernels.fft.real_view); `icalc` is that memory, flat.
+
 @numba.njit(**_JIT)
-def _project_blurred(psi, amp, mask, scale, icalc, metrics):
+def _project_blurred(psi, amp, mask, scale, icalc, n, p, metrics):
     chi = 0.0
     dev = 0.0
-    for i in numba.prange(psi.size):
-        if mask[i]:
-            psi[i] = psi[i] * scale
-        else:
-            ic = icalc[i]
-            m = math.sqrt(ic)
-            o = amp[i]
-            if metrics:
-                chi += (m - o) * (m - o)
-                dev += _deviance(o * o, ic)
-            if m > 1e-30:
-                psi[i] = psi[i] * (o * scale / m)
+    for row in numba.prange(psi.size // n):
+        for k in range(n):
+            i = row * n + k
+            if mask[i]:
+                psi[i] = psi[i] * scale
             else:
-                psi[i] = o * scale
+                ic = icalc[row * p + k]
+                m = math.sqrt(ic)
+                o = amp[i]
+                if metrics:
+                    chi += (m - o) * (m - o)
+                    dev += _deviance(o * o, ic)
+                if m > 1e-30:
+                    psi[i] = psi[i] * (o * scale / m)
+                else:
+                    psi[i] = o * scale
     return chi, 2.0 * dev
 
 
 @numba.njit(**_JIT)
-def _metrics_blurred(amp, mask, icalc):
+def _metrics_blurred(amp, mask, icalc, n, p):
     chi = 0.0
     dev = 0.0
-    for i in numba.prange(amp.size):
-        if not mask[i]:
-            o = amp[i]
-            d = math.sqrt(icalc[i]) - o
-            chi += d * d
-            dev += _deviance(o * o, icalc[i])
+    for row in numba.prange(amp.size // n):
+        for k in range(n):
+            i = row * n + k
+            if not mask[i]:
+                o = amp[i]
+                ic = icalc[row * p + k]
+                d = math.sqrt(ic) - o
+                chi += d * d
+                dev += _deviance(o * o, ic)
     return chi, 2.0 * dev
 
 
@@ -133,6 +143,13 @@ def _update(obj, psi, support, a, b):
             obj[i] = psi[i]
         else:
             obj[i] = a * obj[i] + b * psi[i]
+
+
+@numba.njit(**_JIT)
+def _update_er(obj, psi, support):
+    # Reads nothing of `obj`: its memory may have served as scratch since the FFT.
+    for i in numba.prange(obj.size):
+        obj[i] = psi[i] if support[i] else 0
 
 
 @numba.njit(**_JIT)
@@ -178,45 +195,41 @@ def _modulus(obj, out):
 # -- partial coherence (see NumpyBackend.update_psf) ------------------------------------
 
 @numba.njit(**_JIT)
-def _intensity(psi, out):
+def _intensity(psi, out, n, p):
     total = 0.0
-    for i in numba.prange(psi.size):
-        p = psi[i]
-        v = p.real * p.real + p.imag * p.imag
-        out[i] = v
-        total += v
+    for row in numba.prange(psi.size // n):
+        for k in range(n):
+            q = psi[row * n + k]
+            v = q.real * q.real + q.imag * q.imag
+            out[row * p + k] = v
+            total += v
+    return total
+
+
+@numba.njit(fastmath=True, cache=True, nogil=True)
+def _intensity_over(psi, out, n, p):
+    # `out` is psi's own memory: in one ascending pass every value is written at or below
+    # the first float of psi still to be read (row * p + k <= 2 * (row * n + k), p <= 2 n).
+    total = 0.0
+    for row in range(psi.size // n):
+        for k in range(n):
+            q = psi[row * n + k]
+            v = q.real * q.real + q.imag * q.imag
+            out[row * p + k] = v
+            total += v
     return total
 
 
 @numba.njit(**_JIT)
-def _intensity_ratio(amp, mask, icalc, eps):
-    for i in numba.prange(icalc.size):
-        if mask[i]:
-            icalc[i] = 1
-        else:
-            icalc[i] = (amp[i] * amp[i] + eps) / (icalc[i] + eps)
-
-
-@numba.njit(**_JIT)
-def _richardson_lucy(psf, corr, scale, shape, radius, inner):
-    # Window weight from the periodic distance to index 0, as NumpyBackend's radial_window
-    # (radius <= 0: no window).
-    n1 = shape[1] * shape[2]
-    total = 0.0
-    for i in numba.prange(psf.size):
-        v = max(psf[i] * corr[i] * scale, 0.0)
-        if radius > 0 and v > 0:
-            a, rest = divmod(i, n1)
-            b, c = divmod(rest, shape[2])
-            a = min(a, shape[0] - a)
-            b = min(b, shape[1] - b)
-            c = min(c, shape[2] - c)
-            r = math.sqrt(np.float32(a * a + b * b + c * c))
-            ramp = min(max((r - inner) / max(radius - inner, 1e-9), 0.0), 1.0)
-            v *= 0.5 * (1 + math.cos(math.pi * ramp))
-        corr[i] = v
-        total += v
-    return total
+def _intensity_ratio(amp, mask, icalc, eps, n, p):
+    for row in numba.prange(amp.size // n):
+        for k in range(n):
+            j = row * p + k
+            if mask[row * n + k]:
+                icalc[j] = 1
+            else:
+                o = amp[row * n + k]
+                icalc[j] = (o * o + eps) / (icalc[j] + eps)
 
 
 # -- gradient refinement (see NumpyBackend.ml_gradient for the definitions) -------------
@@ -350,7 +363,7 @@ class NumbaBackend(NumpyBackend):
     def project_modulus(self, psi, amp, mask, scale, metrics=False, icalc=None):
         args = (psi.reshape(-1), amp.reshape(-1), mask.reshape(-1), np.float32(scale))
         if icalc is not None:
-            sums = _project_blurred(*args, icalc.reshape(-1), metrics)
+            sums = _project_blurred(*args, *_padded(icalc, psi.shape), metrics)
             return sums if metrics else None
         if metrics:
             return _project_metrics(*args)
@@ -359,26 +372,26 @@ class NumbaBackend(NumpyBackend):
 
     def metric_sums(self, psi, amp, mask, icalc=None):
         if icalc is not None:
-            return _metrics_blurred(amp.reshape(-1), mask.reshape(-1), icalc.reshape(-1))
+            return _metrics_blurred(amp.reshape(-1), mask.reshape(-1), *_padded(icalc, amp.shape))
         return _metrics(psi.reshape(-1), amp.reshape(-1), mask.reshape(-1))
 
     def update_object(self, obj, psi, support, a, b):
-        _update(obj.reshape(-1), psi.reshape(-1), support.reshape(-1), np.float32(a), np.float32(b))
+        if a == 0 and b == 0:
+            _update_er(obj.reshape(-1), psi.reshape(-1), support.reshape(-1))
+        else:
+            _update(obj.reshape(-1), psi.reshape(-1), support.reshape(-1), np.float32(a),
+                    np.float32(b))
 
     def apply_support(self, obj, support):
         _apply_support(obj.reshape(-1), support.reshape(-1))
 
-    def intensity(self, psi, out):
-        return _intensity(psi.reshape(-1), out.reshape(-1))
+    def intensity(self, psi, buf):
+        kernel = _intensity_over if np.may_share_memory(psi, buf) else _intensity
+        return kernel(psi.reshape(-1), *_padded(buf, psi.shape))
 
-    def intensity_ratio(self, amp, mask, icalc, eps):
-        _intensity_ratio(amp.reshape(-1), mask.reshape(-1), icalc.reshape(-1), np.float32(eps))
-
-    def richardson_lucy(self, psf, corr, scale, window=None):
-        radius, taper = window if window is not None else (0.0, 0.0)
-        return _richardson_lucy(psf.reshape(-1), corr.reshape(-1), np.float32(scale),
-                                np.array(psf.shape, np.int64), np.float32(radius),
-                                np.float32(max(radius - taper, 0.0)))
+    def intensity_ratio(self, amp, mask, buf, eps):
+        icalc, n, p = _padded(buf, amp.shape)
+        _intensity_ratio(amp.reshape(-1), mask.reshape(-1), icalc, np.float32(eps), n, p)
 
     def ml_gradient(self, psi, amp, mask, out, loss):
         _ml_gradient(psi.reshape(-1), amp.reshape(-1), mask.reshape(-1), out.reshape(-1),
@@ -479,6 +492,12 @@ for _name, _method in list(vars(NumbaBackend).items()):
     if callable(_method) and not _name.startswith("_"):
         setattr(NumbaBackend, _name, _on_own_threads(_method))
 del _name, _method
+
+
+def _padded(buf, shape):
+    """``(flat float32 memory, n, p)`` of the real array of `shape` that the half array `buf`
+    holds for in-place real FFTs: row r's n values start at ``r * p``."""
+    return buf.reshape(-1).view(np.float32), shape[-1], 2 * buf.shape[-1]
 
 
 def _gaussian_wrap(a, sigma):

@@ -7,10 +7,11 @@ import numpy as np
 import scipy.ndimage
 
 from phaser.errors import ConfigError
-from phaser.kernels.fft import default_threads, get_plan, get_real_plan, release_plans
+from phaser.kernels.fft import (default_threads, get_plan, get_real_plan, half_view, real_view,
+                               release_plans)
 
 __all__ = ["REFINE_LOSSES", "SHRINK_WRAP_METHODS", "NumpyBackend", "check_shrink_wrap_method",
-           "periodic_distance", "radial_window"]
+           "core_grid", "core_half_widths", "core_index", "periodic_distance", "radial_window"]
 
 SHRINK_WRAP_METHODS = ("max", "rms", "mean")
 """Reference levels for the shrink-wrap threshold: the maximum of the smoothed amplitude, or
@@ -101,8 +102,8 @@ class NumpyBackend:
         metrics : bool, optional
             Also return the sums behind chi² and the Poisson LLK, from `psi` before the
             projection.
-        icalc : float32 array, optional
-            The calculated intensity blurred by a point-spread function
+        icalc : complex64 half array, optional
+            Holds the calculated intensity blurred by a point-spread function
             (:meth:`convolve_intensity`): `psi` is then scaled by ``amp / sqrt(icalc)``
             (partial coherence), and the metrics compare `amp` with ``sqrt(icalc)``.
 
@@ -113,7 +114,7 @@ class NumpyBackend:
             deviance of a pixel is ``2 * (Ic - Io + Io * log(Io / Ic))``.
         """
         scale = np.float32(scale)
-        modulus = np.abs(psi) if icalc is None else np.sqrt(icalc)
+        modulus = np.abs(psi) if icalc is None else np.sqrt(real_view(icalc, psi.shape))
         free = mask != 0
         sums = None
         if metrics:
@@ -126,79 +127,75 @@ class NumpyBackend:
 
     def metric_sums(self, psi, amp, mask, icalc=None):
         """The sums of :meth:`project_modulus` without changing `psi`."""
-        return _metric_sums(np.abs(psi) if icalc is None else np.sqrt(icalc), amp, mask != 0)
+        return _metric_sums(np.abs(psi) if icalc is None else np.sqrt(real_view(icalc, amp.shape)),
+                            amp, mask != 0)
 
     # -- partial coherence ----------------------------------------------------------------
-    # Real quantities (the PSF, intensities) go through real-to-complex transforms whose
-    # "half" arrays keep only the first ``n // 2 + 1`` columns of the last axis
-    # (:func:`~phaser.kernels.fft.half_shape`).
+    # Real quantities (the PSF, intensities) go through in-place real-to-complex transforms
+    # on "half" arrays that keep only the first ``n // 2 + 1`` columns of the last axis
+    # (:func:`~phaser.kernels.fft.half_shape`) and hold the real array in the same memory,
+    # rows padded (:func:`~phaser.kernels.fft.real_view`).  A PSF is kept only on its
+    # "core", the box of voxels within given half widths of the origin (:func:`core_index`).
 
     def real_plan(self, shape):
         """The cached :class:`~phaser.kernels.fft.RealFFTPlan` for float32 arrays of `shape`."""
         return get_real_plan(shape, self.fft_engine, self.threads)
 
-    def empty_real(self, shape):
-        """Uninitialised float32 array of `shape` suited to this backend's real FFTs."""
-        return self.real_plan(shape).empty_real()
-
     def empty_half(self, shape):
         """Uninitialised complex64 array of ``half_shape(shape)``, for real FFTs of `shape`."""
         return self.real_plan(shape).empty_half()
 
-    def rfft(self, src, dst):
-        """``dst = rfftn(src)``, unnormalised: float32 `src` to complex64 half `dst`."""
-        self.real_plan(src.shape).forward(src, dst)
+    def half_view(self, a, shape):
+        """A half array for real FFTs of `shape` on the memory of complex64 array `a` of
+        that shape (which must not be needed meanwhile)."""
+        return half_view(a, shape)
 
-    def irfft(self, src, dst):
-        """``dst = N * irfftn(src)``: complex64 half `src` (overwritten) to float32 `dst`."""
-        self.real_plan(dst.shape).backward(src, dst)
+    def rfft(self, buf, shape):
+        """``buf = rfftn(real part of buf)``, unnormalised, in place."""
+        self.real_plan(shape).forward(buf)
 
-    def transfer_function(self, psf):
-        """The optical transfer function ``rfftn(psf)`` of a PSF in engine layout, a new
-        half array."""
-        src = self.empty_real(psf.shape)
-        src[...] = psf
-        otf = self.empty_half(psf.shape)
-        self.rfft(src, otf)
-        return otf
+    def irfft(self, buf, shape):
+        """``real part of buf = N * irfftn(buf)``, in place."""
+        self.real_plan(shape).backward(buf)
 
-    def intensity(self, psi, out):
-        """``out = |psi|**2`` (float32); returns its sum (float64)."""
-        np.square(np.abs(psi), out=out)
-        return float(out.sum(dtype=np.float64))
+    def intensity(self, psi, buf):
+        """``|psi|**2`` into the real part of half array `buf`, which may be
+        ``half_view(psi)`` (`psi` is then overwritten); returns its sum (float64)."""
+        total = np.square(np.abs(psi))
+        real_view(buf, psi.shape)[...] = total
+        return float(total.sum(dtype=np.float64))
 
-    def convolve_intensity(self, psi, otf, out, work):
-        """``out = |psi|**2 (*) psf``, the calculated intensity blurred by a PSF.
+    def convolve_intensity(self, psi, otf, buf):
+        """The calculated intensity blurred by a PSF, ``max(|psi|**2 (*) psf, 0)``, into the
+        real part of half array `buf` (which may be ``half_view(psi)``, as for
+        :meth:`intensity`).
 
         Parameters
         ----------
         psi : complex64 array
-            Fourier transform of the object (unchanged).
+            Fourier transform of the object.
         otf : complex64 half array
             ``rfftn(psf)`` of a PSF in engine layout (its origin at index 0), see
-            :meth:`transfer_function`.
-        out : float32 array
-            Overwritten by the periodic convolution, floored at 0.
-        work : complex64 half array
-            Scratch (overwritten).
+            :meth:`otf_from_core`.
+        buf : complex64 half array
+            Overwritten; its real part is what :meth:`project_modulus` and
+            :meth:`metric_sums` take as ``icalc``.
         """
-        self.intensity(psi, out)
-        self.rfft(out, work)
-        np.multiply(work, otf, out=work)
-        self.irfft(work, out)
-        np.multiply(out, np.float32(1.0 / out.size), out=out)
-        np.maximum(out, 0, out=out)
+        shape = psi.shape
+        self.intensity(psi, buf)
+        self.rfft(buf, shape)
+        np.multiply(buf, otf, out=buf)
+        self.irfft(buf, shape)
+        real = real_view(buf, shape)
+        np.multiply(real, np.float32(1.0 / psi.size), out=real)
+        np.maximum(real, 0, out=real)
 
-    def update_psf(self, psi, amp, mask, icalc, psf, otf, work, window=None):
-        """One Richardson–Lucy step on the PSF, in place (`psf` and its `otf`).
-
-        ``psf <- psf * ((amp**2 / icalc) (x) |psi|**2) / sum(|psi|**2)``, with ``(x)`` the
-        periodic cross-correlation and the ratio set to 1 on masked pixels (no
-        information), then multiplied by a radial window and normalised to a sum of 1
-        (Clark et al. 2012); a step that leaves nothing finite and positive is skipped.
-        The ratio is regularised as ``(amp**2 + e) / (icalc + e)`` with ``e`` a millionth
-        of the largest calculated intensity, so that pixels the model leaves dark cannot
-        make it overflow.
+    def psf_correlation(self, psi, amp, mask, buf, work):
+        """What a Richardson–Lucy step multiplies the PSF by (Clark et al. 2012), into the
+        real part of `buf`: ``((amp**2 + e) / (icalc + e)) (x) |psi|**2 / sum(|psi|**2)``,
+        with ``(x)`` the periodic cross-correlation, the ratio set to 1 on masked pixels
+        (no information), and ``e`` a millionth of the largest blurred intensity, so that
+        pixels the model leaves dark cannot make it overflow.
 
         Parameters
         ----------
@@ -206,50 +203,56 @@ class NumpyBackend:
             Fourier transform of the object (unchanged).
         amp, mask
             As in :meth:`project_modulus`.
-        icalc : float32 array
-            ``|psi|**2`` blurred by the current PSF (:meth:`convolve_intensity`); used as
-            scratch, so it must be computed again after the update.
-        psf : float32 array
-            The PSF, engine layout; overwritten.
-        otf : complex64 half array
-            ``rfftn(psf)``; used as scratch, then overwritten with that of the new PSF
-            (or of the same PSF, when the step is skipped).
+        buf : complex64 half array
+            On entry, the blurred intensity ``icalc`` (:meth:`convolve_intensity`).
         work : complex64 half array
             Scratch (overwritten).
-        window : tuple of float, optional
-            ``(radius, taper)`` of :func:`radial_window`: where the PSF may be non-zero.
         """
-        # The step reads the PSF, not its transfer function, which is remade at the end:
-        # its memory holds the transform of the coherent intensity meanwhile.
-        f_ratio, f_coherent = work, otf
+        shape = psi.shape
+        icalc = real_view(buf, shape)
         eps = np.float32(max(float(icalc.max()) * 1e-6, _TINY))
-        self.intensity_ratio(amp, mask, icalc, eps)
-        self.rfft(icalc, f_ratio)
-        total = self.intensity(psi, icalc)
-        self.rfft(icalc, f_coherent)
-        np.conjugate(f_coherent, out=f_coherent)
-        np.multiply(f_ratio, f_coherent, out=f_ratio)
-        self.irfft(f_ratio, icalc)
-        scale = 1.0 / (icalc.size * max(total, 1e-30))
-        total = self.richardson_lucy(psf, icalc, scale, window)
-        if np.isfinite(total) and total > 0:
-            np.multiply(icalc, np.float32(1.0 / total), out=psf)
-        # else nothing usable from this step: the PSF stays as it is
-        self.rfft(psf, otf)
+        self.intensity_ratio(amp, mask, buf, eps)
+        self.rfft(buf, shape)
+        total = self.intensity(psi, work)
+        self.rfft(work, shape)
+        np.conjugate(work, out=work)
+        np.multiply(buf, work, out=buf)
+        self.irfft(buf, shape)
+        np.multiply(icalc, np.float32(1.0 / (psi.size * max(total, 1e-30))), out=icalc)
 
-    def intensity_ratio(self, amp, mask, icalc, eps):
-        """``icalc = (amp**2 + eps) / (icalc + eps)`` where `mask` is 0, else 1 (in place)."""
+    def intensity_ratio(self, amp, mask, buf, eps):
+        """``icalc = (amp**2 + eps) / (icalc + eps)`` where `mask` is 0, else 1, in place on
+        the real part of `buf`."""
+        icalc = real_view(buf, amp.shape)
         icalc[...] = np.where(mask == 0, (amp * amp + eps) / (icalc + eps), 1)
 
-    def richardson_lucy(self, psf, corr, scale, window=None):
-        """``corr = max(psf * corr * scale, 0) * window`` in place; returns its sum (float64).
+    def psf_core(self, buf, shape, half_widths):
+        """A new float32 array: the real part of `buf` on the core of `half_widths`
+        (:func:`core_index`)."""
+        return np.ascontiguousarray(real_view(buf, shape)[core_grid(shape, half_widths)])
 
-        `window` is ``(radius, taper)`` of :func:`radial_window` or None."""
-        new = np.maximum(psf * corr * np.float32(scale), 0)
+    def otf_from_core(self, core, shape, out):
+        """``out = rfftn(psf)`` of the PSF that is `core` on its core (the half widths its
+        shape implies, :func:`core_half_widths`) and 0 elsewhere; returns `out`."""
+        real = real_view(out, shape)
+        real[...] = 0
+        real[core_grid(shape, core_half_widths(core.shape, shape))] = core
+        self.rfft(out, shape)
+        return out
+
+    def richardson_lucy(self, core, corr, window=None):
+        """One Richardson–Lucy step on a PSF core, in place: ``core = max(core * corr, 0)``,
+        times `window` (the same shape, or None), normalised to a sum of 1; a step that
+        leaves nothing finite and positive leaves `core` as it is.  Returns whether it
+        changed `core`."""
+        new = np.maximum(core * corr, 0)
         if window is not None:
-            new *= radial_window(psf.shape, *window)
-        corr[...] = new
-        return float(new.sum(dtype=np.float64))
+            new *= window
+        total = float(new.sum(dtype=np.float64))
+        if not (np.isfinite(total) and total > 0):
+            return False
+        np.multiply(new, np.float32(1.0 / total), out=core)
+        return True
 
     def update_object(self, obj, psi, support, a, b):
         """Real-space update shared by ER, HIO and RAAR, in place.
@@ -476,19 +479,41 @@ def _metric_sums(modulus, amp, free):
     return float(chi), float(2.0 * np.sum(dev))
 
 
-def periodic_distance(shape):
-    """Periodic distance of every voxel from index 0 (engine layout), float32."""
-    r2 = np.zeros(shape, np.float32)
-    for axis, n in enumerate(shape):
-        d = np.minimum(np.arange(n), n - np.arange(n)).astype(np.float32)
+def core_index(n, half_width):
+    """Indices, in engine order, of the voxels of an axis of `n` within `half_width` of index
+    0 (periodically): ``0 .. half_width`` then ``n - half_width .. n - 1``; the whole axis
+    when that covers it."""
+    if half_width is None or 2 * half_width + 1 >= n:
+        return np.arange(n)
+    return np.r_[0:half_width + 1, n - half_width:n]
+
+
+def core_half_widths(core_shape, shape):
+    """The half widths whose core (:func:`core_index`) has `core_shape` on a grid of `shape`."""
+    return tuple(None if m == n else (m - 1) // 2 for m, n in zip(core_shape, shape))
+
+
+def core_grid(shape, half_widths):
+    """Open-mesh index of the core of `half_widths` (one per axis, None: the whole axis)."""
+    return np.ix_(*(core_index(n, c) for n, c in zip(shape, half_widths)))
+
+
+def periodic_distance(shape, half_widths=None):
+    """Periodic distance from index 0 (engine layout) of every voxel, or of those of the
+    core of `half_widths` (:func:`core_index`), float32."""
+    half_widths = (None,) * len(shape) if half_widths is None else half_widths
+    index = [core_index(n, c) for n, c in zip(shape, half_widths)]
+    r2 = np.zeros([len(i) for i in index], np.float32)
+    for axis, (n, i) in enumerate(zip(shape, index)):
+        d = np.minimum(i, n - i).astype(np.float32)
         r2 += np.expand_dims(d * d, [a for a in range(len(shape)) if a != axis])
     return np.sqrt(r2, out=r2)
 
 
-def radial_window(shape, radius, taper):
+def radial_window(shape, radius, taper, half_widths=None):
     """1 near the origin (engine layout), a cosine roll-off `taper` pixels wide, 0 from
-    `radius` on; float32.  The numba backend computes the same weights voxel by voxel."""
-    r = periodic_distance(shape)
+    `radius` on; float32, on the whole grid or on the core of `half_widths`."""
+    r = periodic_distance(shape, half_widths)
     inner = max(radius - taper, 0.0)
     ramp = np.clip((r - inner) / max(radius - inner, 1e-9), 0, 1)
     return (0.5 * (1 + np.cos(np.pi * ramp))).astype(np.float32)

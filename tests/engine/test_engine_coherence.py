@@ -6,11 +6,13 @@ import pytest
 import phaser
 from phaser.config import ReconstructionConfig
 from phaser.conventions import to_engine, to_file
-from phaser.engine.coherence import PSF, check_psf_order, psf_model, psf_sigma, psf_window
+from phaser.engine.coherence import (PSF, check_psf_order, compact_psf, full_psf, psf_model,
+                                     psf_sigma, psf_window)
 from phaser.engine.run import Reconstructor
 from phaser.engine.schedule import parse_algorithm
 from phaser.errors import ConfigError
 from phaser.kernels import available_backends, get_backend
+from phaser.kernels.fft import half_view, real_view
 
 BACKENDS = [b for b in available_backends() if b != "cupy"]
 
@@ -43,19 +45,48 @@ def fields():
     return psi, amp, mask
 
 
+def _half(be, real):
+    """A half array of the backend whose real part is `real`."""
+    buf = be.empty_half(real.shape)
+    real_view(buf, real.shape)[...] = real
+    return buf
+
+
+def test_a_psf_is_kept_on_its_core():
+    shape = (16, 20, 12)
+    full = psf_model(shape, "pseudo-voigt", fwhm=2.0)
+    core = psf_model(shape, "pseudo-voigt", fwhm=2.0, half_widths=(3, 3, 3))
+    assert core.shape == (7, 7, 7) and core.sum() == pytest.approx(1, rel=1e-5)
+    cut = np.where(full_psf(core, shape) > 0, full, 0)  # the model, cut to the core
+    np.testing.assert_allclose(full_psf(core, shape), cut / cut.sum(), rtol=1e-5, atol=1e-9)
+    np.testing.assert_array_equal(compact_psf(full_psf(core, shape)), core)
+    np.testing.assert_array_equal(compact_psf(full), full)  # non-zero everywhere: the grid
+    delta = np.zeros(shape, np.float32)
+    delta[0, 0, 0] = 1
+    assert compact_psf(delta).shape == (1, 1, 1)
+    np.testing.assert_array_equal(full_psf(compact_psf(delta), shape), delta)
+
+
 @pytest.mark.parametrize("name", BACKENDS)
-def test_blurred_intensity_is_the_periodic_convolution(name, fields):
+@pytest.mark.parametrize("half_widths", [None, (2, 2, 2)])
+def test_blurred_intensity_is_the_periodic_convolution(name, half_widths, fields):
     be = get_backend(name)
     psi, _, _ = fields
-    psf = psf_model(psi.shape, "pseudo-voigt", fwhm=1.5, eta=0.2)
-    otf = be.transfer_function(psf)
-    out = be.empty_real(psi.shape)
-    be.convolve_intensity(psi, otf, out, be.empty_half(psi.shape))
+    core = psf_model(psi.shape, "pseudo-voigt", fwhm=1.5, eta=0.2, half_widths=half_widths)
+    psf = full_psf(core, psi.shape)
+    otf = be.otf_from_core(core, psi.shape, be.empty_half(psi.shape))
+    buf = be.empty_half(psi.shape)
+    be.convolve_intensity(psi, otf, buf)
     intensity = np.abs(psi.astype(np.complex128)) ** 2
     want = np.zeros(psi.shape)
     for shift in np.ndindex(psi.shape):  # out[r] = sum_d psf[d] * I[r - d], periodic
         want += float(psf[shift]) * np.roll(intensity, shift, axis=(0, 1, 2))
-    np.testing.assert_allclose(out, want, rtol=2e-4, atol=1e-5)
+    np.testing.assert_allclose(real_view(buf, psi.shape), want, rtol=2e-4, atol=1e-5)
+    # The same in the Fourier buffer's own memory (the final metrics do this).
+    own = psi.copy()
+    be.convolve_intensity(own, otf, half_view(own, psi.shape))
+    np.testing.assert_allclose(real_view(half_view(own, psi.shape), psi.shape), want,
+                               rtol=2e-4, atol=1e-5)
 
 
 @pytest.mark.parametrize("name", BACKENDS)
@@ -64,18 +95,48 @@ def test_blurred_projection_matches_the_reference_and_a_delta_psf_changes_nothin
     psi, amp, mask = fields
     icalc = (np.abs(psi) ** 2).astype(np.float32)
     a, b = psi.copy(), psi.copy()
-    sums_a = be.project_modulus(a, amp, mask, 0.5, metrics=True, icalc=icalc)
+    sums_a = be.project_modulus(a, amp, mask, 0.5, metrics=True, icalc=_half(be, icalc))
     sums_b = ref.project_modulus(b, amp, mask, 0.5, metrics=True)
     np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(sums_a, sums_b, rtol=1e-5)
-    np.testing.assert_allclose(be.metric_sums(psi, amp, mask, icalc),
+    np.testing.assert_allclose(be.metric_sums(psi, amp, mask, _half(be, icalc)),
                                ref.metric_sums(psi, amp, mask), rtol=1e-5)
     blurred = (icalc * 2).astype(np.float32)
     c, d = psi.copy(), psi.copy()
-    be.project_modulus(c, amp, mask, 1.0, icalc=blurred)
-    ref.project_modulus(d, amp, mask, 1.0, icalc=blurred)
+    be.project_modulus(c, amp, mask, 1.0, icalc=_half(be, blurred))
+    ref.project_modulus(d, amp, mask, 1.0, icalc=_half(ref, blurred))
     np.testing.assert_allclose(c, d, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(np.abs(c[mask == 0]), amp[mask == 0] / np.sqrt(2), rtol=1e-5)
+
+
+@pytest.mark.parametrize("name", BACKENDS)
+def test_er_with_a_psf_in_the_objects_memory_is_er_with_a_buffer_of_its_own(name):
+    """ER does not read the object after its FFT, so the blurred intensity borrows the
+    object's memory; the iterations are those of a run with a work buffer of its own."""
+    from phaser.engine.operators import ER
+    from phaser.engine.state import State
+
+    sim = phaser.simulate(24, oversampling=3.0, photons=1e6, max_phase=1.0, psf_sigma=1.0,
+                          rng=6)
+    be = get_backend(name)
+    iobs = to_engine(sim.iobs)
+    runs = []
+    for object_free in (True, False):
+        st = State(be, iobs, np.zeros(iobs.shape, np.uint8), to_engine(sim.obj),
+                   to_engine((np.abs(sim.obj) > 0).astype(np.uint8)), metrics_every=1)
+        st.set_psf(psf_model(iobs.shape, fwhm=1.0, half_widths=(7, 7, 7)), every=2,
+                   window=(7.0, 3.0))
+        for _ in range(5):
+            st.fourier_projection(object_free=object_free)
+            a, b = ER().coefficients()
+            be.update_object(st.obj, st.psi, st.support, a, b)
+            st.end_iteration()
+        runs.append((st.obj.copy(), st.full_psf(), st.history["llk"]))
+    start = full_psf(psf_model(iobs.shape, fwhm=1.0, half_widths=(7, 7, 7)), iobs.shape)
+    assert len(runs[0][2]) == 5 and not np.allclose(runs[0][1], start, atol=1e-4)
+    np.testing.assert_allclose(runs[0][0], runs[1][0], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(runs[0][1], runs[1][1], rtol=1e-5, atol=1e-9)
+    np.testing.assert_allclose(runs[0][2], runs[1][2], rtol=1e-6)
 
 
 @pytest.fixture(scope="module")
@@ -97,6 +158,7 @@ def test_a_psf_of_zero_width_changes_nothing(name):
     assert np.abs(delta.obj - plain.obj).max() <= 3e-4 * np.abs(plain.obj).max()
     assert delta.chi2 == pytest.approx(plain.chi2, rel=1e-3)
     assert delta.psf.max() == 1 and delta.psf.sum() == 1
+    assert compact_psf(to_engine(delta.psf)).shape == (1, 1, 1)
 
 
 def test_richardson_lucy_finds_the_blur_of_a_known_object():
@@ -114,36 +176,37 @@ def test_richardson_lucy_finds_the_blur_of_a_known_object():
     st.set_psf(psf_model(iobs.shape, "gaussian", fwhm=0.8))
     be.fft(st.obj, st.psi)
 
-    start = psf_sigma(st.psf, centred=False)
+    start = psf_sigma(st.full_psf(), centred=False)
     for _ in range(300):  # Richardson-Lucy converges slowly
-        st._blurred(refine=True)
+        st._blurred(st._psf_scratch(), refine=True)
     assert max(start) < 0.5
-    assert psf_sigma(to_file(st.psf)) == pytest.approx((1.0, 1.0, 1.0), abs=0.1)
-    assert st.psf.sum() == pytest.approx(1, rel=1e-5) and st.psf.min() >= 0
+    psf = st.full_psf()
+    assert psf_sigma(to_file(psf)) == pytest.approx((1.0, 1.0, 1.0), abs=0.1)
+    assert psf.sum() == pytest.approx(1, rel=1e-5) and psf.min() >= 0
 
 
 @pytest.mark.parametrize("name", BACKENDS)
 @pytest.mark.parametrize("window", [None, (5.0, 3.0)])
 def test_a_psf_update_matches_the_reference(name, window, fields):
-    """The update (real FFTs, the ratio, the windowed Richardson-Lucy product computed
-    voxel by voxel) gives the numpy reference's PSF and transfer function."""
+    """The update (real FFTs, the ratio, the windowed Richardson-Lucy product on the PSF's
+    core) gives the numpy reference's PSF and transfer function, and stays in its window."""
+    from phaser.engine.state import State
+
     psi, amp, mask = fields
-    psf0 = psf_model(psi.shape, "pseudo-voigt", fwhm=1.5)
+    halves = None if window is None else (5, 5, 5)
+    core = psf_model(psi.shape, "pseudo-voigt", fwhm=1.5, half_widths=halves)
     out = {}
     for key in ("numpy", name):
-        be = get_backend(key)
-        psf = be.empty_real(psi.shape)
-        psf[...] = psf0
-        otf = be.transfer_function(psf)
-        icalc = be.empty_real(psi.shape)
-        be.convolve_intensity(psi, otf, icalc, be.empty_half(psi.shape))
-        be.update_psf(psi, amp, mask, icalc, psf, otf,
-                      be.empty_half(psi.shape), window)
-        out[key] = psf.copy(), otf.copy()
+        st = State(get_backend(key), amp ** 2, mask, np.zeros(psi.shape, np.complex64),
+                   np.ones(psi.shape, np.uint8))
+        st.set_psf(core, window=window)
+        st.psi[...] = psi
+        st._blurred(st._psf_scratch(), refine=True)
+        out[key] = st.full_psf(), st.otf.copy()
     np.testing.assert_allclose(out[name][0], out["numpy"][0], rtol=1e-4, atol=1e-7)
     np.testing.assert_allclose(out[name][1], out["numpy"][1], rtol=1e-4, atol=1e-6)
     assert out[name][0].sum() == pytest.approx(1, rel=1e-5)
-    assert not np.allclose(out[name][0], psf0, atol=1e-4)  # the step did change it
+    assert not np.allclose(out[name][0], full_psf(core, psi.shape), atol=1e-4)  # it changed
     if window is not None:
         assert np.all(out[name][0][psf_window(psi.shape, *window) == 0] == 0)
 
@@ -213,12 +276,11 @@ def test_a_psf_update_with_nothing_usable_keeps_the_psf():
     shape = (16, 16, 16)
     st = State(get_backend("numpy"), np.ones(shape, np.float32), np.zeros(shape, np.uint8),
                np.zeros(shape, np.complex64), np.ones(shape, np.uint8))
-    st.set_psf(psf_model(shape, "gaussian", fwhm=2.0), window=(7.0, 3.0))
-    before = st.psf.copy()
+    st.set_psf(psf_model(shape, "gaussian", fwhm=2.0, half_widths=(7, 7, 7)), window=(7.0, 3.0))
+    before = st.full_psf()
     st.psi[...] = 0  # no calculated intensity: the update has nothing to go on
-    st.backend.update_psf(st.psi, st.amp, st.mask, st.icalc, st.psf, st.otf, st._psf_work,
-                          st.psf_window)
-    np.testing.assert_array_equal(st.psf, before)
+    st._blurred(st._psf_scratch(), refine=True)
+    np.testing.assert_array_equal(st.full_psf(), before)
     assert np.all(np.isfinite(st.otf))
 
 

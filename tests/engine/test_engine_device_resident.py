@@ -32,11 +32,11 @@ def test_a_whole_schedule_runs_without_host_transfers(strict):
                                                     seed=2),
                                callbacks=[lambda st: marks.append(len(be.transfers))]
                                ).run(sim.iobs, sim.mask)
-    # Between the first and the last iteration, the one transfer is the PSF operator's
-    # starting PSF (made once, on the host); metrics, shrink-wrap, detwinning and the ML
-    # line search move no array.
+    # Between the first and the last iteration, the only transfers are the PSF operator's
+    # starting PSF and its window (made once, on the host, on the PSF's core); metrics,
+    # shrink-wrap, detwinning, the PSF's updates and the ML line search move no array.
     assert len(marks) == 6 + 4 + 5 + 60
-    assert be.transfers[marks[0]:marks[-1]] == [("asarray", "set_psf")]
+    assert be.transfers[marks[0]:marks[-1]] == [("asarray", "set_psf")] * 2
     reference = Reconstructor(ReconstructionConfig(backend="numpy", algorithm=algorithm,
                                                    seed=2)).run(sim.iobs, sim.mask)
     assert strict_run.backend == "strict"

@@ -60,7 +60,7 @@ def test_a_finished_run_leaves_no_array_behind():
     sim = phaser.simulate(32, oversampling=3, photons=1e6, rng=2)
     rec = Reconstructor(ReconstructionConfig(seed=0, iters=30), command="")
     rec.run(sim.iobs, sim.mask)
-    arrays = [weakref.ref(a) for a in (rec.state.amp, rec.state.obj, rec.state.psf)]
+    arrays = [weakref.ref(a) for a in (rec.state.amp, rec.state.obj, rec.state.psf_core)]
     del rec
     gc.collect()
     assert all(ref() is None for ref in arrays)

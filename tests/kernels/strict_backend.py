@@ -92,9 +92,6 @@ class StrictBackend(NumpyBackend):
     def empty_complex(self, shape):
         return DeviceArray(super().empty_complex(shape))
 
-    def empty_real(self, shape):
-        return DeviceArray(super().empty_real(shape))
-
     def empty_half(self, shape):
         return DeviceArray(super().empty_half(shape))
 

@@ -61,8 +61,9 @@ def psf_model(shape, model="pseudo-voigt", fwhm=1.0, eta=0.05, half_widths=None)
     half_widths : tuple of int, optional
         Make it only on the core of these half widths (pixels from the origin along each
         axis, :func:`~phaser.kernels.numpy_backend.core_index`), zero beyond: the engine
-        keeps a PSF that way, a few thousand values instead of the whole grid.  Default:
-        the whole grid.
+        keeps a PSF that way, a few thousand values instead of the whole grid.  Each
+        component is normalised on the core, so that `eta` is the Lorentzian fraction of
+        the PSF as it is applied.  Default: the whole grid.
 
     Returns
     -------

@@ -195,7 +195,7 @@ def test_partial_coherence(be, ref, data, window):
     assert not np.allclose(results["got", "psf"], core, atol=1e-5)  # the step changed it
     # The blurred intensity is the periodic convolution (from the reference's transforms).
     blurred = np.fft.irfftn(np.fft.rfftn(np.abs(data["psi"].astype(np.complex128)) ** 2)
-                            * np.fft.rfftn(full), s=SHAPE)
+                            * np.fft.rfftn(full), s=SHAPE, axes=range(len(SHAPE)))
     np.testing.assert_allclose(results["got", "icalc"], np.maximum(blurred, 0), rtol=1e-4,
                                atol=1e-4)
 

@@ -443,15 +443,17 @@ def postprocess(
     q = _q_direction(q_axis)
     full, full_inside = _validated(obj, support)
     # Everything but the amplitude lives on the support: work in its bounding box (a
-    # crystal fills a few per cent of an oversampled array), in double precision there.
+    # crystal fills a few per cent of an oversampled array, but a loose support can span
+    # most of it), in single precision; sums and fits accumulate in double precision.
     box = _support_box(full_inside)
-    obj, inside = full[box].astype(np.complex128), full_inside[box]
+    obj, inside = full[box].astype(np.complex64), full_inside[box]
     offset = np.array([b.start for b in box], dtype=np.float64)
 
     amplitude = np.abs(obj)
     weights = np.where(inside, amplitude, 0.0)
     com = centre_of_mass(weights)
-    grids = np.meshgrid(*(np.arange(n) - c for n, c in zip(obj.shape, com)),
+    grids = np.meshgrid(*(np.arange(n, dtype=np.float32) - np.float32(c)
+                          for n, c in zip(obj.shape, com)),
                         indexing="ij", sparse=True)
 
     ramp = np.zeros(3)

@@ -100,14 +100,17 @@ class Reconstructor:
         mask = np.zeros(shape, np.uint8) if mask is None else check_mask(mask, shape, "mask")
         iobs = check_intensity(iobs, "intensity", mask)
         backend = get_backend(cfg.backend, cfg.threads)
+        # Planned first: FFTW measures on scratch arrays, best made before the start's.
+        backend.plan(shape)
         rng = as_generator(cfg.seed if self.start_seed is None else self.start_seed)
         if free is None:
             free = free_pixels(mask, cfg.free_fraction, free_pixel_rng(cfg.seed))
-        # The initializer sees free pixels as masked: nothing may fit them.
-        unseen = (mask != 0) | (np.asarray(free) != 0)
         if obj is None:
+            # The initializer sees free pixels as masked: nothing may fit them.
+            unseen = ((mask != 0) | (np.asarray(free) != 0)).view(np.uint8)
             obj, init_support = get_initializer(cfg.init, **cfg.init_options)(
-                iobs, unseen.astype(np.uint8), rng=rng)
+                iobs, unseen, rng=rng)
+            del unseen
         else:
             obj = np.asarray(obj)
             if obj.shape != shape:
@@ -252,7 +255,8 @@ def free_pixel_rng(seed):
 def _data_scale(obj, iobs, mask):
     """Factor that gives the object the data's total intensity (Parseval)."""
     norm = float(np.sum(np.abs(obj) ** 2, dtype=np.float64)) * obj.size
-    total = float(iobs[mask == 0].sum(dtype=np.float64)) * obj.size / max(int((mask == 0).sum()), 1)
+    seen = mask == 0
+    total = float(np.sum(iobs, where=seen, dtype=np.float64)) * obj.size / max(int(seen.sum()), 1)
     return np.float32(np.sqrt(total / norm)) if norm > 0 else np.float32(1)
 
 

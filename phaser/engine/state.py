@@ -61,7 +61,7 @@ class State:
         shape = iobs.shape
         free = np.zeros(shape, bool) if free is None else (free != 0) & (mask == 0)
         used = (mask == 0) & ~free
-        self.iobs_sum = float(iobs[used].sum(dtype=np.float64))
+        self.iobs_sum = float(np.sum(iobs, where=used, dtype=np.float64))  # no copy
         self.n_data = int(np.count_nonzero(used))
         self.n_free = int(np.count_nonzero(free))
         self.amp = be.asarray(np.sqrt(iobs), np.float32)
@@ -71,7 +71,7 @@ class State:
         self.free_mask = be.asarray((~free).astype(np.uint8), np.uint8) if self.n_free else None
         self.support = be.asarray(support, np.uint8)
         self.obj = be.empty_complex(shape)
-        self.obj[...] = be.asarray(obj, np.complex64)
+        be.put(self.obj, obj)  # no second copy of the object next to the caller's
         self.psi = be.empty_complex(shape)
         # The inverse FFT is unnormalised; the projection applies its 1/N.
         self.scale = 1.0 / float(np.prod(shape))

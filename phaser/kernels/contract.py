@@ -10,7 +10,8 @@ Conventions of every method:
 
 - arrays are in engine layout (origin at index 0), C-contiguous, in the backend's memory:
   complex64 objects and Fourier buffers, float32 amplitudes and intensities, uint8 masks and
-  supports (nonzero = set); only :meth:`Backend.asarray` takes host arrays in and
+  supports (nonzero = set); only :meth:`Backend.asarray` and
+  :meth:`Backend.put` take host arrays in and
   :meth:`Backend.to_host` gives them out;
 - a *mask* marks the pixels left out of the projection and of the sums (masked and free
   pixels alike);
@@ -44,6 +45,10 @@ class Backend(Protocol):
     # -- memory ---------------------------------------------------------------------------
     def asarray(self, a, dtype=None):
         """A copy of host array `a` in backend memory, C-contiguous, as `dtype`."""
+
+    def put(self, dst, a):
+        """Copy host array `a` into backend array `dst` (same shape, cast to its dtype)
+        without a second backend copy of it."""
 
     def to_host(self, a):
         """Backend array `a` as a numpy array (a copy where it lives elsewhere)."""

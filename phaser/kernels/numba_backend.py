@@ -22,7 +22,7 @@ __all__ = ["FROM_REFERENCE", "NumbaBackend"]
 
 FROM_REFERENCE = (
     # memory and transforms: numpy arrays and the same planned pyFFTW / scipy.fft plans
-    "asarray", "to_host", "copy", "empty_complex", "empty_half", "half_view", "fft", "ifft",
+    "asarray", "put", "to_host", "copy", "empty_complex", "empty_half", "half_view", "fft", "ifft",
     "rfft", "irfft", "release",
     # sequences of transforms and of this backend's own kernels
     "convolve_intensity", "psf_correlation",

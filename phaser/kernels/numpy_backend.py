@@ -55,6 +55,11 @@ class NumpyBackend:
         """Copy `a` into backend memory as a C-contiguous array of `dtype`."""
         return np.array(a, dtype=dtype, order="C", copy=True)
 
+    def put(self, dst, a):
+        """Copy host array `a` into backend array `dst` (same shape; cast to its dtype), with
+        no intermediate copy of `a` in backend memory."""
+        dst[...] = a
+
     def to_host(self, a):
         """Return `a` as a numpy array."""
         return np.asarray(a)

@@ -85,6 +85,12 @@ class StrictBackend(NumpyBackend):
         self.transfers.append(("asarray", sys._getframe(1).f_code.co_name))
         return DeviceArray(np.array(a, dtype=dtype, order="C", copy=True))
 
+    def put(self, dst, a):
+        if isinstance(a, DeviceArray):
+            raise HostTransfer("put takes host arrays; copy device arrays with copy()")
+        self.transfers.append(("put", sys._getframe(1).f_code.co_name))
+        dst._a[...] = a
+
     def to_host(self, a):
         self.transfers.append(("to_host", sys._getframe(1).f_code.co_name))
         return np.array(a._a, copy=True)

@@ -192,7 +192,7 @@ def _modulus(obj, out):
         out[i] = math.sqrt(p.real * p.real + p.imag * p.imag)
 
 
-# -- partial coherence (see NumpyBackend.update_psf) ------------------------------------
+# -- partial coherence (see NumpyBackend.convolve_intensity) -------------------------------
 
 @numba.njit(**_JIT)
 def _intensity(psi, out, n, p):

@@ -79,6 +79,10 @@ def test_memory(be, data):
         assert a.shape == shape and a.dtype == dtype
     view = be.half_view(be.empty_complex(SHAPE), SHAPE)
     assert view.shape == (12, 10, 8) and view.dtype == np.complex64
+    # put copies a host array into a backend array, cast to its dtype.
+    dst = be.empty_complex(SHAPE)
+    be.put(dst, data["obj"].astype(np.complex128))
+    np.testing.assert_array_equal(be.to_host(dst), data["obj"])
 
 
 def test_transforms(be, data):

@@ -36,25 +36,53 @@ MASK_DTYPE = np.dtype(np.uint8)
 """Detector mask: nonzero = bad pixel."""
 
 
-def to_engine(a):
+def to_engine(a, out=None):
     """Move an array from file layout (origin at the centre) to engine layout (origin at the corner).
 
     Parameters
     ----------
     a : numpy.ndarray
         Array with q = 0 (or r = 0) at index ``n // 2`` along each axis.
+    out : numpy.ndarray, optional
+        Array of the same shape (not `a` itself) to write the result into, cast to its
+        dtype: no intermediate copy is made.
 
     Returns
     -------
     numpy.ndarray
-        A new C-contiguous array with the origin at index 0.
+        `out`, or a new C-contiguous array, with the origin at index 0.
     """
-    return np.ascontiguousarray(np.fft.ifftshift(a))
+    if out is None:
+        return np.ascontiguousarray(np.fft.ifftshift(a))
+    return _roll_into(a, out, [-(n // 2) for n in np.shape(a)])
 
 
-def to_file(a):
+def to_file(a, out=None):
     """Move an array from engine layout (origin at the corner) to file layout (origin at the centre).
 
-    Inverse of :func:`to_engine`.
+    Inverse of :func:`to_engine`, with the same parameters.
     """
-    return np.ascontiguousarray(np.fft.fftshift(a))
+    if out is None:
+        return np.ascontiguousarray(np.fft.fftshift(a))
+    return _roll_into(a, out, [n // 2 for n in np.shape(a)])
+
+
+def _roll_into(a, out, shifts):
+    """``out[...] = numpy.roll(a, shifts, axis=all)``, block by block (2 per axis)."""
+    import itertools
+
+    a = np.asarray(a)
+    if out.shape != a.shape:
+        raise ValueError(f"output of shape {out.shape} for an array of shape {a.shape}")
+    if np.shares_memory(a, out):
+        raise ValueError("a layout change cannot be written over its own input")
+    pieces = []
+    for n, shift in zip(a.shape, shifts):
+        k = shift % n
+        # Source block -> destination block: a[:n-k] lands at k, a[n-k:] at 0.
+        pieces.append([(slice(0, n - k), slice(k, n)), (slice(n - k, n), slice(0, k))])
+    for blocks in itertools.product(*pieces):
+        src = tuple(b[0] for b in blocks)
+        dst = tuple(b[1] for b in blocks)
+        np.copyto(out[dst], a[src], casting="same_kind")
+    return out

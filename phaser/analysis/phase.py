@@ -474,14 +474,16 @@ def postprocess(
         origin = None
 
     units = {"amplitude": UNITS["amplitude"], "phase": UNITS["phase"]}
-    maps = {"amplitude": amplitude, "phase": phase}
+    maps = {"phase": phase}
     if d is not None:
         maps["displacement"] = -phase * d / (2 * np.pi)
         maps["strain"] = strain_along(maps["displacement"], q, sizes)
         units["displacement"] = UNITS["displacement"]
         units["strain"] = UNITS["strain"] if sizes is not None else STRAIN_PER_VOXEL
-    maps = {name: _embed(values, box, full.shape) for name, values in maps.items()}
-    maps["amplitude"] = np.abs(full).astype(INTENSITY_DTYPE)
+    # The amplitude is the whole grid's; the other maps are NaN outside the box.
+    del amplitude, weights, obj  # the box's: freed before the whole grid's maps are made
+    maps = {"amplitude": np.abs(full).astype(INTENSITY_DTYPE, copy=False),
+            **{name: _embed(values, box, full.shape) for name, values in maps.items()}}
 
     parameters = {
         "method": "phase ramp removal, 3-D unwrapping (scikit-image), origin at the centre of mass",

@@ -119,15 +119,18 @@ class Reconstructor:
         if support is not None:
             init_support = check_support(support, iobs.shape, "support")
             obj = obj * (init_support != 0)
-        obj = to_engine(np.asarray(obj, OBJECT_DTYPE))
-        init_support = to_engine(np.asarray(init_support != 0, SUPPORT_DTYPE))
-        iobs_e, mask_e = to_engine(iobs), to_engine(mask)
-        free_e = to_engine(np.asarray(free != 0, np.uint8))
+        obj = np.asarray(obj, OBJECT_DTYPE)
+        free = np.asarray(free) != 0
         # Free pixels must not steer the run, not even through the starting scale.
-        obj *= _data_scale(obj, iobs_e, mask_e | free_e)
-        self.state = State(backend, iobs_e, mask_e, obj, init_support,
+        scale = _data_scale(obj, iobs, (mask != 0) | free)
+        # The engine-layout copies are the state's to keep or drop; the object goes
+        # straight from the start into the state's own array, once the rest is built.
+        self.state = State(backend, to_engine(iobs), to_engine(mask), None,
+                           to_engine(np.asarray(init_support != 0, SUPPORT_DTYPE)),
                            metrics_every=cfg.metrics_every, callbacks=self.callbacks,
-                           free=free_e)
+                           free=to_engine(free.view(np.uint8)))
+        backend.put(self.state.obj, obj, from_file=True, scale=scale)
+        del obj
         if psf is not None:
             psf = np.asarray(psf, np.float32)
             if psf.shape != shape:
@@ -253,7 +256,7 @@ def free_pixel_rng(seed):
 
 
 def _data_scale(obj, iobs, mask):
-    """Factor that gives the object the data's total intensity (Parseval)."""
+    """Factor that gives the object the data's total intensity (Parseval); any one layout."""
     norm = float(np.sum(np.abs(obj) ** 2, dtype=np.float64)) * obj.size
     seen = mask == 0
     total = float(np.sum(iobs, where=seen, dtype=np.float64)) * obj.size / max(int(seen.sum()), 1)

@@ -26,8 +26,10 @@ class State:
         Uint8 free pixels (see :mod:`phaser.engine.free`), engine layout: left free in the
         projection like masked ones, excluded from chi² and LLK, and the only pixels of
         the free LLK.
-    obj : numpy.ndarray
-        Starting object, complex64, engine layout.
+    obj : numpy.ndarray or None
+        Starting object, complex64, engine layout; None leaves :attr:`obj` uninitialised,
+        for the caller to fill (:meth:`~phaser.kernels.contract.Backend.put`) once the
+        rest is built.
     support : numpy.ndarray
         Starting support, uint8, engine layout.
     metrics_every : int
@@ -64,14 +66,15 @@ class State:
         self.iobs_sum = float(np.sum(iobs, where=used, dtype=np.float64))  # no copy
         self.n_data = int(np.count_nonzero(used))
         self.n_free = int(np.count_nonzero(free))
-        self.amp = be.asarray(np.sqrt(iobs), np.float32)
+        self.amp = be.amplitudes(iobs)
         # The projection leaves masked and free pixels alike; the metric sums of the
         # kernels run over the pixels this mask leaves, so one more mask selects the free.
         self.mask = be.asarray((~used).astype(np.uint8), np.uint8)
         self.free_mask = be.asarray((~free).astype(np.uint8), np.uint8) if self.n_free else None
         self.support = be.asarray(support, np.uint8)
         self.obj = be.empty_complex(shape)
-        be.put(self.obj, obj)  # no second copy of the object next to the caller's
+        if obj is not None:
+            be.put(self.obj, obj)  # no second copy of the object next to the caller's
         self.psi = be.empty_complex(shape)
         # The inverse FFT is unnormalised; the projection applies its 1/N.
         self.scale = 1.0 / float(np.prod(shape))

@@ -10,9 +10,9 @@ Conventions of every method:
 
 - arrays are in engine layout (origin at index 0), C-contiguous, in the backend's memory:
   complex64 objects and Fourier buffers, float32 amplitudes and intensities, uint8 masks and
-  supports (nonzero = set); only :meth:`Backend.asarray` and
-  :meth:`Backend.put` take host arrays in and
-  :meth:`Backend.to_host` gives them out;
+  supports (nonzero = set); only :meth:`Backend.asarray`, :meth:`Backend.put` and
+  :meth:`Backend.amplitudes` take host arrays in and :meth:`Backend.to_host` gives them
+  out;
 - a *mask* marks the pixels left out of the projection and of the sums (masked and free
   pixels alike);
 - ``N`` is the number of voxels; the forward FFT is numpy's (unnormalised), the inverse
@@ -46,9 +46,15 @@ class Backend(Protocol):
     def asarray(self, a, dtype=None):
         """A copy of host array `a` in backend memory, C-contiguous, as `dtype`."""
 
-    def put(self, dst, a):
+    def put(self, dst, a, from_file=False, scale=None):
         """Copy host array `a` into backend array `dst` (same shape, cast to its dtype)
-        without a second backend copy of it."""
+        without a second backend copy of it; with `from_file`, `a` is in file layout and
+        lands in engine layout (:func:`phaser.conventions.to_engine`); with `scale`, `dst`
+        is then multiplied by it."""
+
+    def amplitudes(self, iobs):
+        """``sqrt(iobs)`` of host intensities `iobs` as a new float32 backend array, with no
+        second full-size array beside it."""
 
     def to_host(self, a):
         """Backend array `a` as a numpy array (a copy where it lives elsewhere)."""

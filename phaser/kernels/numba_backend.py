@@ -22,8 +22,8 @@ __all__ = ["FROM_REFERENCE", "NumbaBackend"]
 
 FROM_REFERENCE = (
     # memory and transforms: numpy arrays and the same planned pyFFTW / scipy.fft plans
-    "asarray", "put", "to_host", "copy", "empty_complex", "empty_half", "half_view", "fft", "ifft",
-    "rfft", "irfft", "release",
+    "asarray", "amplitudes", "put", "to_host", "copy", "empty_complex", "empty_half",
+    "half_view", "fft", "ifft", "rfft", "irfft", "release",
     # sequences of transforms and of this backend's own kernels
     "convolve_intensity", "psf_correlation",
     # on a PSF's core: a few thousand voxels, once every few iterations

@@ -6,6 +6,7 @@ Arrays live in host memory in engine layout (origin at the corner), float32/comp
 import numpy as np
 import scipy.ndimage
 
+from phaser.conventions import to_engine
 from phaser.errors import ConfigError
 from phaser.kernels.fft import (default_threads, get_plan, get_real_plan, half_view, real_view,
                                release_plans)
@@ -55,10 +56,24 @@ class NumpyBackend:
         """Copy `a` into backend memory as a C-contiguous array of `dtype`."""
         return np.array(a, dtype=dtype, order="C", copy=True)
 
-    def put(self, dst, a):
+    def put(self, dst, a, from_file=False, scale=None):
         """Copy host array `a` into backend array `dst` (same shape; cast to its dtype), with
-        no intermediate copy of `a` in backend memory."""
-        dst[...] = a
+        no intermediate copy of `a` in backend memory; with `from_file`, `a` is in file
+        layout and lands in engine layout (:func:`~phaser.conventions.to_engine`); with
+        `scale`, `dst` is then multiplied by it."""
+        if from_file:
+            to_engine(a, out=dst)
+        else:
+            dst[...] = a
+        if scale is not None:
+            dst *= scale
+
+    def amplitudes(self, iobs):
+        """``sqrt(iobs)`` of host intensities `iobs` as a new float32 array, computed in
+        place on its own copy (no second full-size temporary)."""
+        amp = np.array(iobs, dtype=np.float32, order="C", copy=True)
+        np.sqrt(amp, out=amp)
+        return amp
 
     def to_host(self, a):
         """Return `a` as a numpy array."""

@@ -85,11 +85,17 @@ class StrictBackend(NumpyBackend):
         self.transfers.append(("asarray", sys._getframe(1).f_code.co_name))
         return DeviceArray(np.array(a, dtype=dtype, order="C", copy=True))
 
-    def put(self, dst, a):
+    def amplitudes(self, iobs):
+        if isinstance(iobs, DeviceArray):
+            raise HostTransfer("amplitudes takes host arrays")
+        self.transfers.append(("amplitudes", sys._getframe(1).f_code.co_name))
+        return DeviceArray(_REFERENCE.amplitudes(iobs))
+
+    def put(self, dst, a, from_file=False, scale=None):
         if isinstance(a, DeviceArray):
             raise HostTransfer("put takes host arrays; copy device arrays with copy()")
         self.transfers.append(("put", sys._getframe(1).f_code.co_name))
-        dst._a[...] = a
+        _REFERENCE.put(dst._a, a, from_file, scale)
 
     def to_host(self, a):
         self.transfers.append(("to_host", sys._getframe(1).f_code.co_name))

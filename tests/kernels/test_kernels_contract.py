@@ -4,6 +4,7 @@ does what the numpy reference does, method by method, on the same inputs."""
 import numpy as np
 import pytest
 
+from phaser.conventions import to_file
 from phaser.kernels import available_backends
 from phaser.kernels.contract import CONTRACT, Backend
 
@@ -73,6 +74,11 @@ def test_every_backend_implements_the_whole_contract(be):
 def test_memory(be, data):
     back = be.to_host(be.asarray(data["obj"], np.complex64))
     np.testing.assert_array_equal(back, data["obj"])
+    iobs = data["amp"].astype(np.float64) ** 2
+    amp = be.to_host(be.amplitudes(iobs))
+    assert amp.dtype == np.float32
+    np.testing.assert_allclose(amp, data["amp"], rtol=1e-6)
+    assert iobs[0, 0, 0] == data["amp"][0, 0, 0].astype(np.float64) ** 2  # input untouched
     for method, shape, dtype in (("empty_complex", SHAPE, np.complex64),
                                  ("empty_half", (12, 10, 8), np.complex64)):
         a = getattr(be, method)(SHAPE)
@@ -83,6 +89,9 @@ def test_memory(be, data):
     dst = be.empty_complex(SHAPE)
     be.put(dst, data["obj"].astype(np.complex128))
     np.testing.assert_array_equal(be.to_host(dst), data["obj"])
+    # ... or from file layout into engine layout, scaled, as the set-up starts the object.
+    be.put(dst, to_file(data["obj"]), from_file=True, scale=np.float32(2))
+    np.testing.assert_array_equal(be.to_host(dst), 2 * data["obj"])
 
 
 def test_transforms(be, data):

@@ -44,8 +44,8 @@ def to_engine(a, out=None):
     a : numpy.ndarray
         Array with q = 0 (or r = 0) at index ``n // 2`` along each axis.
     out : numpy.ndarray, optional
-        Array of the same shape (not `a` itself) to write the result into, cast to its
-        dtype: no intermediate copy is made.
+        Array of the same shape to write the result into, cast to its dtype, with no
+        full-size intermediate copy; `a` itself (2-D or 3-D) for a change in place.
 
     Returns
     -------
@@ -74,8 +74,10 @@ def _roll_into(a, out, shifts):
     a = np.asarray(a)
     if out.shape != a.shape:
         raise ValueError(f"output of shape {out.shape} for an array of shape {a.shape}")
+    if out is a:
+        return _roll_in_place(a, shifts)
     if np.shares_memory(a, out):
-        raise ValueError("a layout change cannot be written over its own input")
+        raise ValueError("a layout change cannot be written over part of its own input")
     pieces = []
     for n, shift in zip(a.shape, shifts):
         k = shift % n
@@ -86,3 +88,18 @@ def _roll_into(a, out, shifts):
         dst = tuple(b[1] for b in blocks)
         np.copyto(out[dst], a[src], casting="same_kind")
     return out
+
+
+def _roll_in_place(a, shifts):
+    """``a[...] = numpy.roll(a, shifts, axis=all)`` one axis at a time, each through
+    2-D slices, so that the only temporaries are a slice and its roll."""
+    for axis, shift in enumerate(shifts):
+        if shift % a.shape[axis] == 0:
+            continue
+        # Slices that hold `axis` and one other: along axis 0 walk axis 1, else axis 0.
+        walk = 1 if axis == 0 else 0
+        for j in range(a.shape[walk]):
+            index = (slice(None),) * walk + (j,)
+            plane = a[index]
+            plane[...] = np.roll(plane, shift, axis=axis if axis < walk else axis - 1)
+    return a

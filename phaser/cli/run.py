@@ -165,9 +165,12 @@ def _run(input, algo, iters, init, init_options, flags, backend, seed, mask, sup
     callbacks = [count]
     try:
         with _initializer_log(not quiet), stop_at_iteration_end() as stopper:
+            # The data are the run's: its amplitudes may take their memory.
             result = run_configured(cfg, iobs, mask_array, support_array,
                                     callbacks=[*callbacks, stopper.check], command=command,
-                                    on_interrupt="finish" if save_on_interrupt else "raise")
+                                    on_interrupt="finish" if save_on_interrupt else "raise",
+                                    overwrite_data=True)
+        del iobs  # undefined now, and no longer needed before the save
     finally:
         bar.close()
     attach_inputs(result, input, mask, support, geometry_file, geometry)

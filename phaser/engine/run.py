@@ -61,7 +61,8 @@ class Reconstructor:
         self._t0 = self._t_setup = None
         self._t_iter = 0.0
 
-    def setup(self, iobs, mask=None, support=None, free=None, obj=None, psf=None):
+    def setup(self, iobs, mask=None, support=None, free=None, obj=None, psf=None,
+              overwrite_data=False):
         """Validate the data, start the object and move everything onto the backend.
 
         Parameters
@@ -83,6 +84,10 @@ class Reconstructor:
             Point-spread function of partial coherence, file layout (a result's ``psf``),
             modelled from the first iteration and kept fixed (a ``PSF`` operator in the
             algorithm replaces it).
+        overwrite_data : bool, optional
+            The engine may keep its amplitudes in the memory of `iobs` (when it is a
+            writeable, C-contiguous float32 array): 4 bytes a voxel less, and `iobs` is
+            left undefined.  For a caller with no further use for it (``phaser run``).
 
         Returns
         -------
@@ -123,12 +128,17 @@ class Reconstructor:
         free = np.asarray(free) != 0
         # Free pixels must not steer the run, not even through the starting scale.
         scale = _data_scale(obj, iobs, (mask != 0) | free)
-        # The engine-layout copies are the state's to keep or drop; the object goes
-        # straight from the start into the state's own array, once the rest is built.
-        self.state = State(backend, to_engine(iobs), to_engine(mask), None,
+        # The engine-layout copies are the state's to keep or drop (the intensity becomes
+        # its amplitudes: a copy, or with `overwrite_data` the data's own memory,
+        # rearranged in place); the object goes straight from the start into the state's
+        # own array, once the rest is built.
+        own = overwrite_data and iobs.flags.writeable and iobs.flags.c_contiguous
+        iobs = to_engine(iobs, out=iobs if own else None)
+        self.state = State(backend, iobs, to_engine(mask), None,
                            to_engine(np.asarray(init_support != 0, SUPPORT_DTYPE)),
                            metrics_every=cfg.metrics_every, callbacks=self.callbacks,
-                           free=to_engine(free.view(np.uint8)))
+                           free=to_engine(free.view(np.uint8)), overwrite_iobs=True)
+        del iobs
         backend.put(self.state.obj, obj, from_file=True, scale=scale)
         del obj
         if psf is not None:
@@ -152,10 +162,13 @@ class Reconstructor:
         self._ran.append(operator)
         return self.state
 
-    def run(self, iobs, mask=None, support=None, free=None, obj=None, psf=None):
+    def run(self, iobs, mask=None, support=None, free=None, obj=None, psf=None,
+            overwrite_data=False):
         """``setup``, then the configured algorithm, then ``finalize``; with several
         starts configured (:mod:`phaser.engine.starts`), the starts are tried first and
         the best one is run (its trials' seeds and scores in a ``starts`` event).
+        `overwrite_data` is the last setup's (:meth:`setup`): the trials leave `iobs` as
+        it is.
 
         A :class:`~phaser.engine.interrupt.RunInterrupted` raised by a callback between
         iterations propagates, unless the reconstructor was made with
@@ -179,7 +192,7 @@ class Reconstructor:
                 self.start_seed, self.psf_sigma = chosen, sigma
                 self._ran, self._t_iter = [], 0.0
             operator = self.operator()
-            self.setup(iobs, mask, support, free, obj, psf)
+            self.setup(iobs, mask, support, free, obj, psf, overwrite_data=overwrite_data)
             free = mask = None  # the state holds its own copies: bytes a voxel less
             self._t0 = t_run  # the run's time includes its trials
             if n_trial:
@@ -338,13 +351,16 @@ def reconstruct(iobs, mask=None, algorithm=None, init="autocorr", backend="numba
 
 
 def run_configured(config, iobs, mask=None, support=None, *, callbacks=(), command=None,
-                   on_interrupt="raise"):
+                   on_interrupt="raise", overwrite_data=False):
     """Everything a configuration asks for: one run or several, then post-processing.
 
     The library call (:func:`reconstruct`) and ``phaser run`` both go through here.
     `on_interrupt` is the :class:`Reconstructor`'s: ``"finish"`` turns a
     :class:`~phaser.engine.interrupt.RunInterrupted` into a result marked
     ``interrupted`` (with several runs, the runs done so far and the interrupted one).
+    With `overwrite_data`, a single run keeps its amplitudes in the memory of `iobs`
+    (:meth:`Reconstructor.setup`), which is then undefined; several runs each need it
+    whole and leave it as it is.
 
     Returns
     -------
@@ -359,5 +375,6 @@ def run_configured(config, iobs, mask=None, support=None, *, callbacks=(), comma
                           on_interrupt=on_interrupt)
     else:
         result = Reconstructor(config, callbacks, command=command,
-                               on_interrupt=on_interrupt).run(iobs, mask, support)
+                               on_interrupt=on_interrupt).run(iobs, mask, support,
+                                                              overwrite_data=overwrite_data)
     return postprocess_result(result, **config.postprocess_options())

@@ -36,6 +36,9 @@ class State:
         Record chi² and LLK every this many iterations (and once at the end).
     callbacks : sequence of callable, optional
         Called as ``callback(state)`` after every iteration.
+    overwrite_iobs : bool, optional
+        The amplitudes may take the memory of `iobs` (float32, C-contiguous), which is
+        then left undefined (:meth:`~phaser.kernels.contract.Backend.amplitudes`).
 
     Attributes
     ----------
@@ -58,7 +61,7 @@ class State:
     """
 
     def __init__(self, backend, iobs, mask, obj, support, metrics_every=10, callbacks=(),
-                 free=None):
+                 free=None, overwrite_iobs=False):
         be = self.backend = backend
         shape = iobs.shape
         free = np.zeros(shape, bool) if free is None else (free != 0) & (mask == 0)
@@ -66,7 +69,7 @@ class State:
         self.iobs_sum = float(np.sum(iobs, where=used, dtype=np.float64))  # no copy
         self.n_data = int(np.count_nonzero(used))
         self.n_free = int(np.count_nonzero(free))
-        self.amp = be.amplitudes(iobs)
+        self.amp = be.amplitudes(iobs, overwrite=overwrite_iobs)
         # The projection leaves masked and free pixels alike; the metric sums of the
         # kernels run over the pixels this mask leaves, so one more mask selects the free.
         self.mask = be.asarray((~used).astype(np.uint8), np.uint8)

@@ -52,9 +52,10 @@ class Backend(Protocol):
         lands in engine layout (:func:`phaser.conventions.to_engine`); with `scale`, `dst`
         is then multiplied by it."""
 
-    def amplitudes(self, iobs):
-        """``sqrt(iobs)`` of host intensities `iobs` as a new float32 backend array, with no
-        second full-size array beside it."""
+    def amplitudes(self, iobs, overwrite=False):
+        """``sqrt(iobs)`` of host intensities `iobs` as a float32 backend array, with no
+        second full-size array beside it; with `overwrite`, the memory of `iobs` (float32,
+        C-contiguous) may become the result's, which leaves `iobs` undefined."""
 
     def to_host(self, a):
         """Backend array `a` as a numpy array (a copy where it lives elsewhere)."""

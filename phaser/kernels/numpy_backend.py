@@ -68,10 +68,13 @@ class NumpyBackend:
         if scale is not None:
             dst *= scale
 
-    def amplitudes(self, iobs):
-        """``sqrt(iobs)`` of host intensities `iobs` as a new float32 array, computed in
-        place on its own copy (no second full-size temporary)."""
-        amp = np.array(iobs, dtype=np.float32, order="C", copy=True)
+    def amplitudes(self, iobs, overwrite=False):
+        """``sqrt(iobs)`` of host intensities `iobs` as a float32 array, computed in place
+        on its own copy (no second full-size temporary), or with `overwrite` in the memory
+        of `iobs` itself where it is float32 and C-contiguous."""
+        own = overwrite and isinstance(iobs, np.ndarray) and iobs.dtype == np.float32 \
+            and iobs.flags.c_contiguous and iobs.flags.writeable
+        amp = iobs if own else np.array(iobs, dtype=np.float32, order="C", copy=True)
         np.sqrt(amp, out=amp)
         return amp
 

@@ -194,7 +194,7 @@ def test_support_from_a_previous_result(invoke, data, tmp_path):
       "the support collapsed")],
 )
 def test_failures_during_the_run_leave_nothing(invoke, data, tmp_path, monkeypatch, error, code, phrase):
-    def boom(self, *args):
+    def boom(self, *args, **kwargs):
         raise error
 
     monkeypatch.setattr(Reconstructor, "run", boom)

@@ -64,3 +64,21 @@ def test_a_finished_run_leaves_no_array_behind():
     del rec
     gc.collect()
     assert all(ref() is None for ref in arrays)
+
+
+def test_a_run_that_may_overwrite_its_data_keeps_its_amplitudes_there_and_gives_the_same():
+    sim = phaser.simulate(32, oversampling=3, photons=1e6, rng=4)
+    cfg = ReconstructionConfig(seed=2, iters=90, starts=2)
+    kept = Reconstructor(cfg, command="").run(sim.iobs.copy())
+    data = sim.iobs.copy()
+    rec = Reconstructor(cfg, command="")
+    taken = rec.run(data, overwrite_data=True)
+    # The trials read the data as it was; the last setup rearranged it into amplitudes.
+    assert np.shares_memory(rec.state.amp, data)
+    np.testing.assert_allclose(data, to_engine(np.sqrt(sim.iobs)), rtol=1e-6)
+    np.testing.assert_array_equal(taken.obj, kept.obj)
+    assert taken.chi2 == kept.chi2 and taken.events == kept.events
+    # Without it, the caller's array is left as it was.
+    untouched = sim.iobs.copy()
+    Reconstructor(ReconstructionConfig(seed=2, iters=20, starts=1), command="").run(untouched)
+    np.testing.assert_array_equal(untouched, sim.iobs)

@@ -37,7 +37,10 @@ class Reconstructor:
         :func:`phaser.engine.starts.choose_start` for each trial and for the chosen start).
     psf_sigma : float
         Width of the partial-coherence model the run phases under
-        (:func:`phaser.engine.coherence.coherence_model`; 0: none), set in the same way.
+        (:func:`phaser.engine.coherence.coherence_model`; 0: none): the first of the
+        configured models (:func:`~phaser.engine.starts.trial_models`), unless
+        :func:`~phaser.engine.starts.choose_start` sets it for each trial and for the chosen
+        start, or :meth:`run` is given a PSF (0: the PSF is the model).
 
     Examples
     --------
@@ -48,6 +51,8 @@ class Reconstructor:
     """
 
     def __init__(self, config=None, callbacks=(), command=None, on_interrupt="raise"):
+        from phaser.engine.starts import trial_models
+
         self.config = config or ReconstructionConfig()
         self.callbacks = list(callbacks)
         if on_interrupt not in ("raise", "finish"):
@@ -56,7 +61,9 @@ class Reconstructor:
         self.command = command if command is not None else " ".join(sys.argv)
         self.state = None
         self.start_seed = None  # seed of the start, when it is not the configuration's
-        self.psf_sigma = 0.0  # width of the coherence model the run phases under
+        # Width of the coherence model the run phases under: the first configured, unless
+        # the trials of several choose another (a single model is not tried: it is used).
+        self.psf_sigma = trial_models(self.config)[0]
         self._ran = []
         self._t0 = self._t_setup = None
         self._t_iter = 0.0
@@ -191,6 +198,8 @@ class Reconstructor:
                 chosen, sigma, trials = choose_start(self, seed, iobs, mask, support, free, psf)
                 self.start_seed, self.psf_sigma = chosen, sigma
                 self._ran, self._t_iter = [], 0.0
+            elif psf is not None:
+                self.psf_sigma = 0.0  # the given PSF is the model
             operator = self.operator()
             self.setup(iobs, mask, support, free, obj, psf, overwrite_data=overwrite_data)
             free = mask = None  # the state holds its own copies: bytes a voxel less

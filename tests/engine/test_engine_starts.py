@@ -134,6 +134,20 @@ def test_trials_choose_the_coherence_model_of_a_blurred_pattern():
     assert result.psf is not None
 
 
+def test_a_single_model_is_used_without_trials():
+    # One start and one blurred model: nothing to try, but the run phases under the model
+    # (it did not, before: only the trials applied a model).
+    blurred = phaser.simulate(32, oversampling=3, photons=1e7, rng=2, psf_sigma=1.2)
+    config = ReconstructionConfig(algorithm=ALGO, seed=0, starts=1, psf_widths=(1.2,))
+    assert trial_iterations(config) == 0
+    result = Reconstructor(config).run(blurred.iobs, blurred.mask)
+    assert result.algorithm.endswith("PSF(model='gaussian', fwhm=2.8258, every=0)")
+    assert result.psf is not None
+    # A given PSF is the model: no Gaussian of its own in front of it.
+    given = Reconstructor(config).run(blurred.iobs, blurred.mask, psf=result.psf)
+    assert "gaussian" not in given.algorithm
+
+
 def test_one_state_at_a_time(sim, monkeypatch):
     live, most = [], [0]
     original = state_module.State.__init__

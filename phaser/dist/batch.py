@@ -305,7 +305,8 @@ def _reconstruct(path, config, files, command):
 
     start = time.perf_counter()
     iobs, mask, support = _load(path, files)
-    result = run_configured(config, iobs, mask, support, command=command)
+    # The task's own copy of the data: its amplitudes may take their memory.
+    result = run_configured(config, iobs, mask, support, command=command, overwrite_data=True)
     return _finish(result, path, files), _task_info(start)
 
 

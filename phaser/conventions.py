@@ -12,6 +12,8 @@ Mask convention: nonzero means a bad pixel (gap, hot pixel, beamstop); such pixe
 in the modulus projection and count in no metric.
 """
 
+import itertools
+
 import numpy as np
 
 __all__ = [
@@ -69,8 +71,6 @@ def to_file(a, out=None):
 
 def _roll_into(a, out, shifts):
     """``out[...] = numpy.roll(a, shifts, axis=all)``, block by block (2 per axis)."""
-    import itertools
-
     a = np.asarray(a)
     if out.shape != a.shape:
         raise ValueError(f"output of shape {out.shape} for an array of shape {a.shape}")

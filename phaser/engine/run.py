@@ -145,7 +145,7 @@ class Reconstructor:
                            to_engine(np.asarray(init_support != 0, SUPPORT_DTYPE)),
                            metrics_every=cfg.metrics_every, callbacks=self.callbacks,
                            free=to_engine(free.view(np.uint8)), overwrite_iobs=True)
-        del iobs
+        del iobs  # a device backend's amplitudes are a copy: the host one goes first
         backend.put(self.state.obj, obj, from_file=True, scale=scale)
         del obj
         if psf is not None:

@@ -20,7 +20,8 @@ and ``measured``: the S0054 scan, the bundled 64^3 crop and the prepared 64x128x
 (seeds 0-2).  Each candidate is an algorithm string (600 iterations) with every parameter
 spelled out (``er rms 0.1, psf before ER`` is the default schedule), with the random starts
 each run tries and the coherence models each start is tried under (one start, no model,
-unless the candidate's name says more); on simulations it is scored by
+unless the candidate's name says more; ``default, 4 starts`` is the default configuration,
+4 starts under the default models, :data:`phaser.config.DEFAULT_PSF_WIDTHS`); on simulations it is scored by
 :func:`phaser.analysis.recovery_scores` (success) and, where it models partial coherence,
 by the refined PSF's width against the truth; on the measured scan by chi², LLK,
 free LLK, support size and whether the support is one connected piece.  Results go to
@@ -73,23 +74,28 @@ CANDIDATES = {
                               "(SW(threshold=0.25, method='rms') * HIO**20)**25 * "
                               "PSF(fwhm=0.5, every=2)",
 }
-OPTIONS = {name: {"starts": 1} for name in CANDIDATES}
+OPTIONS = {name: {"starts": 1, "psf_widths": (0.0,)} for name in CANDIDATES}
 """Other :class:`~phaser.config.ReconstructionConfig` fields of each candidate: one random
-start per run unless said."""
+start per run, coherent model only, unless said."""
 CANDIDATES["default, 4 starts"] = CANDIDATES["er rms 0.1, psf before ER"]
-OPTIONS["default, 4 starts"] = {"starts": 4}
+OPTIONS["default, 4 starts"] = {}  # the default configuration: 4 starts x default models
+CANDIDATES["4 starts, coherent model only"] = CANDIDATES["er rms 0.1, psf before ER"]
+OPTIONS["4 starts, coherent model only"] = {"starts": 4, "psf_widths": (0.0,)}
 # A lead for strongly blurred patterns: HIO with a Gaussian PSF of sigma 1 pixel held
 # fixed, then ER refining it from there (not a default: it ruins coherent patterns).
 CANDIDATES["hio psf sigma 1 fixed, refined in ER, 4 starts"] = (
     "(SW(threshold=0.1, method='rms') * ER**20)**5 * PSF(model='gaussian', fwhm=2.355, every=2)"
     " * (SW(threshold=0.2, method='max') * HIO**20)**25"
     " * PSF(model='gaussian', fwhm=2.355, every=0)")
-OPTIONS["hio psf sigma 1 fixed, refined in ER, 4 starts"] = {"starts": 4}
+OPTIONS["hio psf sigma 1 fixed, refined in ER, 4 starts"] = {"starts": 4, "psf_widths": (0.0,)}
 # Each start tried under four coherence models (Gaussian PSF of sigma 0, 0.5, 1, 1.5
 # pixels held fixed until the PSF operator refines it); the trials choose start and model.
 CANDIDATES["default, 4 starts x 4 coherence models"] = CANDIDATES["er rms 0.1, psf before ER"]
 OPTIONS["default, 4 starts x 4 coherence models"] = {"starts": 4,
                                                      "psf_widths": (0.0, 0.5, 1.0, 1.5)}
+# Two models only: coherent, and the pattern deconvolved by a Gaussian of sigma 1 pixel.
+CANDIDATES["default, 4 starts x coherence models 0, 1"] = CANDIDATES["er rms 0.1, psf before ER"]
+OPTIONS["default, 4 starts x coherence models 0, 1"] = {"starts": 4, "psf_widths": (0.0, 1.0)}
 GROUPS = {
     "coherent": dict(count=10, photons=1e6),
     "psf0.5": dict(count=10, photons=1e6, psf_sigma=0.5),

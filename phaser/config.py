@@ -14,10 +14,16 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
-__all__ = ["MAX_PSF_WIDTH", "ReconstructionConfig", "load_config", "parse_option"]
+__all__ = ["DEFAULT_PSF_WIDTHS", "MAX_PSF_WIDTH", "ReconstructionConfig", "load_config",
+           "parse_option"]
 
 MAX_PSF_WIDTH = 8.0
 """Widest partial-coherence model a run may try (Gaussian standard deviation, pixels)."""
+
+DEFAULT_PSF_WIDTHS = (0.0, 0.5, 1.0)
+"""Partial-coherence models a run tries by default: coherent, and the pattern deconvolved
+by a Gaussian PSF of 0.5 and 1 pixel (``bench/schedule_defaults.py``; the README has the
+table)."""
 
 
 @dataclass(frozen=True)
@@ -64,10 +70,12 @@ class ReconstructionConfig:
     lowest free LLK is run to the end (:mod:`phaser.engine.starts`).  A prior (``nn``,
     ``nns``, ``previous``) and ``coarse`` have a single start."""
 
-    psf_widths: tuple = (0.0,)
+    psf_widths: tuple = DEFAULT_PSF_WIDTHS
     """Partial-coherence models each start is tried under: the widths (standard deviation,
-    detector pixels) of a Gaussian PSF held fixed until the schedule's ``PSF`` operator
-    refines it; 0 is the coherent model (no blur until that operator).  The start and
+    detector pixels) of a Gaussian PSF by which the pattern is deconvolved and phased until
+    the schedule's ``PSF`` operator refines it
+    (:func:`~phaser.engine.coherence.coherence_model`); 0 is the coherent model (no blur
+    until that operator).  The start and
     model with the lowest trial free LLK run to the end (:mod:`phaser.engine.starts`).
     Widths above 0 are not tried from a prior or a given PSF, nor with an algorithm that
     runs ``ML``."""

@@ -300,6 +300,7 @@ class ShrinkWrap(Operator):
         state.support_size = size
         # Zero outside the new support so HIO/RAAR do not feed back on stale values.
         state.backend.apply_support(state.obj, state.support)
+        state.update_target()  # a deconvolved pattern takes the new support's band
         return state
 
 

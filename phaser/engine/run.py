@@ -5,7 +5,7 @@ import time
 
 import numpy as np
 
-from phaser.config import ReconstructionConfig
+from phaser.config import DEFAULT_PSF_WIDTHS, ReconstructionConfig
 from phaser.conventions import OBJECT_DTYPE, SUPPORT_DTYPE, to_engine, to_file
 from phaser.engine.coherence import compact_psf
 from phaser.engine.free import free_pixels
@@ -287,7 +287,8 @@ def _data_scale(obj, iobs, mask):
 
 def reconstruct(iobs, mask=None, algorithm=None, init="autocorr", backend="numba", seed=None, *,
                 init_options=None, iters=None, support=None, metrics_every=10, threads=None, free_fraction=0.05,
-                runs=1, keep=1, starts=4, psf_widths=(0.0,), callbacks=(), config=None):
+                runs=1, keep=1, starts=4, psf_widths=DEFAULT_PSF_WIDTHS, callbacks=(),
+                config=None):
     """Reconstruct a 3D BCDI pattern.
 
     Parameters
@@ -326,8 +327,9 @@ def reconstruct(iobs, mask=None, algorithm=None, init="autocorr", backend="numba
         which is run to the end (:mod:`phaser.engine.starts`; 1 for a single start).
     psf_widths : sequence of float, optional
         Partial-coherence models each start is tried under: widths (standard deviation,
-        pixels) of a Gaussian PSF held fixed until the schedule's ``PSF`` operator refines
-        it, 0 for none (:func:`phaser.engine.coherence.coherence_model`).
+        pixels) of a Gaussian PSF by which the pattern is deconvolved and phased until the
+        schedule's ``PSF`` operator refines it, 0 for none
+        (:func:`phaser.engine.coherence.coherence_model`).
     callbacks : sequence of callable, optional
         Called as ``callback(state)`` after every iteration.
     config : ReconstructionConfig, optional

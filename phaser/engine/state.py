@@ -2,7 +2,8 @@
 
 import numpy as np
 
-from phaser.engine.coherence import full_psf
+from phaser.engine.coherence import (DECONVOLUTION_FLOOR, DECONVOLUTION_START,
+                                     DECONVOLUTION_UPDATE, full_psf)
 from phaser.kernels.numpy_backend import core_half_widths, radial_window
 from phaser.result import HISTORY_KEYS
 
@@ -58,6 +59,11 @@ class State:
         to 1, zero beyond; :func:`~phaser.engine.coherence.compact_psf`), once
         :meth:`set_psf` has switched it on; the projection and the metrics then use the
         calculated intensity blurred by it (``icalc``).  :meth:`full_psf` gives the whole.
+    target : array or None
+        While a PSF deconvolves the pattern (``PSF(deconvolve=1)``), the amplitudes the
+        projection forces: those of the deconvolved pattern where the data are used, an
+        estimate of the blurred intensity on masked and free pixels
+        (:meth:`~phaser.kernels.contract.Backend.deconvolve_intensity`); else None.
     """
 
     def __init__(self, backend, iobs, mask, obj, support, metrics_every=10, callbacks=(),
@@ -92,6 +98,7 @@ class State:
         self.events = []
         # Partial coherence (phaser.engine.coherence): off until the PSF operator runs.
         self.psf_core = self.otf = self._psf_buf = self._psf_window = None
+        self.target = self._band = None
         self._core_half_widths = None
         self.psf_every = self._psf_since = 0
 
@@ -112,16 +119,18 @@ class State:
             ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}"
                       for k, v in details.items()))
 
-    def set_psf(self, core, every=0, window=None):
+    def set_psf(self, core, every=0, window=None, deconvolve=False):
         """Model partial coherence from now on: a PSF that is `core` on its core and zero
         elsewhere (see :func:`~phaser.engine.coherence.compact_psf`; float32, summing to 1)
         blurs the calculated intensity; it is refined every `every` iterations (0: never)
         and kept within `window`, ``(radius, taper)`` in pixels (see
-        :func:`phaser.engine.coherence.psf_window`; None: anywhere on its core)."""
+        :func:`phaser.engine.coherence.psf_window`; None: anywhere on its core).  With
+        `deconvolve`, the projection forces the pattern deconvolved by it (:attr:`target`)
+        instead, until the next PSF."""
         be = self.backend
         shape = self.shape
         # One at a time: a second PSF replaces the first without both in memory.
-        self.psf_core = self.otf = self._psf_window = None
+        self.psf_core = self.otf = self._psf_window = self.target = self._band = None
         self.psf_core = be.asarray(core, np.float32)
         self._core_half_widths = core_half_widths(core.shape, shape)
         if window is not None:
@@ -129,6 +138,22 @@ class State:
                                                         self._core_half_widths))
         self.otf = be.otf_from_core(self.psf_core, shape, be.empty_half(shape))
         self.psf_every, self._psf_since = int(every), self.iteration
+        if deconvolve:
+            self.target = be.copy(self.amp)
+            self.update_target(reset=True)
+
+    def update_target(self, reset=False):
+        """Deconvolve the pattern again within the band of the current support (a no-op
+        unless a PSF deconvolves it); with `reset`, fill the pixels without a measurement
+        from scratch."""
+        if self.target is None:
+            return
+        be = self.backend
+        buf = self._psf_scratch()
+        self._band = None
+        self._band = be.autocorrelation_band(self.support, self.otf, DECONVOLUTION_FLOOR, buf)
+        be.deconvolve_intensity(self.amp, self.mask, self.otf, self._band, self.target, buf,
+                                DECONVOLUTION_START if reset else DECONVOLUTION_UPDATE, reset)
 
     def full_psf(self):
         """The PSF on the whole grid (host array, engine layout), or None without one."""
@@ -140,7 +165,7 @@ class State:
         """Free the work buffers (the Fourier-space buffer, the PSF's transfer function and
         scratch) and let the FFT plans go of them; the state can record no more metrics or
         iterations."""
-        self.psi = self._psf_buf = self.otf = None
+        self.psi = self._psf_buf = self.otf = self.target = self._band = None
         self.backend.release()
 
     def _blurred(self, buf, refine=False):
@@ -178,6 +203,16 @@ class State:
         be = self.backend
         be.fft(self.obj, self.psi)
         due = self.iteration % self.metrics_every == 0
+        if self.target is not None:
+            # The deconvolved pattern, projected on as a coherent one; the metrics compare
+            # the blurred model with the measurement.
+            if due:
+                icalc = self._blurred(self._psf_scratch())
+                self._record(be.metric_sums(self.psi, self.amp, self.mask, icalc),
+                             self._free_sums(icalc))
+            be.project_modulus(self.psi, self.target, self.mask, self.scale)
+            be.ifft(self.psi)
+            return
         icalc = None
         if self.otf is not None:
             since = self.iteration - self._psf_since

@@ -139,6 +139,17 @@ class Backend(Protocol):
         """``core = max(core * corr, 0) * window``, normalised to a sum of 1, in place,
         unless that leaves nothing finite and positive; returns whether it changed."""
 
+    def autocorrelation_band(self, support, otf, floor, buf):
+        """A new uint8 half array: 1 where the autocorrelation of `support` covers half a
+        voxel or more and the real part of `otf` exceeds `floor`; `buf`, a half array, is
+        scratch.  See the reference."""
+
+    def deconvolve_intensity(self, amp, mask, otf, band, target, buf, iterations, reset=False):
+        """In place in `target`: the amplitudes of the coherent intensity whose blur by the
+        PSF of transfer function `otf` is ``amp**2``, band-limited to `band`, where `mask`
+        is 0; where it is set, an estimate of the blurred intensity refined by `iterations`
+        band-limited extrapolations (from 0 with `reset`).  See the reference."""
+
     # -- support --------------------------------------------------------------------------
     def smoothed_modulus(self, obj, sigma):
         """``|obj|`` convolved with a periodic Gaussian of standard deviation `sigma` voxels

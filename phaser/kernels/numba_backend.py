@@ -26,6 +26,8 @@ FROM_REFERENCE = (
     "half_view", "fft", "ifft", "rfft", "irfft", "release",
     # sequences of transforms and of this backend's own kernels
     "convolve_intensity", "psf_correlation",
+    # numpy passes between transforms, once per shrink-wrap of a deconvolving run
+    "autocorrelation_band", "deconvolve_intensity",
     # on a PSF's core: a few thousand voxels, once every few iterations
     "psf_core", "otf_from_core", "richardson_lucy",
     # a count, one numpy call; the detwinning cut, once per DW operator

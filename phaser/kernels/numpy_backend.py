@@ -277,6 +277,66 @@ class NumpyBackend:
         np.multiply(new, np.float32(1.0 / total), out=core)
         return True
 
+    def autocorrelation_band(self, support, otf, floor, buf):
+        """Where the Fourier transform of a coherent intensity may be non-zero, and a
+        deconvolution by the PSF of transfer function `otf` may recover it: a new uint8
+        half array, 1 where the support's autocorrelation covers half a voxel or more and
+        the real part of `otf` exceeds `floor`.
+
+        The transform of ``|F x|**2`` is the autocorrelation of the object `x`, zero beyond
+        that of its support; the half array's index is the lag (the autocorrelation is
+        centrosymmetric, so its first ``n // 2 + 1`` columns hold all of it).  `buf`, a
+        half array, is scratch.
+        """
+        shape = support.shape
+        real = real_view(buf, shape)
+        real[...] = support != 0
+        self.rfft(buf, shape)
+        np.multiply(buf, np.conjugate(buf), out=buf)
+        self.irfft(buf, shape)
+        # N * the autocorrelation: the number of voxels a lag keeps inside the support.
+        band = real[..., :otf.shape[-1]] > np.float32(0.5 * support.size)
+        band &= otf.real > np.float32(floor)
+        return band.astype(np.uint8)
+
+    def deconvolve_intensity(self, amp, mask, otf, band, target, buf, iterations, reset=False):
+        """The coherent intensity of a pattern blurred by a PSF, as amplitudes, in place
+        in `target`.
+
+        The measured intensity ``amp**2`` is ``I (*) psf`` with ``I`` the coherent
+        intensity, whose transform is zero outside `band`
+        (:meth:`autocorrelation_band`).  Where `mask` is set there is no measurement:
+        those pixels of `target` hold an estimate of the blurred intensity instead, which
+        `iterations` rounds of band-limited extrapolation (Gerchberg–Papoulis: the
+        blurred intensity is band-limited too) improve, starting from 0 with `reset` or
+        from what they held.  Then ``I = irfftn(rfftn(blurred) * band / otf)`` (the
+        transfer function is real for a centrosymmetric PSF), and ``target = sqrt(max(I,
+        0))`` where `mask` is 0.  `buf`, a half array, is scratch.
+        """
+        shape = amp.shape
+        real = real_view(buf, shape)
+        missing = mask != 0
+        if reset:
+            target[missing] = 0
+        inverse_n = np.float32(1.0 / amp.size)
+        for k in range(iterations + 1):
+            np.multiply(amp, amp, out=real)
+            np.copyto(real, target, where=missing)
+            self.rfft(buf, shape)
+            if k < iterations:
+                np.multiply(buf, band, out=buf)
+            else:
+                inverse = np.zeros(band.shape, np.float32)  # 1 / otf in the band
+                np.divide(1, otf.real, out=inverse, where=(band != 0) & (otf.real > _TINY))
+                np.multiply(buf, inverse, out=buf)
+                del inverse
+            self.irfft(buf, shape)
+            np.multiply(real, inverse_n, out=real)
+            np.maximum(real, 0, out=real)
+            if k < iterations:
+                np.copyto(target, real, where=missing)
+        np.sqrt(real, out=target, where=~missing)
+
     def update_object(self, obj, psi, support, a, b):
         """Real-space update shared by ER, HIO and RAAR, in place.
 

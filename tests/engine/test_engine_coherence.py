@@ -218,7 +218,7 @@ def test_a_run_with_psf_fits_blurred_data_better_and_stores_its_psf(name, blurre
     # The PSF modelled from the start: the recipe for a pattern known to be blurred.
     for algo in ("(SW * ER**20)**3 * (SW * HIO**20)**6",
                  "(SW * ER**20)**3 * (SW * HIO**20)**6 * PSF"):
-        cfg = ReconstructionConfig(algorithm=algo, backend=name, seed=1)
+        cfg = ReconstructionConfig(algorithm=algo, backend=name, seed=1, psf_widths=(0,))
         runs[algo] = Reconstructor(cfg).run(sim.iobs, sim.mask)
     coherent, partial = runs.values()
     assert coherent.psf is None and partial.psf.shape == sim.iobs.shape
@@ -240,7 +240,9 @@ def test_ml_after_psf_is_refused_in_one_line():
 
 @pytest.mark.parametrize("options", [dict(model="box"), dict(fwhm=-1), dict(eta=1.5),
                                      dict(every=-1), dict(every=2.5), dict(radius=-2),
-                                     dict(fwhm=6.0, radius=2.0), dict(radius=True)])
+                                     dict(fwhm=6.0, radius=2.0), dict(radius=True),
+                                     dict(deconvolve=2), dict(deconvolve=True),
+                                     dict(deconvolve=1, every=2)])
 def test_bad_psf_parameters(options):
     with pytest.raises(ConfigError, match="PSF"):
         PSF(**options)
@@ -289,7 +291,8 @@ def test_a_run_can_start_from_a_given_psf_and_keeps_it(blurred_sim):
 
     sim = blurred_sim
     psf = to_file(psf_model(sim.iobs.shape, "gaussian", fwhm=2.355))
-    cfg = ReconstructionConfig(algorithm="(SW * ER**20)**3 * (SW * HIO**20)**6", seed=1)
+    cfg = ReconstructionConfig(algorithm="(SW * ER**20)**3 * (SW * HIO**20)**6", seed=1,
+                               psf_widths=(0,))
     fixed = Reconstructor(cfg).run(sim.iobs, sim.mask, psf=psf)
     np.testing.assert_allclose(fixed.psf, psf, rtol=1e-5, atol=1e-9)  # fixed: every=0
     plain = Reconstructor(cfg).run(sim.iobs, sim.mask)
@@ -298,15 +301,17 @@ def test_a_run_can_start_from_a_given_psf_and_keeps_it(blurred_sim):
         Reconstructor(cfg).run(sim.iobs, sim.mask, psf=psf[:-1])
 
 
-def test_a_coherence_model_holds_a_gaussian_until_the_psf_operator_refines_it():
+def test_a_coherence_model_deconvolves_by_a_gaussian_until_the_psf_operator_refines_it():
     from phaser.engine.coherence import coherence_model
 
     op = parse_algorithm("ER**10 * PSF(every=3, radius=9) * HIO**20")
     assert coherence_model(op, 0) is op
     model = coherence_model(op, 1.0)
     assert str(model) == ("ER**10 * PSF(model='gaussian', fwhm=2.3548, every=3, radius=9) "
-                          "* HIO**20 * PSF(model='gaussian', fwhm=2.3548, every=0)")
+                          "* HIO**20 * PSF(model='gaussian', fwhm=2.3548, every=0, "
+                          "deconvolve=1)")
     assert model.n_iterations == op.n_iterations
+    assert parse_algorithm(str(model)) == model  # the notation says it all
 
 
 def test_no_coherence_model_under_gradient_refinement():
@@ -314,3 +319,86 @@ def test_no_coherence_model_under_gradient_refinement():
 
     with pytest.raises(ConfigError, match="ML refinement does not model partial coherence"):
         coherence_model(parse_algorithm("ML(iterations=5) * HIO**20"), 1.0)
+
+
+def _blurred_box(shape=(32, 32, 32), fwhm=2.355):
+    """A small crystal with a varied phase, its coherent intensity, a Gaussian PSF's core
+    (engine layout) and the blurred intensity, with 5 % of the pixels left without a
+    measurement in islands (``free_pixels``)."""
+    from phaser.engine.free import free_pixels
+
+    rng = np.random.default_rng(1)
+    support = np.zeros(shape, np.uint8)
+    support[14:19, 13:19, 14:18] = 1
+    obj = support * np.exp(1j * rng.uniform(0, 1.5, shape))
+    coherent = np.abs(np.fft.fftn(to_engine(obj))) ** 2
+    core = psf_model(shape, "gaussian", fwhm, half_widths=(7, 7, 7))
+    blurred = np.fft.irfftn(np.fft.rfftn(coherent) * np.fft.rfftn(full_psf(core, shape)),
+                            s=shape, axes=(0, 1, 2))
+    mask = to_engine(free_pixels(np.zeros(shape, np.uint8), 0.05, rng=2))
+    return to_engine(support), coherent, core, np.maximum(blurred, 0), mask
+
+
+@pytest.mark.parametrize("name", BACKENDS)
+def test_deconvolution_recovers_the_coherent_amplitudes_of_a_blurred_pattern(name):
+    from phaser.engine.coherence import DECONVOLUTION_FLOOR, DECONVOLUTION_START
+
+    support, coherent, core, blurred, mask = _blurred_box()
+    shape = support.shape
+    be = get_backend(name)
+    amp = be.asarray(np.sqrt(blurred), np.float32)
+    otf = be.otf_from_core(be.asarray(core), shape, be.empty_half(shape))
+    buf = be.empty_half(shape)
+    band = be.autocorrelation_band(be.asarray(support), otf, DECONVOLUTION_FLOOR, buf)
+    # The band is the support's autocorrelation: lags up to the box's extent, no further.
+    assert be.to_host(band)[4, 5, 3] and not be.to_host(band)[5, 0, 0]
+    target = be.copy(amp)
+    be.deconvolve_intensity(amp, be.asarray(mask), otf, band, target, buf, DECONVOLUTION_START,
+                            reset=True)
+    got, used = be.to_host(target), mask == 0
+    truth = np.sqrt(coherent)
+
+    def error(a):
+        return np.linalg.norm(a[used] - truth[used]) / np.linalg.norm(truth[used])
+
+    assert error(np.sqrt(blurred)) > 0.1  # the blur is strong
+    assert error(got) < 0.01
+    # Without a measurement, the blurred intensity is extrapolated from the band.
+    fill = got[~used]
+    assert np.linalg.norm(fill - blurred[~used]) < 0.01 * np.linalg.norm(blurred[~used])
+    # Filled with zeros instead (no extrapolation), the deconvolution is far worse.
+    target = be.copy(amp)
+    be.deconvolve_intensity(amp, be.asarray(mask), otf, band, target, buf, 0, reset=True)
+    assert error(be.to_host(target)) > 5 * error(got)
+
+
+@pytest.mark.parametrize("name", BACKENDS)
+def test_a_deconvolving_run_projects_on_the_deconvolved_pattern_and_scores_the_measured(name):
+    """While a PSF deconvolves the pattern, the state holds the deconvolved amplitudes and
+    each shrink-wrap updates them; the metrics are those of the blurred model against the
+    measured data; the next PSF goes back to the measured pattern."""
+    from phaser.engine.metrics import figures_of_merit
+
+    sim = phaser.simulate(32, oversampling=3.0, photons=1e6, max_phase=1.0, psf_sigma=1.0,
+                          rng=4)
+    algorithm = ("ER**10 * PSF(model='gaussian', fwhm=2.355, every=0) * (SW * HIO**10)**2 "
+                 "* PSF(model='gaussian', fwhm=2.355, every=0, deconvolve=1)")
+    seen = []
+
+    def watch(state):
+        seen.append(None if state.target is None else state.backend.to_host(state.target).copy())
+
+    rec = Reconstructor(ReconstructionConfig(algorithm=algorithm, backend=name, seed=1,
+                                             metrics_every=5, free_fraction=0),
+                        callbacks=[watch])
+    res = rec.run(sim.iobs, sim.mask)
+    assert all(t is not None for t in seen[:20]) and all(t is None for t in seen[20:])
+    # The shrink-wrap after the first HIO block narrowed the band: new amplitudes.
+    assert np.array_equal(seen[0], seen[9]) and not np.array_equal(seen[9], seen[10])
+    # The deconvolved amplitudes are not the measured ones.
+    used = to_engine(sim.mask) == 0
+    assert not np.allclose(seen[0][used], np.sqrt(to_engine(sim.iobs))[used], rtol=0.05)
+    # Recorded metrics compare the blurred model with the measurement, as figures_of_merit
+    # does with the result's PSF (the same fixed Gaussian throughout).
+    chi2, llk = figures_of_merit(res.obj, sim.iobs, sim.mask, psf=res.psf)
+    assert res.history["llk"][-1] == pytest.approx(llk, rel=1e-3)

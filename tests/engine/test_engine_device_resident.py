@@ -45,6 +45,27 @@ def test_a_whole_schedule_runs_without_host_transfers(strict):
     assert strict_run.history["llk_free"][-1] == reference.history["llk_free"][-1]
 
 
+def test_a_deconvolving_run_moves_no_array_through_the_host(strict):
+    """Under a coherence model, the deconvolved pattern is made and remade on the backend."""
+    from phaser.kernels import get_backend
+
+    sim = phaser.simulate(24, oversampling=3, photons=1e6, max_phase=1.0, psf_sigma=1.0, rng=5)
+    options = dict(algorithm=default_algorithm(60), psf_widths=(1.0,), starts=1, seed=2)
+    be = get_backend(strict)
+    marks = []
+    strict_run = Reconstructor(ReconstructionConfig(backend=strict, **options),
+                               callbacks=[lambda st: marks.append(len(be.transfers))]
+                               ).run(sim.iobs, sim.mask)
+    assert "deconvolve=1" in strict_run.algorithm
+    # The deconvolving PSF is set before the first iteration; then only the ER part's PSF
+    # (its core and window) comes from the host.
+    assert be.transfers[marks[0]:marks[-1]] == [("asarray", "set_psf")] * 2
+    reference = Reconstructor(ReconstructionConfig(backend="numpy", **options)).run(
+        sim.iobs, sim.mask)
+    np.testing.assert_array_equal(strict_run.obj, reference.obj)
+    np.testing.assert_array_equal(strict_run.psf, reference.psf)
+
+
 def test_the_strict_backend_catches_a_host_transfer(strict):
     """The check can fail: reading a device array as a numpy array raises."""
     from phaser.kernels import get_backend

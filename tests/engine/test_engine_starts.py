@@ -29,11 +29,12 @@ def test_trials_last_a_third_of_the_schedule_in_whole_metric_periods():
     assert trial_iterations(ReconstructionConfig()) == 200  # the default 600
     assert trial_iterations(ReconstructionConfig(algorithm=ALGO)) == 40
     assert trial_iterations(ReconstructionConfig(algorithm=ALGO, metrics_every=7)) == 35
-    assert planned_iterations(ReconstructionConfig(algorithm=ALGO, runs=2)) == 2 * (120 + 4 * 40)
+    # Four starts under each default coherence model (coherent, sigma 0.5 and 1).
+    assert planned_iterations(ReconstructionConfig(algorithm=ALGO, runs=2)) == 2 * (120 + 12 * 40)
 
 
 @pytest.mark.parametrize("config", [
-    dict(starts=1),
+    dict(starts=1, psf_widths=(0,)),
     dict(algorithm="HIO**100", metrics_every=10, init="nn"),  # a prior has one start
     dict(algorithm="HIO**110", metrics_every=10, init="previous",
          init_options={"previous": "x.cxi"}),
@@ -52,6 +53,7 @@ def test_each_start_is_tried_under_each_coherence_model():
     assert planned_iterations(cfg) == 120 + 2 * 2 * 40
     # One start, two models: still something to choose.
     assert trial_iterations(cfg.replace(starts=1)) == 40
+    assert trial_models(ReconstructionConfig()) == (0.0, 0.5, 1.0)  # the default's
 
 
 @pytest.mark.parametrize("config", [
@@ -71,14 +73,14 @@ def test_start_seeds_begin_with_the_runs_own_and_are_reproducible():
 
 
 def test_the_result_is_the_best_starts_own_run(sim):
-    config = ReconstructionConfig(algorithm=ALGO, seed=3)
+    config = ReconstructionConfig(algorithm=ALGO, seed=3, psf_widths=(0,))
     result = run_configured(config, sim.iobs, sim.mask)
     (event,) = [e for e in result.events if e["event"] == "starts"]
     assert event["seeds"] == start_seeds(3, 4) and event["trial_iterations"] == 40
     best = int(np.argmin(event["scores"]))
     assert event["chosen"] == event["seeds"][best]
     # The same as one start from the chosen seed, on the run's free pixels.
-    alone = Reconstructor(ReconstructionConfig(algorithm=ALGO, seed=3, starts=1))
+    alone = Reconstructor(ReconstructionConfig(algorithm=ALGO, seed=3, starts=1, psf_widths=(0,)))
     alone.start_seed = event["chosen"]
     expected = alone.run(sim.iobs, sim.mask)
     np.testing.assert_array_equal(result.obj, expected.obj)
@@ -88,7 +90,7 @@ def test_the_result_is_the_best_starts_own_run(sim):
 
 
 def test_scores_rank_the_trials_by_their_free_llk(sim):
-    config = ReconstructionConfig(algorithm=ALGO, seed=1, starts=3)
+    config = ReconstructionConfig(algorithm=ALGO, seed=1, starts=3, psf_widths=(0,))
     seed, mask, free = shared_inputs(config, sim.iobs, sim.mask)
     chosen, sigma, trials = choose_start(Reconstructor(config), seed, sim.iobs, mask, None, free)
     assert [t["seed"] for t in trials] == start_seeds(1, 3)
@@ -127,9 +129,10 @@ def test_trials_choose_the_coherence_model_of_a_blurred_pattern():
     assert (event["chosen"], event["psf_sigma"]) == (event["seeds"][best], 1.2)
     assert min(event["scores"][1::2]) < min(event["scores"][0::2])
     # The run is the chosen start's under that model, alone, on the run's free pixels.
-    assert result.algorithm.endswith("PSF(model='gaussian', fwhm=2.8258, every=0)")
-    alone = Reconstructor(ReconstructionConfig(algorithm=ALGO, seed=0, starts=1))
-    alone.start_seed, alone.psf_sigma = event["chosen"], 1.2
+    assert result.algorithm.endswith("PSF(model='gaussian', fwhm=2.8258, every=0, deconvolve=1)")
+    alone = Reconstructor(ReconstructionConfig(algorithm=ALGO, seed=0, starts=1,
+                                               psf_widths=(1.2,)))
+    alone.start_seed = event["chosen"]
     np.testing.assert_array_equal(result.obj, alone.run(blurred.iobs, blurred.mask).obj)
     assert result.psf is not None
 
@@ -141,7 +144,7 @@ def test_a_single_model_is_used_without_trials():
     config = ReconstructionConfig(algorithm=ALGO, seed=0, starts=1, psf_widths=(1.2,))
     assert trial_iterations(config) == 0
     result = Reconstructor(config).run(blurred.iobs, blurred.mask)
-    assert result.algorithm.endswith("PSF(model='gaussian', fwhm=2.8258, every=0)")
+    assert result.algorithm.endswith("PSF(model='gaussian', fwhm=2.8258, every=0, deconvolve=1)")
     assert result.psf is not None
     # A given PSF is the model: no Gaussian of its own in front of it.
     given = Reconstructor(config).run(blurred.iobs, blurred.mask, psf=result.psf)
@@ -161,7 +164,7 @@ def test_one_state_at_a_time(sim, monkeypatch):
 
     monkeypatch.setattr(state_module.State, "__init__", tracked)
     run_configured(ReconstructionConfig(algorithm=ALGO, seed=0), sim.iobs)
-    assert len(live) == 5  # four trials and the run to the end
+    assert len(live) == 13  # four starts under three models, and the run to the end
     assert most[0] == 1  # a trial's arrays are gone before the next start is made
 
 

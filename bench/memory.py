@@ -2,14 +2,15 @@
 
 Run from the repository root::
 
-    python bench/memory.py [--sizes 128,256] [--iters 600] [--algo ALGO] [--trace]
+    python bench/memory.py [--sizes 128,256] [--iters 600] [--algo ALGO] [--psf-widths W]
+                           [--trace]
 
 For each size a simulated crystal (oversampling 3, 1e7 photons) is written to a ``.npy``
 file by one process; a second, fresh Python process runs ``phaser run`` on it with the
-default schedule (or ``--iters`` / ``--algo``) and reports its own peak resident set size
-(``resource.getrusage``, the operating system's high-water mark, so the interpreter,
-numba, FFTW and the data file's read all count).  The baseline of a 32³ run is recorded
-too: it is mostly the interpreter and its libraries.  Results go to
+default schedule (or ``--iters`` / ``--algo`` / ``--psf-widths``, passed on) and reports
+its own peak resident set size (``resource.getrusage``, the operating system's high-water
+mark, so the interpreter, numba, FFTW and the data file's read all count).  The baseline
+of a 32³ run is recorded too: it is mostly the interpreter and its libraries.  Results go to
 ``bench/results/memory.json``.
 
 With ``--trace`` the child also samples its resident memory every 5 ms and records where
@@ -80,12 +81,14 @@ def main(argv=None):
     parser.add_argument("--sizes", default="128,256")
     parser.add_argument("--iters", type=int, default=None)
     parser.add_argument("--algo", default=None)
+    parser.add_argument("--psf-widths", default=None, help="coherence models, e.g. 0,0.5,1")
     parser.add_argument("--trace", action="store_true",
                         help="record where each run reached its peak (a sampling thread)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "memory.json")
     args = parser.parse_args(argv)
     schedule = (["--algo", args.algo] if args.algo else []) + (
-        ["--iters", str(args.iters)] if args.iters else [])
+        ["--iters", str(args.iters)] if args.iters else []) + (
+        ["--psf-widths", args.psf_widths] if args.psf_widths else [])
     record = {"script": "bench/memory.py " + " ".join(argv or sys.argv[1:]), "runs": []}
     with tempfile.TemporaryDirectory() as tmp:
         for size in [32, *(int(s) for s in args.sizes.split(","))]:

@@ -21,7 +21,7 @@ and ``measured``: the S0054 scan, the bundled 64^3 crop and the prepared 64x128x
 spelled out (``er rms 0.1, psf before ER`` is the default schedule), with the random starts
 each run tries and the coherence models each start is tried under (one start, no model,
 unless the candidate's name says more; ``default, 4 starts`` is the default configuration,
-4 starts under the default models, :data:`phaser.config.DEFAULT_PSF_WIDTHS`); on simulations it is scored by
+:data:`phaser.config.DEFAULT_PSF_WIDTHS`); on simulations it is scored by
 :func:`phaser.analysis.recovery_scores` (success) and, where it models partial coherence,
 by the refined PSF's width against the truth; on the measured scan by chi², LLK,
 free LLK, support size and whether the support is one connected piece.  Results go to
@@ -78,9 +78,7 @@ OPTIONS = {name: {"starts": 1, "psf_widths": (0.0,)} for name in CANDIDATES}
 """Other :class:`~phaser.config.ReconstructionConfig` fields of each candidate: one random
 start per run, coherent model only, unless said."""
 CANDIDATES["default, 4 starts"] = CANDIDATES["er rms 0.1, psf before ER"]
-OPTIONS["default, 4 starts"] = {}  # the default configuration: 4 starts x default models
-CANDIDATES["4 starts, coherent model only"] = CANDIDATES["er rms 0.1, psf before ER"]
-OPTIONS["4 starts, coherent model only"] = {"starts": 4, "psf_widths": (0.0,)}
+OPTIONS["default, 4 starts"] = {}  # the default configuration (4 starts, coherent model)
 # A lead for strongly blurred patterns: HIO with a Gaussian PSF of sigma 1 pixel held
 # fixed, then ER refining it from there (not a default: it ruins coherent patterns).
 CANDIDATES["hio psf sigma 1 fixed, refined in ER, 4 starts"] = (
@@ -93,7 +91,10 @@ OPTIONS["hio psf sigma 1 fixed, refined in ER, 4 starts"] = {"starts": 4, "psf_w
 CANDIDATES["default, 4 starts x 4 coherence models"] = CANDIDATES["er rms 0.1, psf before ER"]
 OPTIONS["default, 4 starts x 4 coherence models"] = {"starts": 4,
                                                      "psf_widths": (0.0, 0.5, 1.0, 1.5)}
-# Two models only: coherent, and the pattern deconvolved by a Gaussian of sigma 1 pixel.
+# Each start tried under three models: coherent, and the pattern deconvolved by a Gaussian
+# of sigma 0.5 and 1 pixel; or two: coherent and sigma 1.
+CANDIDATES["4 starts x coherence models 0, 0.5, 1"] = CANDIDATES["er rms 0.1, psf before ER"]
+OPTIONS["4 starts x coherence models 0, 0.5, 1"] = {"starts": 4, "psf_widths": (0.0, 0.5, 1.0)}
 CANDIDATES["default, 4 starts x coherence models 0, 1"] = CANDIDATES["er rms 0.1, psf before ER"]
 OPTIONS["default, 4 starts x coherence models 0, 1"] = {"starts": 4, "psf_widths": (0.0, 1.0)}
 GROUPS = {

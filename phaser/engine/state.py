@@ -149,7 +149,7 @@ class State:
         if self.target is None:
             return
         be = self.backend
-        buf = self._psf_scratch()
+        buf = be.half_view(self.psi, self.shape)  # the Fourier buffer: free between iterations
         self._band = None
         self._band = be.autocorrelation_band(self.support, self.otf, DECONVOLUTION_FLOOR, buf)
         be.deconvolve_intensity(self.amp, self.mask, self.otf, self._band, self.target, buf,

@@ -86,8 +86,9 @@ CANDIDATES["hio psf sigma 1 fixed, refined in ER, 4 starts"] = (
     " * (SW(threshold=0.2, method='max') * HIO**20)**25"
     " * PSF(model='gaussian', fwhm=2.355, every=0)")
 OPTIONS["hio psf sigma 1 fixed, refined in ER, 4 starts"] = {"starts": 4, "psf_widths": (0.0,)}
-# Each start tried under four coherence models (Gaussian PSF of sigma 0, 0.5, 1, 1.5
-# pixels held fixed until the PSF operator refines it); the trials choose start and model.
+# Each start tried under four coherence models (the pattern deconvolved by a Gaussian PSF
+# of sigma 0, 0.5, 1, 1.5 pixels until the PSF operator refines it; before this release,
+# the PSF held fixed in the blurred projection); the trials choose start and model.
 CANDIDATES["default, 4 starts x 4 coherence models"] = CANDIDATES["er rms 0.1, psf before ER"]
 OPTIONS["default, 4 starts x 4 coherence models"] = {"starts": 4,
                                                      "psf_widths": (0.0, 0.5, 1.0, 1.5)}

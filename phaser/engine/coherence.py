@@ -16,8 +16,9 @@ refuses to run after it.
 
 That projection is not a projection: it corrects only the blurred intensity, and leaves
 the fine structure under the blur to whatever the object has.  HIO on it stalls on most
-patterns blurred by a pixel or more, even from the true support (measured: 1 of 6 such
-crystals, against 6 of 6 with the coherent pattern).  ``PSF(deconvolve=1)`` therefore
+patterns blurred by a pixel or more, even from the true support and the true PSF
+(measured: 1 of 6 such crystals, against 6 of 6 coherent patterns of other crystals and 6
+of 6 of the same blurred ones deconvolved).  ``PSF(deconvolve=1)`` therefore
 phases the *deconvolved* pattern instead, with the ordinary coherent projection, until the
 next ``PSF``: the coherent intensity is band-limited (its transform is the object's
 autocorrelation, zero beyond that of the support), so within that band it is the measured

@@ -23,7 +23,7 @@ MAX_PSF_WIDTH = 8.0
 DEFAULT_PSF_WIDTHS = (0.0,)
 """Partial-coherence models a run tries by default: the coherent model only.  ``(0, 0.5,
 1)`` recovers patterns blurred by up to a pixel as well (``bench/schedule_defaults.py``;
-the README has the table), but a trial that deconvolves holds 12.5 bytes per voxel more
+the README has the table), but a trial that deconvolves holds 12 bytes per voxel more
 than a coherent one by count, and peaks at 59.6 at 256³ (``bench/memory.py``), above the
 48 of the memory target; so it is an option until it fits."""
 

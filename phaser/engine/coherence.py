@@ -237,7 +237,7 @@ class PSF(Operator):
         1: until the next ``PSF``, phase the pattern deconvolved by this PSF with the
         coherent projection, instead of the measured one with the blurred projection (see
         the module); the PSF must then stay fixed (``every=0``).  Its deconvolved
-        amplitudes cost 4.5 bytes per voxel more.
+        amplitudes cost 4 bytes per voxel more.
 
     References
     ----------

@@ -98,7 +98,7 @@ class State:
         self.events = []
         # Partial coherence (phaser.engine.coherence): off until the PSF operator runs.
         self.psf_core = self.otf = self._psf_buf = self._psf_window = None
-        self.target = self._band = None
+        self.target = None
         self._core_half_widths = None
         self.psf_every = self._psf_since = 0
 
@@ -130,7 +130,7 @@ class State:
         be = self.backend
         shape = self.shape
         # One at a time: a second PSF replaces the first without both in memory.
-        self.psf_core = self.otf = self._psf_window = self.target = self._band = None
+        self.psf_core = self.otf = self._psf_window = self.target = None
         self.psf_core = be.asarray(core, np.float32)
         self._core_half_widths = core_half_widths(core.shape, shape)
         if window is not None:
@@ -150,9 +150,9 @@ class State:
             return
         be = self.backend
         buf = be.half_view(self.psi, self.shape)  # the Fourier buffer: free between iterations
-        self._band = None
-        self._band = be.autocorrelation_band(self.support, self.otf, DECONVOLUTION_FLOOR, buf)
-        be.deconvolve_intensity(self.amp, self.mask, self.otf, self._band, self.target, buf,
+        # The band is the support's: made again each time, kept by nothing.
+        band = be.autocorrelation_band(self.support, self.otf, DECONVOLUTION_FLOOR, buf)
+        be.deconvolve_intensity(self.amp, self.mask, self.otf, band, self.target, buf,
                                 DECONVOLUTION_START if reset else DECONVOLUTION_UPDATE, reset)
 
     def full_psf(self):
@@ -165,7 +165,7 @@ class State:
         """Free the work buffers (the Fourier-space buffer, the PSF's transfer function and
         scratch) and let the FFT plans go of them; the state can record no more metrics or
         iterations."""
-        self.psi = self._psf_buf = self.otf = self.target = self._band = None
+        self.psi = self._psf_buf = self.otf = self.target = None
         self.backend.release()
 
     def _blurred(self, buf, refine=False):

@@ -9,7 +9,7 @@ from phaser.config import DEFAULT_PSF_WIDTHS, ReconstructionConfig
 from phaser.conventions import OBJECT_DTYPE, SUPPORT_DTYPE, to_engine, to_file
 from phaser.engine.coherence import compact_psf
 from phaser.engine.free import free_pixels
-from phaser.engine.state import State
+from phaser.engine.state import SharedAmplitudes, State
 from phaser.errors import InputError
 from phaser.initializers import get_initializer
 from phaser.kernels import get_backend
@@ -74,8 +74,10 @@ class Reconstructor:
 
         Parameters
         ----------
-        iobs : array_like
-            Observed intensity, (z, y, x), file layout (q = 0 at the centre).
+        iobs : array_like or SharedAmplitudes
+            Observed intensity, (z, y, x), file layout (q = 0 at the centre), or
+            amplitudes made for the starts of one run
+            (:class:`~phaser.engine.state.SharedAmplitudes`), which the state then holds.
         mask : array_like, optional
             Nonzero = bad pixel.
         support : array_like, optional
@@ -107,6 +109,11 @@ class Reconstructor:
             self.state.release_scratch()
             self.state = None
         cfg = self.config
+        shared = None
+        if isinstance(iobs, SharedAmplitudes):
+            # The intensity is for the initializer and the sums: when it is the amplitudes'
+            # square, it is ours, and gone once the state is built.
+            shared, (iobs, overwrite_data) = iobs, iobs.intensity()
         check_ndim(iobs, "intensity")
         shape = np.shape(iobs)
         mask = np.zeros(shape, np.uint8) if mask is None else check_mask(mask, shape, "mask")
@@ -144,7 +151,8 @@ class Reconstructor:
         self.state = State(backend, iobs, to_engine(mask), None,
                            to_engine(np.asarray(init_support != 0, SUPPORT_DTYPE)),
                            metrics_every=cfg.metrics_every, callbacks=self.callbacks,
-                           free=to_engine(free.view(np.uint8)), overwrite_iobs=True)
+                           free=to_engine(free.view(np.uint8)), overwrite_iobs=True,
+                           amp=None if shared is None else shared.amp)
         del iobs  # a device backend's amplitudes are a copy: the host one goes first
         backend.put(self.state.obj, obj, from_file=True, scale=scale)
         del obj
@@ -174,8 +182,10 @@ class Reconstructor:
         """``setup``, then the configured algorithm, then ``finalize``; with several
         starts configured (:mod:`phaser.engine.starts`), the starts are tried first and
         the best one is run (its trials' seeds and scores in a ``starts`` event).
-        `overwrite_data` is the last setup's (:meth:`setup`): the trials leave `iobs` as
-        it is.
+        The trials and the run share one copy of the amplitudes
+        (:class:`~phaser.engine.state.SharedAmplitudes`); with `overwrite_data` it is made
+        in the memory of `iobs` (:meth:`setup`), and the initializer of each start sees its
+        square, equal to `iobs` to float32 rounding.
 
         A :class:`~phaser.engine.interrupt.RunInterrupted` raised by a callback between
         iterations propagates, unless the reconstructor was made with
@@ -186,6 +196,7 @@ class Reconstructor:
 
         from phaser.engine.runs import shared_inputs
         from phaser.engine.starts import choose_start, trial_iterations
+        from phaser.io.validate import check_intensity
 
         t_run = time.perf_counter()
         n_trial = 0 if obj is not None else trial_iterations(self.config)
@@ -195,6 +206,9 @@ class Reconstructor:
                 # (one drawn and recorded, as the starts' first, when none is given).
                 seed, mask, drawn = shared_inputs(self.config, iobs, mask)
                 free = drawn if free is None else free
+                iobs = SharedAmplitudes(get_backend(self.config.backend, self.config.threads),
+                                        check_intensity(iobs, "intensity", mask),
+                                        overwrite=overwrite_data)
                 chosen, sigma, trials = choose_start(self, seed, iobs, mask, support, free, psf)
                 self.start_seed, self.psf_sigma = chosen, sigma
                 self._ran, self._t_iter = [], 0.0
@@ -202,7 +216,7 @@ class Reconstructor:
                 self.psf_sigma = 0.0  # the given PSF is the model
             operator = self.operator()
             self.setup(iobs, mask, support, free, obj, psf, overwrite_data=overwrite_data)
-            free = mask = None  # the state holds its own copies: bytes a voxel less
+            free = mask = iobs = None  # the state holds its own copies: bytes a voxel less
             self._t0 = t_run  # the run's time includes its trials
             if n_trial:
                 self.state.events.append({"iteration": 0, "event": "starts", "chosen": chosen,

@@ -109,8 +109,10 @@ def choose_start(rec, seed, iobs, mask, support, free, psf=None):
     seed : int
         The run's seed (:func:`start_seeds` draws the others from it).
     iobs, mask, support, free, psf
-        As for :meth:`~phaser.engine.run.Reconstructor.setup`; `free` is required, so
-        that every trial is scored on the same pixels.  With a given `psf`, only the
+        As for :meth:`~phaser.engine.run.Reconstructor.setup` (`iobs` best a
+        :class:`~phaser.engine.state.SharedAmplitudes`, which every trial's state holds
+        instead of a copy of its own); `free` is required, so that every trial is scored
+        on the same pixels.  With a given `psf`, only the
         coherent model (0) is tried: the PSF is the model.
 
     Returns

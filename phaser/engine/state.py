@@ -2,12 +2,52 @@
 
 import numpy as np
 
+from phaser.conventions import to_engine, to_file
 from phaser.engine.coherence import (DECONVOLUTION_FLOOR, DECONVOLUTION_START,
                                      DECONVOLUTION_UPDATE, full_psf)
 from phaser.kernels.numpy_backend import core_half_widths, radial_window
 from phaser.result import HISTORY_KEYS
 
-__all__ = ["State"]
+__all__ = ["SharedAmplitudes", "State"]
+
+
+class SharedAmplitudes:
+    """A pattern's amplitudes on a backend, in engine layout, made once for the states of
+    several starts of one run (:mod:`phaser.engine.starts`) instead of a copy each.
+
+    Parameters
+    ----------
+    backend : object
+        Kernel backend.
+    iobs : numpy.ndarray
+        Validated intensity (float32, file layout; :func:`phaser.io.validate.check_intensity`).
+    overwrite : bool, optional
+        The amplitudes may take the memory of `iobs` (float32, C-contiguous, writeable),
+        which is then theirs: :meth:`intensity` gives their square instead, 4 bytes a
+        voxel less while the starts run.
+
+    Attributes
+    ----------
+    amp : array
+        ``sqrt(iobs)`` in engine layout, on the backend.
+    """
+
+    def __init__(self, backend, iobs, overwrite=False):
+        own = overwrite and iobs.dtype == np.float32 and iobs.flags.c_contiguous \
+            and iobs.flags.writeable
+        self.backend = backend
+        self.amp = backend.amplitudes(to_engine(iobs, out=iobs if own else None), overwrite=True)
+        self._iobs = None if own else iobs
+
+    def intensity(self):
+        """The intensity in file layout, and whether the array is the caller's to change:
+        the one given, not to be changed, or the amplitudes' square, a new array (equal to
+        the given intensity to float32 rounding)."""
+        if self._iobs is not None:
+            return self._iobs, False
+        iobs = to_file(self.backend.to_host(self.amp))
+        np.square(iobs, out=iobs)
+        return iobs, True
 
 
 class State:
@@ -40,6 +80,10 @@ class State:
     overwrite_iobs : bool, optional
         The amplitudes may take the memory of `iobs` (float32, C-contiguous), which is
         then left undefined (:meth:`~phaser.kernels.contract.Backend.amplitudes`).
+    amp : array, optional
+        The amplitudes of `iobs`, engine layout, on the backend (a
+        :class:`SharedAmplitudes`'), held instead of a copy of their own; `iobs` is then
+        read for its sum only.
 
     Attributes
     ----------
@@ -62,12 +106,12 @@ class State:
     target : array or None
         While a PSF deconvolves the pattern (``PSF(deconvolve=1)``), the amplitudes the
         projection forces: those of the deconvolved pattern where the data are used, an
-        estimate of the blurred intensity on masked and free pixels
+        estimate of the blurred amplitude on masked and free pixels
         (:meth:`~phaser.kernels.contract.Backend.deconvolve_intensity`); else None.
     """
 
     def __init__(self, backend, iobs, mask, obj, support, metrics_every=10, callbacks=(),
-                 free=None, overwrite_iobs=False):
+                 free=None, overwrite_iobs=False, amp=None):
         be = self.backend = backend
         shape = iobs.shape
         free = np.zeros(shape, bool) if free is None else (free != 0) & (mask == 0)
@@ -75,7 +119,7 @@ class State:
         self.iobs_sum = float(np.sum(iobs, where=used, dtype=np.float64))  # no copy
         self.n_data = int(np.count_nonzero(used))
         self.n_free = int(np.count_nonzero(free))
-        self.amp = be.amplitudes(iobs, overwrite=overwrite_iobs)
+        self.amp = be.amplitudes(iobs, overwrite=overwrite_iobs) if amp is None else amp
         # The projection leaves masked and free pixels alike; the metric sums of the
         # kernels run over the pixels this mask leaves, so one more mask selects the free.
         self.mask = be.asarray((~used).astype(np.uint8), np.uint8)
@@ -136,7 +180,12 @@ class State:
         if window is not None:
             self._psf_window = be.asarray(radial_window(shape, *map(float, window),
                                                         self._core_half_widths))
-        self.otf = be.otf_from_core(self.psf_core, shape, be.empty_half(shape))
+        if deconvolve:
+            # Fixed and centrosymmetric (the deconvolution assumes it): a real transfer
+            # function, computed in the Fourier buffer (free between iterations).
+            self.otf = be.symmetric_otf(self.psf_core, shape, be.half_view(self.psi, shape))
+        else:
+            self.otf = be.otf_from_core(self.psf_core, shape, be.empty_half(shape))
         self.psf_every, self._psf_since = int(every), self.iteration
         if deconvolve:
             self.target = be.copy(self.amp)
@@ -205,11 +254,14 @@ class State:
         due = self.iteration % self.metrics_every == 0
         if self.target is not None:
             # The deconvolved pattern, projected on as a coherent one; the metrics compare
-            # the blurred model with the measurement.
+            # the blurred model with the measurement.  The blur takes the Fourier buffer's
+            # memory (the sums need nothing else of it), and the transform is made again:
+            # one FFT more every `metrics_every` iterations, no PSF scratch.
             if due:
-                icalc = self._blurred(self._psf_scratch())
+                icalc = self._blurred(be.half_view(self.psi, self.shape))
                 self._record(be.metric_sums(self.psi, self.amp, self.mask, icalc),
                              self._free_sums(icalc))
+                be.fft(self.obj, self.psi)
             be.project_modulus(self.psi, self.target, self.mask, self.scale)
             be.ifft(self.psi)
             return

@@ -135,6 +135,12 @@ class Backend(Protocol):
         """``out = rfftn`` of the PSF that is `core` on its core and 0 elsewhere; returns
         `out`."""
 
+    def symmetric_otf(self, core, shape, buf):
+        """A new float32 array of the half shape: the real part of :meth:`otf_from_core`
+        (computed in `buf`, a half array), the whole transfer function of a centrosymmetric
+        PSF in half the memory; the methods that take an `otf` take it as well, except
+        :meth:`psf_correlation`, which needs the complex one as scratch."""
+
     def richardson_lucy(self, core, corr, window=None):
         """``core = max(core * corr, 0) * window``, normalised to a sum of 1, in place,
         unless that leaves nothing finite and positive; returns whether it changed."""
@@ -147,8 +153,9 @@ class Backend(Protocol):
     def deconvolve_intensity(self, amp, mask, otf, band, target, buf, iterations, reset=False):
         """In place in `target`: the amplitudes of the coherent intensity whose blur by the
         PSF of transfer function `otf` is ``amp**2``, band-limited to `band`, where `mask`
-        is 0; where it is set, an estimate of the blurred intensity refined by `iterations`
-        band-limited extrapolations (from 0 with `reset`).  See the reference."""
+        (0 or 1) is 0; where it is set, an estimate of the blurred amplitude refined by
+        `iterations` band-limited extrapolations (from 0 with `reset`).  See the
+        reference."""
 
     # -- support --------------------------------------------------------------------------
     def smoothed_modulus(self, obj, sigma):

@@ -29,7 +29,7 @@ FROM_REFERENCE = (
     # numpy passes between transforms, once per shrink-wrap of a deconvolving run
     "autocorrelation_band", "deconvolve_intensity",
     # on a PSF's core: a few thousand voxels, once every few iterations
-    "psf_core", "otf_from_core", "richardson_lucy",
+    "psf_core", "otf_from_core", "symmetric_otf", "richardson_lucy",
     # a count, one numpy call; the detwinning cut, once per DW operator
     "support_size", "halve_support",
 )

@@ -199,7 +199,7 @@ class NumpyBackend:
             Fourier transform of the object.
         otf : complex64 half array
             ``rfftn(psf)`` of a PSF in engine layout (its origin at index 0), see
-            :meth:`otf_from_core`.
+            :meth:`otf_from_core`; or its real part (:meth:`symmetric_otf`).
         buf : complex64 half array
             Overwritten; its real part is what :meth:`project_modulus` and
             :meth:`metric_sums` take as ``icalc``.
@@ -263,6 +263,11 @@ class NumpyBackend:
         self.rfft(out, shape)
         return out
 
+    def symmetric_otf(self, core, shape, buf):
+        """The real part of ``otf_from_core(core, shape, buf)`` as a new float32 array:
+        the transfer function of a centrosymmetric PSF is real."""
+        return np.ascontiguousarray(self.otf_from_core(core, shape, buf).real)
+
     def richardson_lucy(self, core, corr, window=None):
         """One Richardson–Lucy step on a PSF core, in place: ``core = max(core * corr, 0)``,
         times `window` (the same shape, or None), normalised to a sum of 1; a step that
@@ -301,8 +306,10 @@ class NumpyBackend:
         self.irfft(buf, shape)
         # N * the autocorrelation: the number of voxels a lag keeps inside the support.
         band = real[..., :otf.shape[-1]] > np.float32(0.5 * support.size)
-        band &= otf.real > np.float32(floor)
-        return band.astype(np.uint8)
+        # Where the lag is in, whether the OTF is too (no second temporary); a deconvolution
+        # divides by it there.
+        np.greater(otf.real, np.float32(max(floor, _TINY)), out=band, where=band)
+        return band.view(np.uint8)
 
     def deconvolve_intensity(self, amp, mask, otf, band, target, buf, iterations, reset=False):
         """The coherent intensity of a pattern blurred by a PSF, as amplitudes, in place
@@ -310,37 +317,38 @@ class NumpyBackend:
 
         The measured intensity ``amp**2`` is ``I (*) psf`` with ``I`` the coherent
         intensity, whose transform is zero outside `band`
-        (:meth:`autocorrelation_band`).  Where `mask` is set there is no measurement:
-        those pixels of `target` hold an estimate of the blurred intensity instead, which
-        `iterations` rounds of band-limited extrapolation (Gerchberg–Papoulis: the
-        blurred intensity is band-limited too) improve, starting from 0 with `reset` or
-        from what they held.  Then ``I = irfftn(rfftn(blurred) * band / otf)`` (the
-        transfer function is real for a centrosymmetric PSF), and ``target = sqrt(max(I,
-        0))`` where `mask` is 0.  `buf`, a half array, is scratch.
+        (:meth:`autocorrelation_band`).  Where `mask` (0 or 1) is set there is no
+        measurement: those pixels of `target` hold an estimate of the blurred amplitude
+        instead, which `iterations` rounds of band-limited extrapolation
+        (Gerchberg–Papoulis: the blurred intensity is band-limited too) improve, starting
+        from 0 with `reset` or from what they held.  Then ``I = irfftn(rfftn(blurred) *
+        band / otf)`` (the transfer function is real for a centrosymmetric PSF; `band` is
+        only where it exceeds a floor), and ``target = sqrt(max(I, 0))`` where `mask` is 0.
+        `buf`, a half array, is scratch; nothing else of the array's size is made.
         """
         shape = amp.shape
         real = real_view(buf, shape)
-        missing = mask != 0
+        missing = mask.view(np.bool_)  # 0 or 1: no temporary
+        inside = band.view(np.bool_)
         if reset:
-            target[missing] = 0
+            np.copyto(target, 0, where=missing)
         inverse_n = np.float32(1.0 / amp.size)
         for k in range(iterations + 1):
             np.multiply(amp, amp, out=real)
-            np.copyto(real, target, where=missing)
+            np.multiply(target, target, out=real, where=missing)  # the estimate there
             self.rfft(buf, shape)
-            if k < iterations:
-                np.multiply(buf, band, out=buf)
-            else:
-                inverse = np.zeros(band.shape, np.float32)  # 1 / otf in the band
-                np.divide(1, otf.real, out=inverse, where=(band != 0) & (otf.real > _TINY))
-                np.multiply(buf, inverse, out=buf)
-                del inverse
+            np.multiply(buf, band, out=buf)
+            if k == iterations:
+                np.divide(buf, otf.real, out=buf, where=inside)
             self.irfft(buf, shape)
             np.multiply(real, inverse_n, out=real)
             np.maximum(real, 0, out=real)
             if k < iterations:
-                np.copyto(target, real, where=missing)
-        np.sqrt(real, out=target, where=~missing)
+                np.sqrt(real, out=target, where=missing)
+        # Where there is no measurement, the estimate stays: its square goes in, its root
+        # comes out.
+        np.multiply(target, target, out=real, where=missing)
+        np.sqrt(real, out=target)
 
     def update_object(self, obj, psi, support, a, b):
         """Real-space update shared by ER, HIO and RAAR, in place.

@@ -52,11 +52,13 @@ def test_first_mode_recovers_the_crystal_and_its_metrics_are_recorded(sim, multi
     free = free_pixels(np.zeros(SHAPE, np.uint8), 0.05, free_pixel_rng(10))
     # With the best run's PSF: the default schedule models partial coherence.
     assert multi.psf is not None
+    # Float32 sums of a small residual: the FFT plans FFTW measures may differ between
+    # the two computations (a relative 5e-5 seen).
     chi2, llk = figures_of_merit(multi.obj, sim.iobs, free, psf=multi.psf)
-    assert multi.history["chi2"][-1] == pytest.approx(chi2, rel=1e-6)
-    assert multi.history["llk"][-1] == pytest.approx(llk, rel=1e-6)
+    assert multi.history["chi2"][-1] == pytest.approx(chi2, rel=5e-4)
+    assert multi.history["llk"][-1] == pytest.approx(llk, rel=5e-4)
     assert multi.history["llk_free"][-1] == pytest.approx(
-        figures_of_merit(multi.obj, sim.iobs, 1 - free, psf=multi.psf)[1], rel=1e-6)
+        figures_of_merit(multi.obj, sim.iobs, 1 - free, psf=multi.psf)[1], rel=5e-4)
     kept = [r for r in multi.runs if r["kept"]]
     if len(kept) > 1:
         assert 0 < spread(multi) < 0.2

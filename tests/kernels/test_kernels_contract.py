@@ -218,6 +218,26 @@ def test_partial_coherence(be, ref, data, window):
                                atol=1e-4)
 
 
+def test_a_centrosymmetric_psf_has_a_real_transfer_function(be, data):
+    from phaser.conventions import to_engine
+    from phaser.engine.coherence import compact_psf, psf_model
+
+    core = compact_psf(to_engine(psf_model(SHAPE, "gaussian", fwhm=2.0)))
+    otf = be.symmetric_otf(be.asarray(core), SHAPE, be.empty_half(SHAPE))
+    full = np.fft.rfftn(to_engine(psf_model(SHAPE, "gaussian", fwhm=2.0)).astype(np.float64))
+    assert np.abs(full.imag).max() < 1e-6 < np.abs(full.real).min()  # real, and not trivially
+    assert be.to_host(otf).dtype == np.float32
+    _close(be, otf, full.real, rtol=1e-4, atol=1e-6)
+    # The blur by it is the blur by the complex one.
+    blurred = {}
+    for key, transfer in (("real", otf), ("complex", be.otf_from_core(
+            be.asarray(core), SHAPE, be.empty_half(SHAPE)))):
+        buf = be.empty_half(SHAPE)
+        be.convolve_intensity(be.asarray(data["psi"]), transfer, buf)
+        blurred[key] = _real_part(be, buf)
+    np.testing.assert_allclose(blurred["real"], blurred["complex"], rtol=1e-5, atol=1e-5)
+
+
 @pytest.mark.parametrize("loss", ["amplitude", "poisson"])
 def test_gradient_refinement(be, ref, data, loss):
     want = np.empty(SHAPE, np.complex64)

@@ -77,8 +77,15 @@ CANDIDATES = {
 OPTIONS = {name: {"starts": 1, "psf_widths": (0.0,)} for name in CANDIDATES}
 """Other :class:`~phaser.config.ReconstructionConfig` fields of each candidate: one random
 start per run, coherent model only, unless said."""
-CANDIDATES["default, 4 starts"] = CANDIDATES["er rms 0.1, psf before ER"]
-OPTIONS["default, 4 starts"] = {}  # the default configuration (4 starts, coherent model)
+# The default configuration: the default schedule (its ER part also drops specks apart
+# from the crystal, SW min_piece), 4 starts x coherence models 0, 0.5, 1.
+CANDIDATES["default, 4 starts"] = (
+    "(SW(threshold=0.1, method='rms', min_piece=0.01) * ER**20)**5"
+    " * PSF(fwhm=0.5, every=2) * (SW(threshold=0.2, method='max') * HIO**20)**25")
+OPTIONS["default, 4 starts"] = {}
+# The previous release's default: the same without min_piece, 4 starts, coherent model only.
+CANDIDATES["4 starts, coherent model"] = CANDIDATES["er rms 0.1, psf before ER"]
+OPTIONS["4 starts, coherent model"] = {"starts": 4, "psf_widths": (0.0,)}
 # A lead for strongly blurred patterns: HIO with a Gaussian PSF of sigma 1 pixel held
 # fixed, then ER refining it from there (not a default: it ruins coherent patterns).
 CANDIDATES["hio psf sigma 1 fixed, refined in ER, 4 starts"] = (

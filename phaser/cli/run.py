@@ -7,6 +7,7 @@ from typing import Optional
 import typer
 
 from phaser.cli import app, user_errors
+from phaser.config import DEFAULT_PSF_WIDTHS
 
 __all__ = ["attach_inputs", "build_config", "run"]
 
@@ -51,7 +52,7 @@ def run(
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads [default: all available]."),
     runs: Optional[int] = typer.Option(None, "--runs", help="Independent runs from different random starts [default: 1]."),
     starts: Optional[int] = typer.Option(None, "--starts", help="Random starts each run tries for the first third of its schedule; the one with the lowest free LLK runs to the end (1: one start) [default: 4]."),
-    psf_widths: Optional[str] = typer.Option(None, "--psf-widths", help="Partial-coherence models each start is tried under: Gaussian PSF widths (sigma, pixels), e.g. 0,0.5,1,1.5; 0 = coherent; the start and model with the lowest free LLK run to the end [default: 0].", show_default=False),
+    psf_widths: Optional[str] = typer.Option(None, "--psf-widths", help="Partial-coherence models each start is tried under: Gaussian PSF widths (sigma, pixels), e.g. 0,0.5,1,1.5; 0 = coherent; the start and model with the lowest free LLK run to the end [default: " + ",".join(f"{w:g}" for w in DEFAULT_PSF_WIDTHS) + "].", show_default=False),
     keep: Optional[int] = typer.Option(None, "--keep", help="Best runs aligned and decomposed into orthogonal modes; the first mode is the result [default: 1]."),
     sw_threshold: Optional[str] = typer.Option(None, "--sw-threshold", help="Shrink-wrap threshold for every SW of the algorithm: one value, or a range low,high from which each run draws its own."),
     select: Optional[str] = typer.Option(None, "--select", help="What ranks the runs, lower is better: llk_free, llk, mean_to_max, std or sharpness [default: llk_free]."),

@@ -18,8 +18,9 @@ __all__ = ["parse_algorithm", "default_algorithm", "prior_algorithm", "coarse_al
 DEFAULT_ITERATIONS = 600
 """Iterations of the default schedule, as in the papers' random-start baseline."""
 
-ER_SHRINK_WRAP = OPERATORS["SW"](threshold=0.1, method="rms")
-"""The shrink-wrap of the default schedule's ER part."""
+ER_SHRINK_WRAP = OPERATORS["SW"](threshold=0.1, method="rms", min_piece=0.01)
+"""The shrink-wrap of the default schedule's ER part: 0.1 of the RMS, and no speck apart
+from the crystal (a piece under 1 % of it)."""
 
 _SW_EVERY = 20
 _HIO_FRACTION = 5 / 6
@@ -41,9 +42,10 @@ def default_algorithm(iters=DEFAULT_ITERATIONS):
     Five sixths of the iterations are HIO (beta 0.9) with a shrink-wrap every 20 (0.2 of
     the maximum of the smoothed modulus), and the last sixth ER with a shrink-wrap every
     20 at :data:`ER_SHRINK_WRAP` (0.1 of the RMS inside the support, which lets the support
-    take in the crystal's weak edges once HIO has found it), modelling partial coherence
-    (a refined PSF) from the first ER iteration: for 600 iterations
-    ``(SW(threshold=0.1, method='rms') * ER**20)**5 * PSF * (SW * HIO**20)**25``.  Both
+    take in the crystal's weak edges once HIO has found it, and no piece under 1 % of the
+    crystal apart from it), modelling partial coherence (a refined PSF) from the first ER
+    iteration: for 600 iterations ``(SW(threshold=0.1, method='rms', min_piece=0.01) *
+    ER**20)**5 * PSF * (SW * HIO**20)**25``.  Both
     were chosen on the measured S0054 scan (chi², free LLK) and simulated crystals
     (success) with ``bench/schedule_defaults.py``; the README has the table.
 
@@ -83,7 +85,7 @@ def prior_algorithm(iters):
     block runs inside the start's own support; a shrink-wrap at 0.1 of the RMS and a few ER
     iterations; then gradient refinement of the amplitude misfit (``ML``), which brings
     the fit to the noise level in far fewer iterations than ER.  For 50 iterations
-    ``ML(iterations=10) * SW(threshold=0.1, method='rms') * ER**4 * (SW * HIO**12)**3``:
+    ``ML(iterations=10) * SW(threshold=0.1, method='rms', min_piece=0.01) * ER**4 * (SW * HIO**12)**3``:
     a fifth ML, 8 % ER, the rest HIO.  It measured best after the bundled prior against
     the scaled default and eight other shapes (``bench/prior_schedules.py``, crystals never
     used in training; the README has the table).  There is no ``PSF``: ML does not model
@@ -114,7 +116,7 @@ def coarse_algorithm(iters):
     The coarse stage has found the crystal and the phase of the central part of
     reciprocal space; what is left is to phase the outer part and fit the data.  The
     default's shape (:func:`default_algorithm`) with two fifths HIO instead of five
-    sixths: for 100 iterations ``(SW(threshold=0.1, method='rms') * ER**20)**3 * PSF *
+    sixths: for 100 iterations ``(SW(threshold=0.1, method='rms', min_piece=0.01) * ER**20)**3 * PSF *
     (SW * HIO**20)**2``.  On 5 crystals at 128³ (``bench/coarse_to_fine.py``'s first five)
     its chi² after 100 iterations was 2–6 % above the default's, against 11–17 % for the
     default scaled to 100, in about a fifth of the default's time; the README has the

@@ -82,7 +82,7 @@ class State:
         then left undefined (:meth:`~phaser.kernels.contract.Backend.amplitudes`).
     amp : array, optional
         The amplitudes of `iobs`, engine layout, on the backend (a
-        :class:`SharedAmplitudes`'), held instead of a copy of their own; `iobs` is then
+        :class:`SharedAmplitudes`), held instead of a copy of their own; `iobs` is then
         read for its sum only.
 
     Attributes

@@ -170,6 +170,11 @@ class Backend(Protocol):
     def support_size(self, support):
         """Number of voxels in the support."""
 
+    def drop_small_pieces(self, support, fraction, work=None):
+        """Clear, in place, the connected pieces of `support` (faces touching, periodic
+        across the box) smaller than `fraction` of its largest; returns the new size.
+        `work`, a complex64 array of the support's shape, may be overwritten as scratch."""
+
     def halve_support(self, support, axis):
         """A new support without the voxels beyond its centre of mass along `axis`,
         measured in centred coordinates (the detwinning operator's cut)."""

@@ -30,8 +30,9 @@ FROM_REFERENCE = (
     "autocorrelation_band", "deconvolve_intensity",
     # on a PSF's core: a few thousand voxels, once every few iterations
     "psf_core", "otf_from_core", "symmetric_otf", "richardson_lucy",
-    # a count, one numpy call; the detwinning cut, once per DW operator
-    "support_size", "halve_support",
+    # a count, one numpy call; the detwinning cut, once per DW operator; scipy's labelling,
+    # once per shrink-wrap that drops small pieces
+    "support_size", "halve_support", "drop_small_pieces",
 )
 """Contract methods the numba backend takes from the numpy reference on purpose."""
 

@@ -413,6 +413,40 @@ class NumpyBackend:
         """Number of voxels in the support."""
         return int(np.count_nonzero(support))
 
+    def drop_small_pieces(self, support, fraction, work=None):
+        """Clear, in place, the support's connected pieces (faces touching, across the
+        periodic box's faces too) of fewer voxels than `fraction` times its largest piece;
+        returns the new size.  `work`, a complex64 array of the support's shape, may hold
+        the labels."""
+        import scipy.ndimage
+        import scipy.sparse
+        from scipy.sparse.csgraph import connected_components
+
+        if work is None:
+            labels, n = scipy.ndimage.label(support)
+        else:  # the labels in the work array's memory; scipy then returns their count
+            labels = work.reshape(-1).view(np.int32)[:support.size].reshape(support.shape)
+            n = scipy.ndimage.label(support, output=labels)
+        if n > 1:
+            # Pieces that meet across a face of the box are one piece.
+            pairs = [np.stack([np.take(labels, 0, axis).ravel(),
+                               np.take(labels, -1, axis).ravel()]) for axis in range(support.ndim)]
+            pairs = np.concatenate(pairs, axis=1)
+            pairs = pairs[:, (pairs[0] > 0) & (pairs[1] > 0)]
+            graph = scipy.sparse.coo_matrix((np.ones(pairs.shape[1]), (pairs[0], pairs[1])),
+                                            shape=(n + 1, n + 1))
+            piece = connected_components(graph, directed=False)[1]
+            # Plane by plane: bincount would copy all the labels to 64-bit integers.
+            voxels = sum(np.bincount(plane.ravel(), minlength=n + 1) for plane in labels)
+            voxels[0] = 0
+            size = np.bincount(piece, weights=voxels)
+            small = size[piece] < fraction * size.max()
+            small[0] = False
+            if small.any():
+                for plane, sup in zip(labels, support):
+                    sup[small[plane]] = 0
+        return int(np.count_nonzero(support))
+
     def halve_support(self, support, axis):
         """A new support: `support` without its voxels beyond its centre of mass along
         `axis` (in centred coordinates, q = 0 or r = 0 in the middle: the cut is a plane

@@ -227,11 +227,13 @@ def test_runs_keep_and_free_llk_in_the_summary(invoke, data, tmp_path):
 def test_starts_are_tried_and_counted(invoke, data, tmp_path):
     res = invoke("run", data, "--starts", 2, "--iters", 120, "--seed", 2, "-q", "--out", "r.cxi")
     assert res.exit_code == 0, res.output
-    # Two trials of 40 iterations (a third of 120), then the chosen start's 120.
-    assert " 200 iterations in " in res.stdout
+    # Two starts under the three default coherence models, trials of 40 iterations (a
+    # third of 120) each, then the chosen start's 120.
+    assert " 360 iterations in " in res.stdout
     result = phaser.load_result(tmp_path / "r.cxi")
     [event] = [e for e in result.events if e["event"] == "starts"]
-    assert len(event["seeds"]) == 2 and event["seeds"][0] == 2
+    assert event["seeds"] == [2, 2, 2, *[event["seeds"][3]] * 3] != [2] * 6
+    assert event["psf_sigmas"] == [0.0, 0.5, 1.0] * 2
     assert event["chosen"] in event["seeds"] and result.config["starts"] == 2
 
 

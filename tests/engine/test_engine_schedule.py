@@ -2,6 +2,7 @@
 
 import dataclasses
 
+import numpy as np
 import pytest
 
 from phaser.config import ReconstructionConfig
@@ -119,7 +120,7 @@ def test_default_is_600_iterations():
     assert str(ReconstructionConfig().operator()) == str(default_algorithm(600))
     # the documented schedule, pinned (README, "The default schedule")
     assert str(default_algorithm()) == \
-        "(SW(threshold=0.1, method='rms') * ER**20)**5 * PSF * (SW * HIO**20)**25"
+        "(SW(threshold=0.1, method='rms', min_piece=0.01) * ER**20)**5 * PSF * (SW * HIO**20)**25"
 
 
 
@@ -161,7 +162,7 @@ def test_iters_after_a_prior_runs_the_prior_schedule(init):
     options = {"nns": {"library": "lib.h5"}, "previous": {"previous": "r.cxi"}}.get(init, {})
     cfg = ReconstructionConfig(init=init, init_options=options, iters=50)
     assert str(cfg.operator()) == str(prior_algorithm(50)) == \
-        "ML(iterations=10) * SW(threshold=0.1, method='rms') * ER**4 * (SW * HIO**12)**3"
+        "ML(iterations=10) * SW(threshold=0.1, method='rms', min_piece=0.01) * ER**4 * (SW * HIO**12)**3"
     # Without --iters a prior start runs the whole default schedule; --algo overrides both.
     assert str(ReconstructionConfig(init=init, init_options=options).operator()) == \
         str(default_algorithm(600))
@@ -227,11 +228,31 @@ def test_shrink_wrap_smoothing_narrows_over_the_run(iobs, monkeypatch):
         ShrinkWrap(sigma_final=0)
 
 
+@pytest.mark.parametrize("min_piece, kept", [(0.0, True), (0.25, False)])
+def test_a_shrink_wrap_may_drop_a_speck_apart_from_the_crystal(iobs, min_piece, kept):
+    from phaser.conventions import to_engine
+
+    rec = Reconstructor(ReconstructionConfig(algorithm="ER**5", backend="numpy", seed=0))
+    rec.run(iobs)
+    st = rec.state
+    st.psi = st.backend.empty_complex(st.shape)  # the run's end let its buffer go
+    obj = st.obj
+    speck = np.zeros(st.shape, bool)
+    speck[to_engine(np.pad(np.ones((2, 2, 2), bool), ((0, 22), (0, 22), (0, 22))))] = True
+    assert not np.any(st.support[speck])  # a corner of the centred box, apart from it
+    obj[speck] = np.abs(obj).max()
+    ShrinkWrap(threshold=0.1, method="rms", min_piece=min_piece)(st)
+    assert bool(np.any(st.support[speck])) is kept
+    assert st.support_size == int(np.count_nonzero(st.support)) > 100
+    with pytest.raises(ConfigError, match="min_piece"):
+        ShrinkWrap(min_piece=1)
+
+
 def test_after_a_coarse_start_iters_runs_the_coarse_schedule():
     from phaser.engine.schedule import coarse_algorithm
 
     assert str(coarse_algorithm(100)) == (
-        "(SW(threshold=0.1, method='rms') * ER**20)**3 * PSF * (SW * HIO**20)**2")
+        "(SW(threshold=0.1, method='rms', min_piece=0.01) * ER**20)**3 * PSF * (SW * HIO**20)**2")
     assert coarse_algorithm(150).n_iterations == 150
     assert str(coarse_algorithm(9)) == str(default_algorithm(9))
     assert str(ReconstructionConfig(init="coarse", iters=100).operator()) == str(

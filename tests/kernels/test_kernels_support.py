@@ -167,6 +167,29 @@ def test_support_size(backend, arrays):
     assert backend.support_size(backend.asarray(support, np.uint8)) == int(support.sum())
 
 
+@pytest.mark.parametrize("scratch", [False, True])
+def test_small_pieces_are_dropped_and_pieces_across_the_box_edge_are_one(backend, scratch):
+    shape = (16, 18, 20)
+    support = np.zeros(shape, np.uint8)
+    support[4:10, 5:11, 6:12] = 1  # the crystal: 216 voxels
+    support[0:2, 14, 15] = 1  # a speck of 2 voxels
+    support[12, 0:2, 0:2] = support[12, -2:, 0:2] = 1  # 8 voxels across the y edge
+    support[6, 7, 14:16] = 1  # 2 voxels, diagonal only to nothing: a piece of its own
+    want = support.copy()
+    want[0:2, 14, 15] = want[6, 7, 14:16] = 0
+    sup = backend.asarray(support, np.uint8)
+    work = backend.empty_complex(shape) if scratch else None
+    # 1 % of 216 is 2.16: the two 2-voxel pieces go, the 8 voxels joined across the edge stay.
+    assert backend.drop_small_pieces(sup, 0.01, work=work) == int(want.sum())
+    np.testing.assert_array_equal(backend.to_host(sup), want)
+    # A single piece is left alone, however high the fraction.
+    box = np.zeros(shape, np.uint8)
+    box[4:10, 5:11, 6:12] = 1
+    one = backend.asarray(box, np.uint8)
+    assert backend.drop_small_pieces(one, 0.99) == 216
+    np.testing.assert_array_equal(backend.to_host(one), box)
+
+
 @pytest.mark.parametrize("shape", [(12, 20, 28), (31, 8, 9)])
 @pytest.mark.parametrize("sigma", [0.5, 1.0, 3.0])
 def test_numba_smoothing_is_scipys_periodic_gaussian(shape, sigma):

@@ -78,7 +78,7 @@ OPTIONS = {name: {"starts": 1, "psf_widths": (0.0,)} for name in CANDIDATES}
 """Other :class:`~phaser.config.ReconstructionConfig` fields of each candidate: one random
 start per run, coherent model only, unless said."""
 # The default configuration: the default schedule (its ER part also drops specks apart
-# from the crystal, SW min_piece), 4 starts x coherence models 0, 0.5, 1.
+# from the crystal, SW min_piece), 4 starts x coherence models 0, 0.5, 1, 1.5.
 CANDIDATES["default, 4 starts"] = (
     "(SW(threshold=0.1, method='rms', min_piece=0.01) * ER**20)**5"
     " * PSF(fwhm=0.5, every=2) * (SW(threshold=0.2, method='max') * HIO**20)**25")

@@ -20,12 +20,13 @@ __all__ = ["DEFAULT_PSF_WIDTHS", "MAX_PSF_WIDTH", "ReconstructionConfig", "load_
 MAX_PSF_WIDTH = 8.0
 """Widest partial-coherence model a run may try (Gaussian standard deviation, pixels)."""
 
-DEFAULT_PSF_WIDTHS = (0.0, 0.5, 1.0)
+DEFAULT_PSF_WIDTHS = (0.0, 0.5, 1.0, 1.5)
 """Partial-coherence models a run tries by default: the coherent model and Gaussian blurs
-of 0.5 and 1 pixel (standard deviation).  Together they recover patterns blurred by up to a
-pixel and keep the coherent model's success on coherent ones (``bench/schedule_defaults.py``;
-the README has the table), for about 3 times the time of the coherent model alone; a trial
-that deconvolves stays within the memory target (``bench/memory.py``)."""
+of 0.5, 1 and 1.5 pixels (standard deviation).  Together they recover patterns blurred by up
+to 1.5 pixels and keep the coherent model's success on coherent ones
+(``bench/schedule_defaults.py``; the README has the table), for about 5 times the time of
+the coherent model alone; a trial that deconvolves stays within the memory target
+(``bench/memory.py``)."""
 
 
 @dataclass(frozen=True)

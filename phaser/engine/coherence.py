@@ -26,7 +26,15 @@ one's transform divided by the PSF's, where that is above :data:`DECONVOLUTION_F
 Each shrink-wrap narrows the band to the new support's autocorrelation and deconvolves
 again; pixels without a measurement (masked, free) are filled by band-limited
 extrapolation first (:meth:`~phaser.kernels.numpy_backend.NumpyBackend.deconvolve_intensity`).
-The metrics still compare the blurred model with the measured data.
+Lags of the support's autocorrelation where the transfer function is below the floor are
+not measured to any use: the projection leaves them to the object, taking them from its
+own intensity at each iteration, as it leaves masked pixels to it
+(:meth:`~phaser.kernels.numpy_backend.NumpyBackend.project_completed`).  Forced to zero
+instead, they drive a run away from the true crystal itself under a blur of 1.5 pixels.
+The metrics still compare the blurred model with the measured data.  The deconvolved
+pattern keeps the noise its division amplified, so a coherence model
+(:func:`coherence_model`) ends its phasing on the measured pattern, blurred by the same
+PSF held fixed, before the algorithm's ``PSF`` refines it.
 
 References
 ----------
@@ -41,14 +49,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from phaser.engine.operators import Operator, in_order, map_operators, register_operator
+from phaser.engine.operators import (Chain, Operator, Repeat, in_order, map_operators,
+                                     register_operator, split_operator)
 from phaser.errors import ConfigError
 from phaser.kernels.numpy_backend import (core_grid, core_half_widths, periodic_distance,
                                           radial_window)
 
-__all__ = ["DECONVOLUTION_FLOOR", "DECONVOLUTION_START", "DECONVOLUTION_UPDATE", "ML_AFTER_PSF",
-           "PSF", "PSF_MODELS", "PSF_TAPER", "check_psf_order", "coherence_model",
-           "compact_psf", "full_psf", "psf_model", "psf_sigma", "psf_window"]
+__all__ = ["DECONVOLUTION_FLOOR", "DECONVOLUTION_START", "DECONVOLUTION_UPDATE",
+           "DECONVOLVED_FRACTION", "ML_AFTER_PSF", "PSF", "PSF_MODELS", "PSF_TAPER",
+           "check_psf_order", "coherence_model", "compact_psf", "full_psf", "psf_model",
+           "psf_sigma", "psf_window"]
 
 ML_AFTER_PSF = ("ML refinement does not model partial coherence: run it before PSF in the "
                 "algorithm, or leave PSF out")
@@ -59,10 +69,22 @@ PSF_MODELS = ("gaussian", "lorentzian", "pseudo-voigt")
 PSF_TAPER = 3.0
 """Width, in pixels, of the cosine roll-off at the edge of a refined PSF's window."""
 
-DECONVOLUTION_FLOOR = 0.05
+DECONVOLUTION_FLOOR = 0.02
 """Smallest value of the PSF's transfer function (1 at the origin) that a deconvolution
-divides by: it amplifies the noise 20 times at most, and a Gaussian PSF of a pixel keeps
-lags up to 25 voxels, the autocorrelation of a crystal a third of a 64-voxel box."""
+divides by: it amplifies the noise 50 times at most; the lags of the support's
+autocorrelation where the transfer function is smaller are left to the object
+(:meth:`~phaser.kernels.contract.Backend.project_completed`).  A Gaussian PSF of a pixel
+keeps lags up to 29 voxels of a 64-voxel box, one of 1.5 pixels up to 19.  On crystals
+blurred by 1.5 pixels 0.05 (lags to 17) was too high, in scratch probes; the default's
+success at each blur is in ``bench/schedule_defaults.py``'s table."""
+
+DECONVOLVED_FRACTION = 0.3
+"""Fraction of the iterations before an algorithm's first ``PSF`` that a coherence model
+(:func:`coherence_model`) phases the deconvolved pattern for; the rest fit the measured
+one with the blur fixed.  In the default schedule the switch comes at iteration 150, within
+the trials' 200 (:mod:`phaser.engine.starts`), whose scores then see how well each model
+fits the measured pattern: on the deconvolved pattern alone the coherent model's trials
+scored better than the right blur's on patterns blurred by 1.5 pixels, and were chosen."""
 
 DECONVOLUTION_START = 40
 """Band-limited extrapolations that fill the pixels without a measurement (from 0) before
@@ -280,7 +302,7 @@ class PSF(Operator):
         half_widths = (math.ceil(radius),) * len(state.shape) if radius else None
         state.set_psf(psf_model(state.shape, self.model, self.fwhm, self.eta, half_widths),
                       self.every, window=(radius, PSF_TAPER) if radius else None,
-                      deconvolve=bool(self.deconvolve))
+                      deconvolve=bool(self.deconvolve), symmetric=True)  # isotropic models
         return state
 
 
@@ -295,10 +317,12 @@ def coherence_model(op, sigma):
     A pattern blurred by more than about half a pixel is not recovered by a run that
     models no blur until its last part: the projection explains the blur with structure
     that is not there, and the support it shrink-wraps is wrong long before the PSF is
-    switched on.  Phasing the pattern deconvolved by a fixed blur of about the right width
-    from the start (see the module), then fitting the measured one with that PSF refined,
-    does recover such patterns (:mod:`phaser.engine.starts` tries a few widths and keeps
-    the one the data favour).
+    switched on.  The model phases the pattern deconvolved by a fixed blur of about the
+    right width first (see the module), for :data:`DECONVOLVED_FRACTION` of the
+    iterations before the algorithm's first ``PSF``; then the measured pattern with that
+    fixed blur (the blurred projection), which the deconvolved pattern's residual errors
+    do not bias; then the algorithm's own ``PSF`` refines it
+    (:mod:`phaser.engine.starts` tries a few widths and keeps the one the data favour).
 
     Parameters
     ----------
@@ -310,9 +334,11 @@ def coherence_model(op, sigma):
     Returns
     -------
     Operator
-        ``op' * PSF(model='gaussian', fwhm=w, every=0, deconvolve=1)`` where every ``PSF``
-        of `op` (in ``op'``) starts from the same Gaussian (``w = 2.355 sigma``) and keeps
-        its own update period and window.
+        ``later' * PSF(model='gaussian', fwhm=w, every=0) * first *
+        PSF(model='gaussian', fwhm=w, every=0, deconvolve=1)``, where ``first`` is `op`'s
+        first iterations (:func:`~phaser.engine.operators.split_operator`) and every
+        ``PSF`` of the rest (in ``later'``) starts from the same Gaussian (``w = 2.355
+        sigma``) and keeps its own update period and window.
 
     Raises
     ------
@@ -322,12 +348,35 @@ def coherence_model(op, sigma):
     if not sigma:
         return op
     fwhm = round(float(sigma) * 2 * math.sqrt(2 * math.log(2)), 4)
-    model = map_operators(op, lambda e: PSF(model="gaussian", fwhm=fwhm, every=e.every,
-                                            radius=e.radius, deconvolve=e.deconvolve)
-                          if isinstance(e, PSF) else e)
-    model = model * PSF(model="gaussian", fwhm=fwhm, every=0, deconvolve=1)
+    first, later = split_operator(op, round(_iterations_before_psf(op) * DECONVOLVED_FRACTION))
+    model = PSF(model="gaussian", fwhm=fwhm, every=0, deconvolve=1)
+    if first is not None:
+        model = first * model
+    if later is not None:
+        later = map_operators(later, lambda e: PSF(model="gaussian", fwhm=fwhm, every=e.every,
+                                                   radius=e.radius, deconvolve=e.deconvolve)
+                              if isinstance(e, PSF) else e)
+        model = later * PSF(model="gaussian", fwhm=fwhm, every=0) * model
     check_psf_order(model)
     return model
+
+
+def _iterations_before_psf(op):
+    """Iterations `op` runs before its first ``PSF`` (all of them without one)."""
+    if isinstance(op, PSF):
+        return 0
+    if isinstance(op, Chain):
+        total = 0
+        for factor in reversed(op.factors):
+            n = _iterations_before_psf(factor)
+            total += n
+            if n < factor.n_iterations or any(isinstance(e, PSF) for e in in_order(factor)):
+                break
+        return total
+    if isinstance(op, Repeat):
+        n = _iterations_before_psf(op.op)
+        return n if any(isinstance(e, PSF) for e in in_order(op.op)) else op.n_iterations
+    return op.n_iterations
 
 
 def check_psf_order(op):

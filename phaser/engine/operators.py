@@ -18,7 +18,7 @@ from phaser.kernels.numpy_backend import SHRINK_WRAP_METHODS
 
 __all__ = ["ER", "HIO", "MAX_SUPPORT_FRACTION", "MIN_SUPPORT_VOXELS", "OPERATORS", "RAAR",
            "Chain", "Detwin", "Operator", "Repeat", "ShrinkWrap", "SupportCollapseError",
-           "in_order", "map_operators", "register_operator"]
+           "in_order", "map_operators", "register_operator", "split_operator"]
 
 MIN_SUPPORT_VOXELS = 27
 """A shrink-wrap support below this many voxels (a 3³ cube) has collapsed."""
@@ -389,6 +389,77 @@ def map_operators(op, fn):
     if isinstance(op, Repeat):
         return Repeat(map_operators(op.op, fn), op.n)
     return fn(op)
+
+
+def split_operator(op, k):
+    """`op` cut after its first `k` iterations: what runs before, and what runs after.
+
+    The first part ends where the ``k``-th iteration has run and holds the operators of no
+    iterations of their own that follow it (a shrink-wrap closing its block); an
+    operator that runs several iterations in one call (``ML``) is not cut: where the
+    ``k``-th iteration falls inside it, it opens the second part.
+
+    Parameters
+    ----------
+    op : Operator
+    k : int
+        Iterations of the first part, from 0 to ``op.n_iterations``.
+
+    Returns
+    -------
+    first, rest : Operator or None
+        ``rest * first`` runs what `op` runs; None for an empty part.
+
+    Examples
+    --------
+    >>> from phaser import parse_algorithm
+    >>> first, rest = split_operator(parse_algorithm("ER**10 * (SW * HIO**20)**5"), 60)
+    >>> str(first), str(rest)
+    ('(SW * HIO**20)**3', 'ER**10 * (SW * HIO**20)**2')
+    """
+    first, rest = [], []
+    _split(op, k, first, rest)
+    return _chain(first), _chain(rest)
+
+
+def _split(op, k, first, rest):
+    """Append the operators of `op` that run within the first `k` iterations to `first`
+    (in running order), the others to `rest`; return the iterations left of `k`, or None
+    once the cut is passed."""
+    n = op.n_iterations
+    if k is None or (n and k == 0):
+        rest.append(op)
+        return None
+    if n <= k:
+        first.append(op)
+        return k - n
+    if isinstance(op, Chain):
+        for factor in reversed(op.factors):
+            k = _split(factor, k, first, rest)
+        return k
+    if isinstance(op, Repeat):
+        whole, k = divmod(k, op.op.n_iterations)
+        if whole:
+            first.append(op.op ** whole)
+        if not k:  # cut between two repetitions
+            rest.append(op.op ** (op.n - whole))
+            return None
+        k = _split(op.op, k, first, rest)
+        if op.n - whole - 1:
+            rest.append(op.op ** (op.n - whole - 1))
+        return k
+    rest.append(op)  # several iterations in one call: not cut
+    return None
+
+
+def _chain(ops):
+    """The operators of `ops` (in running order) as one operator, or None."""
+    if not ops:
+        return None
+    whole = ops[0]
+    for op in ops[1:]:
+        whole = op * whole
+    return whole
 
 
 OPERATORS = {"ER": ER, "HIO": HIO, "RAAR": RAAR, "SW": ShrinkWrap, "DW": Detwin}

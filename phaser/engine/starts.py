@@ -14,11 +14,12 @@ A pattern blurred by partial coherence by more than about half a pixel is not re
 by phasing that models no blur, and one modelled with too narrow a blur fails as well;
 one that is too wide costs little on the blurred pattern but ruins a coherent one.  Each
 start is therefore tried under each configured model (``psf_widths``: the pattern
-deconvolved by a Gaussian PSF of that width is phased until the schedule's ``PSF``
-operator refines the PSF against the measured one,
+deconvolved by a Gaussian PSF of that width is phased first, then the measured one with
+that PSF held fixed, until the schedule's ``PSF`` operator refines the PSF against it,
 :func:`phaser.engine.coherence.coherence_model`), and the trial scores, which compare the
 models on the same free pixels and the same measured data, choose the model as well as the
-start.
+start.  The switch to the measured pattern comes within the trials, so that the scores
+see how each model fits it.
 
 The trials are ranked by the mean logarithm of the free LLK (the LLK without free
 pixels) over the second half of the trial, which is steadier than one HIO iterate's

@@ -107,7 +107,9 @@ class State:
         While a PSF deconvolves the pattern (``PSF(deconvolve=1)``), the amplitudes the
         projection forces: those of the deconvolved pattern where the data are used, an
         estimate of the blurred amplitude on masked and free pixels
-        (:meth:`~phaser.kernels.contract.Backend.deconvolve_intensity`); else None.
+        (:meth:`~phaser.kernels.contract.Backend.deconvolve_intensity`), completed at each
+        projection on the lags the deconvolution leaves free
+        (:meth:`~phaser.kernels.contract.Backend.project_completed`); else None.
     """
 
     def __init__(self, backend, iobs, mask, obj, support, metrics_every=10, callbacks=(),
@@ -121,9 +123,12 @@ class State:
         self.n_free = int(np.count_nonzero(free))
         self.amp = be.amplitudes(iobs, overwrite=overwrite_iobs) if amp is None else amp
         # The projection leaves masked and free pixels alike; the metric sums of the
-        # kernels run over the pixels this mask leaves, so one more mask selects the free.
+        # kernels run over the pixels this mask leaves.  The free pixels' own sums run over
+        # a list of them (4 bytes each, 5 % of the pixels), not a mask (1 byte a voxel).
         self.mask = be.asarray((~used).astype(np.uint8), np.uint8)
-        self.free_mask = be.asarray((~free).astype(np.uint8), np.uint8) if self.n_free else None
+        index_type = np.int64 if free.size > np.iinfo(np.int32).max else np.int32
+        self.free_index = (be.asarray(np.flatnonzero(free).astype(index_type))
+                           if self.n_free else None)
         self.support = be.asarray(support, np.uint8)
         self.obj = be.empty_complex(shape)
         if obj is not None:
@@ -142,7 +147,7 @@ class State:
         self.events = []
         # Partial coherence (phaser.engine.coherence): off until the PSF operator runs.
         self.psf_core = self.otf = self._psf_buf = self._psf_window = None
-        self.target = None
+        self.target = self._free_lags = None
         self._core_half_widths = None
         self.psf_every = self._psf_since = 0
 
@@ -163,25 +168,26 @@ class State:
             ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}"
                       for k, v in details.items()))
 
-    def set_psf(self, core, every=0, window=None, deconvolve=False):
+    def set_psf(self, core, every=0, window=None, deconvolve=False, symmetric=False):
         """Model partial coherence from now on: a PSF that is `core` on its core and zero
         elsewhere (see :func:`~phaser.engine.coherence.compact_psf`; float32, summing to 1)
         blurs the calculated intensity; it is refined every `every` iterations (0: never)
         and kept within `window`, ``(radius, taper)`` in pixels (see
         :func:`phaser.engine.coherence.psf_window`; None: anywhere on its core).  With
         `deconvolve`, the projection forces the pattern deconvolved by it (:attr:`target`)
-        instead, until the next PSF."""
+        instead, until the next PSF.  A fixed PSF that is `symmetric` (centrosymmetric)
+        keeps a real transfer function, in half the memory."""
         be = self.backend
         shape = self.shape
         # One at a time: a second PSF replaces the first without both in memory.
-        self.psf_core = self.otf = self._psf_window = self.target = None
+        self.psf_core = self.otf = self._psf_window = self.target = self._free_lags = None
         self.psf_core = be.asarray(core, np.float32)
         self._core_half_widths = core_half_widths(core.shape, shape)
         if window is not None:
             self._psf_window = be.asarray(radial_window(shape, *map(float, window),
                                                         self._core_half_widths))
-        if deconvolve:
-            # Fixed and centrosymmetric (the deconvolution assumes it): a real transfer
+        if deconvolve or (symmetric and not every):
+            # Fixed and centrosymmetric (a deconvolution assumes it): a real transfer
             # function, computed in the Fourier buffer (free between iterations).
             self.otf = be.symmetric_otf(self.psf_core, shape, be.half_view(self.psi, shape))
         else:
@@ -193,16 +199,33 @@ class State:
 
     def update_target(self, reset=False):
         """Deconvolve the pattern again within the band of the current support (a no-op
-        unless a PSF deconvolves it); with `reset`, fill the pixels without a measurement
-        from scratch."""
+        unless a PSF deconvolves it), and find the lags of that band the deconvolution
+        leaves free (:meth:`~phaser.kernels.contract.Backend.project_completed`); with
+        `reset`, fill the pixels without a measurement from scratch."""
         if self.target is None:
             return
         be = self.backend
-        buf = be.half_view(self.psi, self.shape)  # the Fourier buffer: free between iterations
+        shape = self.shape
+        buf = be.half_view(self.psi, shape)  # the Fourier buffer: free between iterations
+        # The free lags' scratch and the transfer function are not kept through this: the
+        # deconvolution's arrays take their place (and the FFT plans let go of the scratch).
+        if self._psf_buf is not None:
+            self._psf_buf = None
+            be.release()
+        self._free_lags = None
+        if self.otf is None:
+            self.otf = be.symmetric_otf(self.psf_core, shape, buf)
         # The band is the support's: made again each time, kept by nothing.
         band = be.autocorrelation_band(self.support, self.otf, DECONVOLUTION_FLOOR, buf)
         be.deconvolve_intensity(self.amp, self.mask, self.otf, band, self.target, buf,
                                 DECONVOLUTION_START if reset else DECONVOLUTION_UPDATE, reset)
+        del band
+        free = be.autocorrelation_band(self.support, self.otf, DECONVOLUTION_FLOOR, buf,
+                                       free=True)
+        if be.support_size(free):
+            # Each projection then needs a half array of scratch (project_completed); the
+            # metrics make the transfer function in it when they need it (_blurred).
+            self._free_lags, self.otf = free, None
 
     def full_psf(self):
         """The PSF on the whole grid (host array, engine layout), or None without one."""
@@ -214,14 +237,17 @@ class State:
         """Free the work buffers (the Fourier-space buffer, the PSF's transfer function and
         scratch) and let the FFT plans go of them; the state can record no more metrics or
         iterations."""
-        self.psi = self._psf_buf = self.otf = self.target = None
+        self.psi = self._psf_buf = self.otf = self.target = self._free_lags = None
         self.backend.release()
 
     def _blurred(self, buf, refine=False):
         """The calculated intensity blurred by the PSF, into the real part of half array
         `buf` (refining the PSF first if asked); returns `buf`."""
         be = self.backend
-        be.convolve_intensity(self.psi, self.otf, buf)
+        otf = self.otf
+        if otf is None:  # a deconvolution with free lags keeps none: made in their scratch
+            otf = be.otf_from_core(self.psf_core, self.shape, self._psf_scratch())
+        be.convolve_intensity(self.psi, otf, buf)
         if refine:
             # The transfer function's memory is the step's scratch, then remade.
             be.psf_correlation(self.psi, self.amp, self.mask, buf, self.otf)
@@ -262,7 +288,11 @@ class State:
                 self._record(be.metric_sums(self.psi, self.amp, self.mask, icalc),
                              self._free_sums(icalc))
                 be.fft(self.obj, self.psi)
-            be.project_modulus(self.psi, self.target, self.mask, self.scale)
+            if self._free_lags is None:
+                be.project_modulus(self.psi, self.target, self.mask, self.scale)
+            else:
+                be.project_completed(self.psi, self.target, self.mask, self._free_lags,
+                                     self._psf_scratch(), self.scale)
             be.ifft(self.psi)
             return
         icalc = None
@@ -292,14 +322,15 @@ class State:
         be.fft(self.obj, self.psi)
         # With a PSF, the blurred intensity takes the Fourier buffer's own memory: the sums
         # need nothing else of it.
-        icalc = None if self.otf is None else self._blurred(be.half_view(self.psi, self.shape))
+        icalc = (None if self.psf_core is None
+                 else self._blurred(be.half_view(self.psi, self.shape)))
         self._record(be.metric_sums(self.psi, self.amp, self.mask, icalc),
                      self._free_sums(icalc))
 
     def _free_sums(self, icalc=None):
-        if self.free_mask is None:
+        if self.free_index is None:
             return None
-        return self.backend.metric_sums(self.psi, self.amp, self.free_mask, icalc)
+        return self.backend.metric_sums_at(self.psi, self.amp, self.free_index, icalc)
 
     def _record(self, sums, free_sums=None):
         chi_sum, deviance_sum = sums

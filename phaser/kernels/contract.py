@@ -102,6 +102,10 @@ class Backend(Protocol):
     def metric_sums(self, psi, amp, mask, icalc=None):
         """The two sums of :meth:`project_modulus` without changing `psi`."""
 
+    def metric_sums_at(self, psi, amp, index, icalc=None):
+        """The two sums of :meth:`metric_sums` over the pixels whose flat (C-order) indices
+        are in the integer array `index` (each once)."""
+
     def update_object(self, obj, psi, support, a, b):
         """In place: ``obj = psi`` inside the support, ``a * obj + b * psi`` outside; with
         ``a == b == 0`` (ER) `obj` is not read, so its memory may have served as scratch."""
@@ -145,10 +149,16 @@ class Backend(Protocol):
         """``core = max(core * corr, 0) * window``, normalised to a sum of 1, in place,
         unless that leaves nothing finite and positive; returns whether it changed."""
 
-    def autocorrelation_band(self, support, otf, floor, buf):
+    def autocorrelation_band(self, support, otf, floor, buf, free=False):
         """A new uint8 half array: 1 where the autocorrelation of `support` covers half a
-        voxel or more and the real part of `otf` exceeds `floor`; `buf`, a half array, is
-        scratch.  See the reference."""
+        voxel or more and the real part of `otf` exceeds `floor` (with `free`: does not
+        exceed it); `buf`, a half array, is scratch.  See the reference."""
+
+    def project_completed(self, psi, target, mask, free, buf, scale):
+        """:meth:`project_modulus` on ``sqrt(max(target**2 + irfftn(rfftn(|psi|**2 -
+        target**2) * free), 0))``: the deconvolved amplitudes with the lags in `free` (a
+        uint8 half array) taken from the object's own intensity; `buf`, a half array other
+        than `psi`'s memory, is scratch.  See the reference."""
 
     def deconvolve_intensity(self, amp, mask, otf, band, target, buf, iterations, reset=False):
         """In place in `target`: the amplitudes of the coherent intensity whose blur by the

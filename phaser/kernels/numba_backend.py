@@ -38,6 +38,8 @@ FROM_REFERENCE = (
 
 _JIT = dict(parallel=True, fastmath=True, cache=True, nogil=True)
 
+_NO_ICALC = np.zeros(1, np.float32)  # the blurred intensity a kernel is given when it has none
+
 
 @numba.njit(**_JIT)
 def _project(psi, amp, mask, scale):
@@ -51,6 +53,35 @@ def _project(psi, amp, mask, scale):
                 psi[i] = p * (amp[i] * scale / m)
             else:
                 psi[i] = amp[i] * scale
+
+
+@numba.njit(**_JIT)
+def _excess_intensity(psi, target, out, n, p):
+    # |psi|**2 - target**2 into the padded rows of `out` (not psi's memory).
+    for row in numba.prange(psi.size // n):
+        for k in range(n):
+            q = psi[row * n + k]
+            known = target[row * n + k]
+            out[row * p + k] = q.real * q.real + q.imag * q.imag - known * known
+
+
+@numba.njit(**_JIT)
+def _project_completed(psi, target, mask, scale, free_part, n, p, inverse_n):
+    # free_part holds N * the free lags' part of the intensity, rows padded (_padded).
+    for row in numba.prange(psi.size // n):
+        for k in range(n):
+            i = row * n + k
+            q = psi[i]
+            if mask[i]:
+                psi[i] = q * scale
+                continue
+            known = target[i]
+            a = math.sqrt(max(free_part[row * p + k] * inverse_n + known * known, 0.0))
+            m = math.sqrt(q.real * q.real + q.imag * q.imag)
+            if m > 1e-30:
+                psi[i] = q * (a * scale / m)
+            else:
+                psi[i] = a * scale
 
 
 @numba.njit(**_JIT)
@@ -86,6 +117,24 @@ def _metrics(psi, amp, mask):
             d = math.sqrt(m2) - o
             chi += d * d
             dev += _deviance(o * o, m2)
+    return chi, 2.0 * dev
+
+
+@numba.njit(**_JIT)
+def _metrics_at(psi, amp, index, icalc, n, p, blurred):
+    chi = 0.0
+    dev = 0.0
+    for j in numba.prange(index.size):
+        i = index[j]
+        if blurred:
+            m2 = np.float64(icalc[(i // n) * p + i % n])
+        else:
+            q = psi[i]
+            m2 = q.real * q.real + q.imag * q.imag
+        o = amp[i]
+        d = math.sqrt(max(m2, 0.0)) - o
+        chi += d * d
+        dev += _deviance(o * o, m2)
     return chi, 2.0 * dev
 
 
@@ -372,6 +421,21 @@ class NumbaBackend(NumpyBackend):
             return _project_metrics(*args)
         _project(*args)
         return None
+
+    def project_completed(self, psi, target, mask, free, buf, scale):
+        shape = psi.shape
+        _excess_intensity(psi.reshape(-1), target.reshape(-1), *_padded(buf, shape))
+        self.rfft(buf, shape)
+        np.multiply(buf, free, out=buf)
+        self.irfft(buf, shape)
+        _project_completed(psi.reshape(-1), target.reshape(-1), mask.reshape(-1),
+                           np.float32(scale), *_padded(buf, shape), np.float32(1.0 / psi.size))
+
+    def metric_sums_at(self, psi, amp, index, icalc=None):
+        if icalc is None:
+            return _metrics_at(psi.reshape(-1), amp.reshape(-1), index, _NO_ICALC, 1, 1, False)
+        return _metrics_at(psi.reshape(-1), amp.reshape(-1), index, *_padded(icalc, amp.shape),
+                           True)
 
     def metric_sums(self, psi, amp, mask, icalc=None):
         if icalc is not None:

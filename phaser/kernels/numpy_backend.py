@@ -153,6 +153,13 @@ class NumpyBackend:
         return _metric_sums(np.abs(psi) if icalc is None else np.sqrt(real_view(icalc, amp.shape)),
                             amp, mask != 0)
 
+    def metric_sums_at(self, psi, amp, index, icalc=None):
+        """The sums of :meth:`metric_sums` over the pixels of the flat (C-order) indices
+        `index` only (the free pixels: a list of them is a fifth of a mask's memory)."""
+        at = np.unravel_index(index, amp.shape)
+        modulus = np.abs(psi[at]) if icalc is None else np.sqrt(real_view(icalc, amp.shape)[at])
+        return _metric_sums(modulus, amp[at], np.zeros(len(index), bool))
+
     # -- partial coherence ----------------------------------------------------------------
     # Real quantities (the PSF, intensities) go through in-place real-to-complex transforms
     # on "half" arrays that keep only the first ``n // 2 + 1`` columns of the last axis
@@ -282,11 +289,12 @@ class NumpyBackend:
         np.multiply(new, np.float32(1.0 / total), out=core)
         return True
 
-    def autocorrelation_band(self, support, otf, floor, buf):
+    def autocorrelation_band(self, support, otf, floor, buf, free=False):
         """Where the Fourier transform of a coherent intensity may be non-zero, and a
         deconvolution by the PSF of transfer function `otf` may recover it: a new uint8
         half array, 1 where the support's autocorrelation covers half a voxel or more and
-        the real part of `otf` exceeds `floor`.
+        the real part of `otf` exceeds `floor`; with `free`, where it covers them and the
+        transfer function does not exceed `floor` (lags the measurement does not give).
 
         The transform of ``|F x|**2`` is the autocorrelation of the object `x`, zero beyond
         that of its support; the half array's index is the lag (the autocorrelation is
@@ -308,8 +316,54 @@ class NumpyBackend:
         band = real[..., :otf.shape[-1]] > np.float32(0.5 * support.size)
         # Where the lag is in, whether the OTF is too (no second temporary); a deconvolution
         # divides by it there.
-        np.greater(otf.real, np.float32(max(floor, _TINY)), out=band, where=band)
+        above = np.less_equal if free else np.greater
+        above(otf.real, np.float32(max(floor, _TINY)), out=band, where=band)
         return band.view(np.uint8)
+
+    def project_completed(self, psi, target, mask, free, buf, scale):
+        """The modulus projection of a deconvolving run whose deconvolution leaves some lags
+        free, in place: :meth:`project_modulus` on the amplitudes
+        ``sqrt(max(target**2 + irfftn(rfftn(|psi|**2 - target**2) * free), 0))``.
+
+        The transform of the coherent intensity at lag ``k`` is the object's
+        autocorrelation there; where the PSF's transfer function is too small to divide by
+        (`free`, :meth:`autocorrelation_band`), the deconvolved pattern `target` has
+        nothing to use, and the object's own, from `psi`, takes the place of what it has
+        there: those lags are left to the object as masked pixels are, rather than forced
+        to zero.
+
+        Parameters
+        ----------
+        psi : complex64 array
+            Fourier transform of the current object; overwritten as by
+            :meth:`project_modulus`.
+        target : float32 array
+            Amplitudes of the deconvolved pattern (:meth:`deconvolve_intensity`).
+        mask : uint8 array
+            Nonzero = pixel left free (only scaled).
+        free : uint8 half array
+            The free lags.
+        buf : complex64 half array
+            Scratch (not `psi`'s memory).
+        scale : float
+        """
+        shape = psi.shape
+        self.intensity(psi, buf)
+        amp = real_view(buf, shape)
+        # The transform of what the object adds to the deconvolved pattern: far smaller
+        # than the intensity itself near a fit, and so its rounding (in float32).
+        for plane, known in zip(amp, target):  # no temporary of the array's size
+            plane -= np.square(known)
+        self.rfft(buf, shape)
+        np.multiply(buf, free, out=buf)
+        self.irfft(buf, shape)
+        inverse_n = np.float32(1.0 / psi.size)
+        for plane, known in zip(amp, target):
+            plane *= inverse_n
+            plane += np.square(known)
+            np.maximum(plane, 0, out=plane)
+            np.sqrt(plane, out=plane)
+        self.project_modulus(psi, amp, mask, scale)
 
     def deconvolve_intensity(self, amp, mask, otf, band, target, buf, iterations, reset=False):
         """The coherent intensity of a pattern blurred by a PSF, as amplitudes, in place

@@ -227,14 +227,14 @@ def test_runs_keep_and_free_llk_in_the_summary(invoke, data, tmp_path):
 def test_starts_are_tried_and_counted(invoke, data, tmp_path):
     res = invoke("run", data, "--starts", 2, "--iters", 120, "--seed", 2, "-q", "--out", "r.cxi")
     assert res.exit_code == 0, res.output
-    # Two starts under the three default coherence models, trials of 40 iterations (a
+    # Two starts under the four default coherence models, trials of 40 iterations (a
     # third of 120) each, then the chosen start's 120.
-    assert " 360 iterations in " in res.stdout
+    assert " 440 iterations in " in res.stdout
     result = phaser.load_result(tmp_path / "r.cxi")
     [event] = [e for e in result.events if e["event"] == "starts"]
-    first, second = event["seeds"][:3], event["seeds"][3:]
-    assert first == [2] * 3 and second == [second[0]] * 3 and second[0] != 2
-    assert event["psf_sigmas"] == [0.0, 0.5, 1.0] * 2
+    first, second = event["seeds"][:4], event["seeds"][4:]
+    assert first == [2] * 4 and second == [second[0]] * 4 and second[0] != 2
+    assert event["psf_sigmas"] == [0.0, 0.5, 1.0, 1.5] * 2
     assert event["chosen"] in event["seeds"] and result.config["starts"] == 2
 
 

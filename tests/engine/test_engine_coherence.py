@@ -266,7 +266,7 @@ def test_the_window_keeps_noise_from_inflating_the_refined_width():
     for radius in ("", ", radius=0"):
         cfg = ReconstructionConfig(
             algorithm=f"(SW * ER**20)**3 * (SW * HIO**20)**6 * PSF(fwhm=2.0{radius})", seed=1,
-            starts=1)
+            starts=1, psf_widths=(0,))
         widths[radius] = np.mean(psf_sigma(Reconstructor(cfg).run(sim.iobs, sim.mask).psf))
     assert widths[""] == pytest.approx(1.0, abs=0.15)
     assert widths[", radius=0"] > widths[""] + 0.15
@@ -301,14 +301,16 @@ def test_a_run_can_start_from_a_given_psf_and_keeps_it(blurred_sim):
         Reconstructor(cfg).run(sim.iobs, sim.mask, psf=psf[:-1])
 
 
-def test_a_coherence_model_deconvolves_by_a_gaussian_until_the_psf_operator_refines_it():
-    from phaser.engine.coherence import coherence_model
+def test_a_coherence_model_deconvolves_then_blurs_until_the_psf_operator_refines():
+    from phaser.engine.coherence import DECONVOLVED_FRACTION, coherence_model
 
     op = parse_algorithm("ER**10 * PSF(every=3, radius=9) * HIO**20")
     assert coherence_model(op, 0) is op
     model = coherence_model(op, 1.0)
+    assert DECONVOLVED_FRACTION == 0.3  # 6 of the 20 iterations before the PSF
     assert str(model) == ("ER**10 * PSF(model='gaussian', fwhm=2.3548, every=3, radius=9) "
-                          "* HIO**20 * PSF(model='gaussian', fwhm=2.3548, every=0, "
+                          "* HIO**14 * PSF(model='gaussian', fwhm=2.3548, every=0) "
+                          "* HIO**6 * PSF(model='gaussian', fwhm=2.3548, every=0, "
                           "deconvolve=1)")
     assert model.n_iterations == op.n_iterations
     assert parse_algorithm(str(model)) == model  # the notation says it all
@@ -370,6 +372,49 @@ def test_deconvolution_recovers_the_coherent_amplitudes_of_a_blurred_pattern(nam
     target = be.copy(amp)
     be.deconvolve_intensity(amp, be.asarray(mask), otf, band, target, buf, 0, reset=True)
     assert error(be.to_host(target)) > 5 * error(got)
+
+
+@pytest.mark.parametrize("name", BACKENDS)
+def test_the_free_lags_are_those_of_the_autocorrelation_the_deconvolution_leaves(name):
+    from phaser.engine.coherence import DECONVOLUTION_FLOOR
+
+    support, _, core, _, _ = _blurred_box(fwhm=2.355 * 2.5)
+    shape = support.shape
+    be = get_backend(name)
+    otf = be.otf_from_core(be.asarray(core), shape, be.empty_half(shape))
+    buf = be.empty_half(shape)
+    band, free = (be.to_host(be.autocorrelation_band(be.asarray(support), otf,
+                                                     DECONVOLUTION_FLOOR, buf, free=f))
+                  for f in (False, True))
+    # The lags the support's autocorrelation covers (half a voxel or more), by numpy.
+    autocorrelation = np.fft.irfftn(np.abs(np.fft.rfftn(support)) ** 2, shape, axes=(0, 1, 2))
+    every = autocorrelation[..., :shape[-1] // 2 + 1] > 0.5
+    weak = be.to_host(otf).real <= DECONVOLUTION_FLOOR
+    assert (band != 0).any() and (free != 0).any()
+    np.testing.assert_array_equal(free != 0, every & weak)
+    np.testing.assert_array_equal(band != 0, every & ~weak)
+
+
+def test_free_lags_keep_a_deconvolving_run_near_the_crystal():
+    """Under a blur of 1.5 pixels some lags of the crystal's autocorrelation are below the
+    deconvolution's floor; left to the object (not forced to zero), a deconvolving run
+    started from the true crystal stays nearer to it and fits the measurement better."""
+    from phaser.analysis import recovery_scores
+    from phaser.kernels.numpy_backend import NumpyBackend
+
+    sim = phaser.simulate(32, oversampling=3.0, photons=1e6, max_phase=1.5, psf_sigma=1.5,
+                          rng=1)
+    algorithm = "(SW * HIO**10)**4 * PSF(model='gaussian', fwhm=3.5322, every=0, deconvolve=1)"
+    config = ReconstructionConfig(algorithm=algorithm, backend="numpy", seed=0, free_fraction=0)
+    completed = Reconstructor(config).run(sim.iobs, sim.mask, obj=sim.obj)
+    with pytest.MonkeyPatch.context() as patch:  # the free lags forced to zero
+        patch.setattr(NumpyBackend, "project_completed",
+                      lambda self, psi, target, mask, free, buf, scale:
+                      self.project_modulus(psi, target, mask, scale))
+        zeroed = Reconstructor(config).run(sim.iobs, sim.mask, obj=sim.obj)
+    good, bad = (recovery_scores(r.obj, sim.obj, sim.support) for r in (completed, zeroed))
+    assert good["iou"] > bad["iou"] + 0.05 and good["phase_rms"] < bad["phase_rms"]
+    assert completed.history["llk"][-1] < 0.6 * zeroed.history["llk"][-1]
 
 
 @pytest.mark.parametrize("name", BACKENDS)

@@ -57,9 +57,9 @@ def test_a_deconvolving_run_moves_no_array_through_the_host(strict):
                                callbacks=[lambda st: marks.append(len(be.transfers))]
                                ).run(sim.iobs, sim.mask)
     assert "deconvolve=1" in strict_run.algorithm
-    # The deconvolving PSF is set before the first iteration; then only the ER part's PSF
-    # (its core and window) comes from the host.
-    assert be.transfers[marks[0]:marks[-1]] == [("asarray", "set_psf")] * 2
+    # The deconvolving PSF is set before the first iteration; then only the blurred
+    # stage's fixed PSF and the ER part's PSF (each its core and window) come from the host.
+    assert be.transfers[marks[0]:marks[-1]] == [("asarray", "set_psf")] * 4
     reference = Reconstructor(ReconstructionConfig(backend="numpy", **options)).run(
         sim.iobs, sim.mask)
     np.testing.assert_array_equal(strict_run.obj, reference.obj)

@@ -85,9 +85,9 @@ def test_a_run_that_may_overwrite_its_data_keeps_its_amplitudes_there_and_gives_
     data = sim.iobs.copy()
     rec = Reconstructor(cfg, command="")
     taken = rec.run(data, overwrite_data=True)
-    # The trials (2 starts under the 3 default models) and the run held one array of
+    # The trials (2 starts under the 4 default models) and the run held one array of
     # amplitudes: the data, rearranged in place.
-    assert len(held) == 7 and all(a is held[0] for a in held)
+    assert len(held) == 9 and all(a is held[0] for a in held)
     assert np.shares_memory(rec.state.amp, data)
     np.testing.assert_allclose(data, to_engine(np.sqrt(sim.iobs)), rtol=1e-6)
     # The starts saw the amplitudes' square: the data to float32 rounding.  The same

@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 
 from phaser.config import ReconstructionConfig
-from phaser.engine.operators import ER, HIO, RAAR, ShrinkWrap, SupportCollapseError
+from phaser.engine.operators import (ER, HIO, RAAR, Chain, Repeat, ShrinkWrap,
+                                     SupportCollapseError, split_operator)
+from phaser.engine.refine import ML
 from phaser.engine.run import Reconstructor
 from phaser.engine.schedule import (
     DEFAULT_ITERATIONS,
@@ -259,3 +261,38 @@ def test_after_a_coarse_start_iters_runs_the_coarse_schedule():
         coarse_algorithm(100))
     # --algo still overrides it.
     assert str(ReconstructionConfig(init="coarse", algorithm="ER**5").operator()) == "ER**5"
+
+
+def _run_order(op):
+    """Every elementary operator of `op` as it runs, repeats unrolled."""
+    if isinstance(op, Chain):
+        return [e for factor in reversed(op.factors) for e in _run_order(factor)]
+    if isinstance(op, Repeat):
+        return _run_order(op.op) * op.n
+    return [op]
+
+
+@pytest.mark.parametrize("algorithm", [
+    "(SW(threshold=0.1, method='rms') * ER**20)**5 * PSF * (SW * HIO**20)**25",
+    "ML(10) * ER**5 * (SW * HIO**7)**3",
+])
+def test_an_algorithm_cut_anywhere_runs_the_same_operators(algorithm):
+    op = parse_algorithm(algorithm)
+    whole = _run_order(op)
+    for k in range(op.n_iterations + 1):
+        first, rest = split_operator(op, k)
+        assert (_run_order(first) if first else []) + (_run_order(rest) if rest else []) == whole
+        done = first.n_iterations if first else 0
+        spans = rest is not None and isinstance(_run_order(rest)[0], ML)
+        # The cut is after iteration k (unless an ML call spans it), and a shrink-wrap
+        # closing a block stays with the block.
+        assert done == k or (spans and done < k < done + rest.n_iterations)
+        if rest is not None:
+            assert _run_order(rest)[0].n_iterations > 0
+    assert split_operator(op, 0) == (None, op)
+    assert split_operator(op, op.n_iterations) == (op, None)
+
+
+def test_a_cut_between_repetitions_keeps_the_notation_short():
+    first, rest = split_operator(parse_algorithm("ER**10 * (SW * HIO**20)**5"), 60)
+    assert (str(first), str(rest)) == ("(SW * HIO**20)**3", "ER**10 * (SW * HIO**20)**2")

@@ -29,8 +29,8 @@ def test_trials_last_a_third_of_the_schedule_in_whole_metric_periods():
     assert trial_iterations(ReconstructionConfig()) == 200  # the default 600
     assert trial_iterations(ReconstructionConfig(algorithm=ALGO)) == 40
     assert trial_iterations(ReconstructionConfig(algorithm=ALGO, metrics_every=7)) == 35
-    # Each run: 4 starts under the 3 default coherence models, then the chosen one's run.
-    assert planned_iterations(ReconstructionConfig(algorithm=ALGO, runs=2)) == 2 * (120 + 12 * 40)
+    # Each run: 4 starts under the 4 default coherence models, then the chosen one's run.
+    assert planned_iterations(ReconstructionConfig(algorithm=ALGO, runs=2)) == 2 * (120 + 16 * 40)
 
 
 @pytest.mark.parametrize("config", [
@@ -53,8 +53,8 @@ def test_each_start_is_tried_under_each_coherence_model():
     assert planned_iterations(cfg) == 120 + 2 * 2 * 40
     # One start, two models: still something to choose.
     assert trial_iterations(cfg.replace(starts=1)) == 40
-    # The default: coherent, and deconvolved by Gaussians of 0.5 and 1 pixel.
-    assert trial_models(ReconstructionConfig()) == (0.0, 0.5, 1.0)
+    # The default: coherent, and deconvolved by Gaussians of 0.5, 1 and 1.5 pixels.
+    assert trial_models(ReconstructionConfig()) == (0.0, 0.5, 1.0, 1.5)
 
 
 @pytest.mark.parametrize("config", [
@@ -165,7 +165,7 @@ def test_one_state_at_a_time(sim, monkeypatch):
 
     monkeypatch.setattr(state_module.State, "__init__", tracked)
     run_configured(ReconstructionConfig(algorithm=ALGO, seed=0), sim.iobs)
-    assert len(live) == 13  # four starts under three models, and the run to the end
+    assert len(live) == 17  # four starts under four models, and the run to the end
     assert most[0] == 1  # a trial's arrays are gone before the next start is made
 
 

@@ -156,3 +156,47 @@ def test_poisson_deviance_of_a_perfect_model_is_about_one_per_pixel(backend):
     psi = np.sqrt(expected) * np.exp(1j * rng.uniform(-np.pi, np.pi, shape))
     _, deviance = _metric_sums(backend, psi, np.sqrt(counts), np.zeros(shape, np.uint8))
     assert deviance / counts.size == pytest.approx(1.0, abs=0.1)
+
+
+def test_completed_projection_takes_the_free_lags_from_the_object(backend, case, rng):
+    """``project_completed`` forces ``sqrt(max(target**2 + the free lags of (|psi|**2 -
+    target**2), 0))`` where the mask is 0; with no free lag it is the plain projection on
+    `target`."""
+    psi, target, mask = case
+    half = (SHAPE[0], SHAPE[1], SHAPE[2] // 2 + 1)
+    free = (rng.random(half) < 0.3).astype(np.uint8)
+    intensity = np.abs(psi.astype(np.complex128)) ** 2 - target.astype(np.float64) ** 2
+    part = np.fft.irfftn(np.fft.rfftn(intensity) * free, SHAPE, axes=(0, 1, 2))
+    amp = np.sqrt(np.maximum(target.astype(np.float64) ** 2 + part, 0))
+    assert (part[mask == 0] < -target[mask == 0] ** 2).any()  # some clip to zero
+    want = np.where(mask != 0, psi, psi / np.abs(psi) * amp) * 0.5
+    out = backend.asarray(psi, np.complex64)
+    backend.project_completed(out, backend.asarray(target, np.float32),
+                              backend.asarray(mask, np.uint8), backend.asarray(free),
+                              backend.empty_half(SHAPE), 0.5)
+    np.testing.assert_allclose(backend.to_host(out), want, rtol=1e-4,
+                               atol=1e-4 * np.abs(want).max())
+    out = backend.asarray(psi, np.complex64)
+    backend.project_completed(out, backend.asarray(target, np.float32),
+                              backend.asarray(mask, np.uint8),
+                              backend.asarray(np.zeros(half, np.uint8)),
+                              backend.empty_half(SHAPE), 0.5)
+    np.testing.assert_allclose(backend.to_host(out), _project(backend, psi, target, mask, 0.5)[0],
+                               rtol=1e-5, atol=1e-5 * np.abs(want).max())
+
+
+@pytest.mark.parametrize("blurred", [False, True])
+def test_metric_sums_at_listed_pixels_equal_those_of_a_mask(backend, case, rng, blurred):
+    """The free pixels' sums over a list of indices are the masked sums over those pixels."""
+    psi, amp, _ = case
+    chosen = rng.random(SHAPE) < 0.1
+    index = np.flatnonzero(chosen).astype(np.int32)
+    icalc = None
+    if blurred:
+        icalc = backend.empty_half(SHAPE)
+        backend.intensity(backend.asarray(psi, np.complex64), icalc)
+    args = backend.asarray(psi, np.complex64), backend.asarray(amp, np.float32)
+    listed = backend.metric_sums_at(*args, backend.asarray(index), icalc)
+    masked = backend.metric_sums(*args, backend.asarray((~chosen).astype(np.uint8)), icalc)
+    np.testing.assert_allclose(listed, masked, rtol=1e-5)
+    assert listed[0] > 0 and listed[1] > 0

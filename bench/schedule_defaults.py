@@ -105,6 +105,14 @@ CANDIDATES["4 starts x coherence models 0, 0.5, 1"] = CANDIDATES["er rms 0.1, ps
 OPTIONS["4 starts x coherence models 0, 0.5, 1"] = {"starts": 4, "psf_widths": (0.0, 0.5, 1.0)}
 CANDIDATES["default, 4 starts x coherence models 0, 1"] = CANDIDATES["er rms 0.1, psf before ER"]
 OPTIONS["default, 4 starts x coherence models 0, 1"] = {"starts": 4, "psf_widths": (0.0, 1.0)}
+# A lead, not the default: the default with its HIO shrink-wrap's smoothing narrowed over
+# the run from 2 voxels to 1 (Marchesini's shrink-wrap narrows it too), under every
+# coherence model (schedule_defaults_sigma_{a,b}.json; the README has the table).
+CANDIDATES["default, hio sw sigma 2->1"] = (
+    "(SW(threshold=0.1, method='rms', min_piece=0.01) * ER**20)**5"
+    " * PSF(fwhm=0.5, every=2)"
+    " * (SW(threshold=0.2, sigma=2.0, method='max', sigma_final=1.0) * HIO**20)**25")
+OPTIONS["default, hio sw sigma 2->1"] = {}
 GROUPS = {
     "coherent": dict(count=10, photons=1e6),
     "psf0.5": dict(count=10, photons=1e6, psf_sigma=0.5),

@@ -25,6 +25,8 @@ def train(
     lr: Optional[float] = typer.Option(None, "--lr", help="Peak learning rate (one-cycle schedule) [default: 2e-3; 2e-4 when fine-tuning].", show_default=False),
     width: Optional[int] = typer.Option(None, "--width", help="Channel unit of the network (8 gives about 0.4 M parameters) [default: 8].", show_default=False),
     min_photons: float = typer.Option(1e3, "--min-photons", help="Photon thinning draws peak counts log-uniformly down to this level."),
+    resample: Optional[str] = typer.Option(None, "--resample", help="LOW,HIGH: resample each training pattern at a pixel step drawn in this range per axis (crystal size and resampling as in users' data), e.g. 0.8,1.3.", show_default=False),
+    gaps: float = typer.Option(0.0, "--gaps", help="Probability that a training pattern gets a detector gap in its mask."),
     probe: int = typer.Option(16, "--probe", help="Validation crystals refined for 50 iterations after each epoch (success rate in the log; 0: none)."),
     validation: float = typer.Option(0.1, "--validation", help="Fraction of the set held out for validation."),
     max_samples: Optional[int] = typer.Option(None, "--max-samples", help="Use only the first N samples of the set.", show_default=False),
@@ -38,13 +40,13 @@ def train(
     """Train a network prior on simulated data, or fine-tune one on measured patterns."""
     with user_errors():
         _train(data or [], out, resume, max_minutes, model, loss, finetune, init_from, epochs,
-               batch_size, lr, width, min_photons, probe, validation, max_samples, steps,
-               no_augment, seed, threads, force, quiet)
+               batch_size, lr, width, min_photons, resample, gaps, probe, validation,
+               max_samples, steps, no_augment, seed, threads, force, quiet)
 
 
 def _train(data, out, resume, max_minutes, model, loss, finetune, init_from, epochs,
-           batch_size, lr, width, min_photons, probe, validation, max_samples, steps,
-           no_augment, seed, threads, force, quiet):
+           batch_size, lr, width, min_photons, resample, gaps, probe, validation,
+           max_samples, steps, no_augment, seed, threads, force, quiet):
     import shlex
     import sys
 
@@ -81,10 +83,26 @@ def _train(data, out, resume, max_minutes, model, loss, finetune, init_from, epo
         summary = loop.train(data[0], out, model=model or "autophase",
                              loss=loss or "unsupervised", epochs=epochs or 10,
                              batch_size=batch_size or 8, lr=lr or 2e-3, width=width or 8,
-                             min_photons=min_photons, probe=probe, max_minutes=max_minutes,
+                             min_photons=min_photons, resample=_range(resample),
+                             gaps=gaps, probe=probe, max_minutes=max_minutes,
                              validation=validation, max_samples=max_samples,
                              augment=not no_augment, seed=seed, threads=threads, force=force,
                              progress=not quiet, command=command, init_from=init_from)
     state = "done" if summary["finished"] else "stopped; continue with --resume"
     typer.echo(f"epoch {summary['epoch']} ({state}): validation loss {summary['val_loss']:.4g}, "
                f"chi2 {summary['val_chi2']:.4g}  -> {summary['best']}")
+
+
+def _range(text):
+    """``LOW,HIGH`` of --resample as two positive floats (None stays None)."""
+    from phaser.errors import ConfigError
+
+    if text is None:
+        return None
+    try:
+        low, high = (float(v) for v in text.split(","))
+    except ValueError:
+        raise ConfigError(f"--resample takes LOW,HIGH (two numbers), got {text!r}") from None
+    if not 0 < low <= high:
+        raise ConfigError(f"--resample needs 0 < LOW <= HIGH, got {text!r}")
+    return low, high

@@ -5,13 +5,18 @@ Every sample is a dict of tensors: ``input`` (2, M, M, M), the network input of
 maximum of 1; ``valid`` (M, M, M), 1 on usable pixels; and for simulated sets ``amplitude``
 and ``phase`` (M, M, M), the truth in file layout.
 
-Augmentation (AutoPhaseNN's, plus the photon level): random flips and axis permutations,
-applied to pattern and object alike (a flip of the object about its centre flips the
-pattern about q = 0), and binomial thinning of the counts to a random lower photon level.
+Augmentation (AutoPhaseNN's, plus what users' data vary in): random flips and axis
+permutations, applied to pattern and object alike (a flip of the object about its centre
+flips the pattern about q = 0); resampling of the pattern to another pixel step per axis,
+as :func:`~phaser.nn_priors.grid.to_model_grid` resamples a measured pattern whose
+oversampling is not the network's (the crystal grows or shrinks by the step, and the
+pattern carries that function's interpolation); detector gaps added to the mask; and
+binomial thinning of the counts to a random lower photon level.
 """
 
 import numpy as np
 import torch
+from scipy import ndimage
 
 from phaser.nn_priors.grid import estimate_oversampling, network_input, to_model_grid
 
@@ -19,7 +24,7 @@ __all__ = ["Augment", "SimulatedPatterns", "MeasuredPatterns", "sample_dict"]
 
 
 class Augment:
-    """Random flips, axis permutations and photon thinning.
+    """Random flips, axis permutations, resampling, detector gaps and photon thinning.
 
     Parameters
     ----------
@@ -28,10 +33,19 @@ class Augment:
     min_photons : float or None
         Thin the counts by a factor drawn log-uniformly so that the brightest pixel keeps
         between `min_photons` and all of its counts; None keeps the counts.
+    resample : (float, float) or None
+        Range of the pixel step drawn log-uniformly, for each axis apart, at which the
+        pattern is resampled (:func:`~phaser.nn_priors.grid.to_model_grid`); the object,
+        given as amplitude and phase, is magnified by the same step about its centre.
+        None keeps the grid.
+    gaps : float
+        Probability that a detector gap (one to three masked planes across the pattern,
+        off its centre) is added to the mask.
     """
 
-    def __init__(self, flips=True, permute=True, min_photons=1e3):
+    def __init__(self, flips=True, permute=True, min_photons=1e3, resample=None, gaps=0.0):
         self.flips, self.permute, self.min_photons = flips, permute, min_photons
+        self.resample, self.gaps = resample, gaps
 
     def __call__(self, rng, iobs, mask, *objects):
         arrays = [iobs, mask, *objects]
@@ -43,11 +57,50 @@ class Augment:
             order = tuple(rng.permutation(3))
             arrays = [np.transpose(a, order) for a in arrays]
         iobs, mask, *objects = [np.ascontiguousarray(a) for a in arrays]
+        if self.resample is not None:
+            low, high = np.log(self.resample[0]), np.log(self.resample[1])
+            steps = tuple(float(np.exp(rng.uniform(low, high))) for _ in range(3))
+            iobs, mask, objects = _resampled(iobs, mask, objects, steps)
+        if self.gaps and rng.random() < self.gaps:
+            mask = _with_gap(rng, mask)
         peak = float(iobs.max())
         if self.min_photons and peak > self.min_photons:
             keep = np.exp(rng.uniform(np.log(self.min_photons / peak), 0.0))
             iobs = rng.binomial(np.rint(iobs).astype(np.int64), keep).astype(np.float32)
         return (iobs, mask, *objects)
+
+
+def _resampled(iobs, mask, objects, steps):
+    """The pattern resampled at `steps` input pixels per output pixel, and the object
+    (amplitude, phase: either none or both) magnified by `steps` about its centre."""
+    iobs, mask, _ = to_model_grid(iobs, mask, iobs.shape, (1.0, 1.0, 1.0), steps)
+    if not objects:
+        return iobs, mask, objects
+    amplitude, phase = objects
+    field = np.asarray(amplitude, np.float64) * np.exp(1j * np.asarray(phase, np.float64))
+    # Output voxel x shows the crystal at c + (x - c) / step (its centre c kept fixed).
+    centre = [n // 2 for n in field.shape]
+    coords = np.meshgrid(*[c + (np.arange(n) - c) / s
+                           for n, c, s in zip(field.shape, centre, steps)], indexing="ij")
+    parts = [ndimage.map_coordinates(part, coords, order=1, mode="constant")
+             for part in (field.real, field.imag)]
+    field = parts[0] + 1j * parts[1]
+    return iobs, mask, [np.abs(field).astype(np.float32), np.angle(field).astype(np.float32)]
+
+
+def _with_gap(rng, mask):
+    """`mask` with a gap of 1-3 planes across one axis, off the centre of the pattern."""
+    mask = mask.copy()
+    axis = int(rng.integers(3))
+    n = mask.shape[axis]
+    width = int(rng.integers(1, 4))
+    side = 1 if rng.random() < 0.5 else -1
+    start = n // 2 + side * int(rng.integers(2, max(3, n // 3)))
+    start = min(max(start, 0), n - width)
+    index = [slice(None)] * 3
+    index[axis] = slice(start, start + width)
+    mask[tuple(index)] = 1
+    return mask
 
 
 def _flip_about_centre(a, axis):

@@ -31,7 +31,7 @@ SCORED = 64
 
 def train(data, out, *, model="autophase", loss="unsupervised", epochs=10, batch_size=8,
           lr=2e-3, width=8, validation=0.1, max_samples=None, augment=True, min_photons=1e3,
-          seed=0, threads=None, force=False, progress=True, command="", max_minutes=None,
+          resample=None, gaps=0.0, seed=0, threads=None, force=False, progress=True, command="", max_minutes=None,
           probe=16, init_from=None):
     """Train a prior network on a simulated data set.
 
@@ -57,6 +57,12 @@ def train(data, out, *, model="autophase", loss="unsupervised", epochs=10, batch
         Flips, axis permutations and photon thinning of the training samples.
     min_photons : float
         Photon thinning draws peak counts log-uniformly down to this level.
+    resample : (float, float), optional
+        Range of the pixel step at which each training pattern is resampled, per axis
+        (:class:`~phaser.nn_priors.train.data.Augment`): the crystal's size and the
+        resampling of a measured pattern to the network's grid vary as in users' data.
+    gaps : float
+        Probability that a training pattern gets a detector gap in its mask.
     seed : int
     threads : int, optional
         CPU threads for torch.
@@ -114,7 +120,9 @@ def train(data, out, *, model="autophase", loss="unsupervised", epochs=10, batch
         "data": {"path": str(data), "samples": n, "validation": n_val, "description": description,
                  "identity": identity},
         "epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed,
-        "augment": augment, "min_photons": min_photons, "probe": probe,
+        "augment": augment, "min_photons": min_photons,
+        "resample": None if resample is None else [float(v) for v in resample], "gaps": gaps,
+        "probe": probe,
         "probe_algorithm": PROBE_ALGORITHM, "command": command,
     }
     net = build_model(model, shape[0], width)
@@ -223,7 +231,9 @@ def _identity(ds):
 def _datasets(header, data):
     """Training and validation sets of a run."""
     n, n_val = header["data"]["samples"], header["data"]["validation"]
-    augment = Augment(min_photons=header.get("min_photons", 1e3)) if header["augment"] else None
+    augment = Augment(min_photons=header.get("min_photons", 1e3),
+                      resample=header.get("resample"), gaps=header.get("gaps", 0.0)) \
+        if header["augment"] else None
     return (SimulatedPatterns(data, range(n - n_val), augment, header["seed"]),
             SimulatedPatterns(data, range(n - n_val, n)))
 

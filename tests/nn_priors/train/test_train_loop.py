@@ -56,6 +56,38 @@ def test_photon_thinning_lowers_the_counts_only():
     assert np.all(out <= iobs) and out.max() >= 1 and np.all(out == np.rint(out))
 
 
+def test_resampling_magnifies_the_crystal_as_its_pattern_is_resampled():
+    # The pattern resampled at step s is the pattern of the crystal magnified by s: that is
+    # what the augmented truth must be (the training grid: 64^3, oversampling 3).
+    from phaser.nn_priors.train.data import _resampled
+
+    sim = phaser.simulate(64, oversampling=3, poisson=False, rng=3)
+    half = tuple(slice(n // 4, n // 4 + n // 2) for n in sim.iobs.shape)
+    amp, phase = np.abs(sim.obj)[half], np.angle(sim.obj)[half]
+    mask = np.zeros(sim.iobs.shape, np.uint8)
+    steps = (1.25, 0.8, 1.1)
+    iobs, out_mask, _ = _resampled(sim.iobs, mask, [amp, phase], steps)
+    seen = out_mask == 0
+    b = np.sqrt(iobs[seen])
+
+    def misfit(step):
+        _, _, (a2, p2) = _resampled(sim.iobs, mask, [amp, phase], step)
+        obj = np.zeros(sim.iobs.shape, np.complex128)
+        obj[half] = a2 * np.exp(1j * p2)
+        a = np.abs(np.fft.fftshift(np.fft.fftn(np.fft.ifftshift(obj))))[seen]
+        a *= np.sum(a * b) / np.sum(a * a)
+        return np.sum((a - b) ** 2) / np.sum(b ** 2)
+
+    # Magnified by the steps it fits; left as it was, or shrunk, it does not.
+    assert misfit(steps) < 0.02
+    assert misfit((1, 1, 1)) > 4 * misfit(steps) and misfit((0.8, 1.25, 0.91)) > 4 * misfit(steps)
+    # Through Augment, with a gap: the mask gains planes, the data keep their shape.
+    aug = Augment(flips=False, permute=False, min_photons=None, resample=(0.8, 1.25), gaps=1.0)
+    out = aug(np.random.default_rng(0), sim.iobs.astype(np.float32), mask, amp, phase)
+    assert out[0].shape == sim.iobs.shape and out[2].shape == amp.shape
+    assert out[1].sum() >= 64 * 64 and not np.allclose(out[0], sim.iobs)
+
+
 def test_finetuning_on_a_measured_pattern(tiny_run, tmp_path):
     from phaser.datasets import example_path
 

@@ -68,20 +68,21 @@ class ReconstructionConfig:
     runs: int = 1
     """Independent runs from different random starts (seeds ``seed, seed + 1, ...``)."""
 
-    starts: int = 4
-    """Random starts each run tries for the first third of its schedule; the one with the
-    lowest free LLK is run to the end (:mod:`phaser.engine.starts`).  A prior (``nn``,
-    ``nns``, ``previous``) and ``coarse`` have a single start."""
+    starts: int | None = None
+    """Random starts each run tries; the trials race on their free LLK and the last one
+    left runs to the end (:mod:`phaser.engine.plan`).  None: the plan's own,
+    :data:`~phaser.engine.plan.DEFAULT_STARTS` for the default schedule, one for an
+    explicit `algorithm`.  A prior (``nn``, ``nns``, ``previous``) and ``coarse`` have a
+    single start."""
 
-    psf_widths: tuple = DEFAULT_PSF_WIDTHS
+    psf_widths: tuple | None = None
     """Partial-coherence models each start is tried under: the widths (standard deviation,
     detector pixels) of a Gaussian PSF by which the pattern is deconvolved and phased until
     the schedule's ``PSF`` operator refines it
     (:func:`~phaser.engine.coherence.coherence_model`); 0 is the coherent model (no blur
-    until that operator).  The start and
-    model with the lowest trial free LLK run to the end (:mod:`phaser.engine.starts`).
-    Widths above 0 are not tried from a prior or a given PSF, nor with an algorithm that
-    runs ``ML``."""
+    until that operator).  None: :data:`DEFAULT_PSF_WIDTHS` for the default schedule, the
+    coherent model alone for an explicit `algorithm`.  Widths above 0 are not tried from
+    a prior or a given PSF, nor with an algorithm that runs ``ML``."""
 
     keep: int = 1
     """Best runs (by `select`) aligned and decomposed into orthogonal modes, the first of
@@ -128,6 +129,12 @@ class ReconstructionConfig:
     geometry: str | None = None
     """The ``--geometry`` file of the run (a record, see `input`)."""
 
+    def plan(self, start_given=False, psf_given=False):
+        """What this configuration runs (:func:`phaser.engine.plan.make_plan`)."""
+        from phaser.engine.plan import make_plan
+
+        return make_plan(self, start_given, psf_given)
+
     def postprocess_options(self):
         """Keyword arguments of :func:`phaser.analysis.postprocess` for this configuration."""
         return {"bragg": self.bragg, "lattice": self.lattice, "d_spacing": self.d_spacing,
@@ -145,15 +152,18 @@ class ReconstructionConfig:
         if self.threads is not None:
             _check_int("threads", self.threads, 1)
         _check_int("runs", self.runs, 1)
-        _check_int("starts", self.starts, 1)
+        if self.starts is not None:
+            _check_int("starts", self.starts, 1)
         _check_int("keep", self.keep, 1)
-        widths = self.psf_widths if isinstance(self.psf_widths, (list, tuple)) else (self.psf_widths,)
-        if not widths or not all(isinstance(w, (int, float)) and not isinstance(w, bool)
-                                 and 0 <= w <= MAX_PSF_WIDTH for w in widths) \
-                or len(set(widths)) != len(widths):
-            raise ConfigError(f"--psf-widths takes distinct Gaussian widths in [0, {MAX_PSF_WIDTH:g}] "
-                              f"pixels, got {self.psf_widths!r}")
-        object.__setattr__(self, "psf_widths", tuple(float(w) for w in widths))
+        if self.psf_widths is not None:
+            widths = self.psf_widths if isinstance(self.psf_widths, (list, tuple)) \
+                else (self.psf_widths,)
+            if not widths or not all(isinstance(w, (int, float)) and not isinstance(w, bool)
+                                     and 0 <= w <= MAX_PSF_WIDTH for w in widths) \
+                    or len(set(widths)) != len(widths):
+                raise ConfigError(f"--psf-widths takes distinct Gaussian widths in "
+                                  f"[0, {MAX_PSF_WIDTH:g}] pixels, got {self.psf_widths!r}")
+            object.__setattr__(self, "psf_widths", tuple(float(w) for w in widths))
         from phaser.analysis.modes import SELECTION_CRITERIA
 
         if self.select not in SELECTION_CRITERIA:

@@ -67,6 +67,10 @@ class Result:
         ``(3, 3)`` float64: the position change (x, y, z in `frame`'s axes, or in the
         laboratory for the detector frame, nm) per step along each array axis (columns);
         None without a geometry.
+    plan : dict
+        What the configuration ran (:meth:`phaser.engine.plan.Plan.to_dict`): schedule,
+        starts, models, the race, runs, and every iteration in all; empty for results made
+        before plans.
     geometry : dict
         The experiment's geometry (:meth:`phaser.geometry.Geometry.to_dict`) with what was
         derived from it: ``q`` (the Bragg peak's q in the laboratory, 1/Å),
@@ -93,6 +97,7 @@ class Result:
     frame: str = "detector"
     transform: np.ndarray | None = None
     geometry: dict = field(default_factory=dict)
+    plan: dict = field(default_factory=dict)
 
     @property
     def chi2(self):

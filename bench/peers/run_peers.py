@@ -136,7 +136,7 @@ def run_phaser(iobs, mask, free, seed, iters=None, threads=None):
     from phaser.config import ReconstructionConfig
     from phaser.engine.run import Reconstructor
 
-    from phaser.engine.starts import planned_iterations
+    from phaser.engine.plan import make_plan
 
     config = ReconstructionConfig(seed=seed, iters=iters, threads=threads)
     result = Reconstructor(config, command="bench/peers/run_peers.py").run(iobs, mask, free=free)
@@ -145,7 +145,7 @@ def run_phaser(iobs, mask, free, seed, iters=None, threads=None):
     wall = float(result.timings["total"] - result.timings["setup"])
     return {"obj": result.obj, "support": result.support, "psf": result.psf, "wall_s": wall,
             "setup_s": float(result.timings["setup"]),
-            "iterations": planned_iterations(config), "result": result}
+            "iterations": make_plan(config).total_iterations(), "result": result}
 
 
 def run_phaser_modes(iobs, mask, seed, runs=10, keep=5, iters=None, threads=None):
@@ -153,14 +153,14 @@ def run_phaser_modes(iobs, mask, seed, runs=10, keep=5, iters=None, threads=None
     :func:`free_selection` draws them); wall time of all runs together."""
     from phaser.config import ReconstructionConfig
     from phaser.engine.runs import run_many
-    from phaser.engine.starts import planned_iterations
+    from phaser.engine.plan import make_plan
 
     config = ReconstructionConfig(seed=seed, iters=iters, threads=threads, runs=runs, keep=keep)
     t = time.perf_counter()
     result = run_many(config, iobs, mask, command="bench/peers/run_peers.py")
     wall = time.perf_counter() - t
     return {"obj": result.obj, "support": result.support, "psf": result.psf, "wall_s": wall, "setup_s": 0.0,
-            "iterations": planned_iterations(config), "result": result}
+            "iterations": make_plan(config).total_iterations(), "result": result}
 
 
 def run_cohere(iobs, mask, free, seed, iters=None, python=DEFAULT_PYTHON, workdir=None,

@@ -36,6 +36,8 @@ def batch(
         typer.echo(f"phaser: interrupted; the results written are complete, and the same "
                    f"command again finishes the rest (see {out / 'summary.csv'})", err=True)
         raise typer.Exit(130) from None
+    if table is None:  # --dry-run: the plan was printed
+        return
     counts = {s: sum(1 for r in table if r["status"] == s) for s in ("done", "skipped", "failed")}
     for row in table:
         if row["status"] == "failed":
@@ -64,6 +66,12 @@ def _batch(inputs, out, scheduler, workers, threads_per_worker, force, quiet, ru
                            {k: o[k] for k in ("bragg", "lattice", "d_spacing", "voxel_size",
                                               "q_axis")}, starts=o["starts"],
                            psf_widths=o["psf_widths"])
+        plan = cfg.plan()
+        if o["dry_run"]:
+            typer.echo(plan.describe() + "\n(each input)")
+            return None
+        for line in plan.dropped:
+            typer.echo(f"phaser: not run: {line}", err=True)
         try:
             return run_batch(inputs, out, cfg, mask=o["mask"], support=o["support"],
                              geometry=o["geometry"], scheduler=scheduler, workers=workers,

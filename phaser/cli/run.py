@@ -51,8 +51,8 @@ def run(
     metrics_every: Optional[int] = typer.Option(None, "--metrics-every", help="Record chi2 and LLK every N iterations [default: 10]."),
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads [default: all available]."),
     runs: Optional[int] = typer.Option(None, "--runs", help="Independent runs from different random starts [default: 1]."),
-    starts: Optional[int] = typer.Option(None, "--starts", help="Random starts each run tries for the first third of its schedule; the one with the lowest free LLK runs to the end (1: one start) [default: 4]."),
-    psf_widths: Optional[str] = typer.Option(None, "--psf-widths", help="Partial-coherence models each start is tried under: Gaussian PSF widths (sigma, pixels), e.g. 0,0.5,1,1.5; 0 = coherent; the start and model with the lowest free LLK run to the end [default: " + ",".join(f"{w:g}" for w in DEFAULT_PSF_WIDTHS) + "].", show_default=False),
+    starts: Optional[int] = typer.Option(None, "--starts", help="Random starts each run tries; the trials race on their free LLK and the winner runs to the end [default: 4 with the default schedule; 1 with --algo, which runs as written unless --starts or --psf-widths is given too]."),
+    psf_widths: Optional[str] = typer.Option(None, "--psf-widths", help="Partial-coherence models each start is tried under: Gaussian PSF widths (sigma, pixels), e.g. 0,0.5,1,1.5; 0 = coherent; the trials race on their free LLK [default: " + ",".join(f"{w:g}" for w in DEFAULT_PSF_WIDTHS) + " with the default schedule; 0 with --algo].", show_default=False),
     keep: Optional[int] = typer.Option(None, "--keep", help="Best runs aligned and decomposed into orthogonal modes; the first mode is the result [default: 1]."),
     sw_threshold: Optional[str] = typer.Option(None, "--sw-threshold", help="Shrink-wrap threshold for every SW of the algorithm: one value, or a range low,high from which each run draws its own."),
     select: Optional[str] = typer.Option(None, "--select", help="What ranks the runs, lower is better: llk_free, llk, mean_to_max, std or sharpness [default: llk_free]."),
@@ -63,6 +63,7 @@ def run(
     voxel_size: Optional[str] = typer.Option(None, "--voxel-size", help="Real-space voxel size, nm: one value or z,y,x (for the strain)."),
     q_axis: Optional[int] = typer.Option(None, "--q-axis", help="Array axis along q, for the strain [default: 0]."),
     geometry: Optional[Path] = typer.Option(None, "--geometry", help="TOML file of the experiment's geometry (over what the data file carries); stored with the result for phaser orthogonalise.", show_default=False),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan (schedule, starts, models, race, iterations in all) and stop: nothing is read or written."),
     save_on_interrupt: bool = typer.Option(False, "--save-on-interrupt", help="On Ctrl-C, write the state reached as a complete result marked 'interrupted' (by default Ctrl-C writes nothing)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ):
@@ -77,7 +78,7 @@ def run(
              metrics_every, threads, runs, keep, select, sw_threshold, free_fraction,
              dict(bragg=bragg, lattice=lattice, d_spacing=d_spacing, voxel_size=voxel_size,
                   q_axis=q_axis), geometry, save_on_interrupt, quiet, starts=starts,
-             psf_widths=psf_widths)
+             psf_widths=psf_widths, dry_run=dry_run)
 
 
 def build_config(config, algo, iters, init, init_options, flags, backend, seed, metrics_every,
@@ -127,7 +128,8 @@ def attach_inputs(result, input, mask=None, support=None, geometry_file=None, ge
 
 def _run(input, algo, iters, init, init_options, flags, backend, seed, mask, support, out, force, config,
          metrics_every, threads, runs, keep, select, sw_threshold, free_fraction, post,
-         geometry_file, save_on_interrupt, quiet, *, starts=None, psf_widths=None):
+         geometry_file, save_on_interrupt, quiet, *, starts=None, psf_widths=None,
+         dry_run=False):
     import shlex
     import sys
 
@@ -136,7 +138,6 @@ def _run(input, algo, iters, init, init_options, flags, backend, seed, mask, sup
     from phaser.engine.interrupt import stop_at_iteration_end
     from phaser.engine.run import run_configured
     from phaser.engine.runs import spread
-    from phaser.engine.starts import planned_iterations
     from phaser.io import load_data, load_support, save_result
     from phaser.io.atomic import check_output
     from phaser.io.paths import file_format
@@ -144,6 +145,10 @@ def _run(input, algo, iters, init, init_options, flags, backend, seed, mask, sup
     cfg = build_config(config, algo, iters, init, init_options, flags, backend, seed,
                        metrics_every, threads, runs, keep, select, sw_threshold, free_fraction,
                        post, starts=starts, psf_widths=psf_widths)
+    plan = cfg.plan()
+    if dry_run:
+        typer.echo(plan.describe())
+        return
     out = out or Path(f"{input.stem}_phaser.cxi")
     file_format(out, allowed=("hdf5", "npz"))  # fail before the work, not after
     check_output(out, force=force)
@@ -152,8 +157,10 @@ def _run(input, algo, iters, init, init_options, flags, backend, seed, mask, sup
         mask_array = None  # the engine's own: a byte a voxel less held through the run
     support_array = load_support(support, iobs.shape) if support else None
     geometry = _geometry(input, geometry_file, iobs.shape)  # bad geometry: before the work
+    for line in plan.dropped:  # the inputs are good: what of the plan will not run
+        typer.echo(f"phaser: not run: {line}", err=True)
 
-    total = planned_iterations(cfg)  # trials of several starts included
+    total = plan.total_iterations()  # the trials of the race included
     bar = tqdm(total=total, unit="it", disable=True if quiet else None, leave=False,
                desc=input.name)
     command = shlex.join(["phaser", *sys.argv[1:]])

@@ -81,9 +81,9 @@ success at each blur is in ``bench/schedule_defaults.py``'s table."""
 DECONVOLVED_FRACTION = 0.3
 """Fraction of the iterations before an algorithm's first ``PSF`` that a coherence model
 (:func:`coherence_model`) phases the deconvolved pattern for; the rest fit the measured
-one with the blur fixed.  In the default schedule the switch comes at iteration 150, within
-the trials' 200 (:mod:`phaser.engine.starts`), whose scores then see how well each model
-fits the measured pattern: on the deconvolved pattern alone the coherent model's trials
+one with the blur fixed.  In the default schedule the switch comes at iteration 150, before
+the race's last rung at 200 (:mod:`phaser.engine.plan`), whose scores then see how well each
+model fits the measured pattern: on the deconvolved pattern alone the coherent model's trials
 scored better than the right blur's on patterns blurred by 1.5 pixels, and were chosen."""
 
 DECONVOLUTION_START = 40
@@ -322,7 +322,8 @@ def coherence_model(op, sigma):
     iterations before the algorithm's first ``PSF``; then the measured pattern with that
     fixed blur (the blurred projection), which the deconvolved pattern's residual errors
     do not bias; then the algorithm's own ``PSF`` refines it
-    (:mod:`phaser.engine.starts` tries a few widths and keeps the one the data favour).
+    (the race of :mod:`phaser.engine.plan` tries a few widths and keeps the one the data
+    favour).
 
     Parameters
     ----------

@@ -5,7 +5,7 @@ import time
 
 import numpy as np
 
-from phaser.config import DEFAULT_PSF_WIDTHS, ReconstructionConfig
+from phaser.config import ReconstructionConfig
 from phaser.conventions import OBJECT_DTYPE, SUPPORT_DTYPE, to_engine, to_file
 from phaser.engine.coherence import compact_psf
 from phaser.engine.free import free_pixels
@@ -32,15 +32,16 @@ class Reconstructor:
 
     Attributes
     ----------
+    plan : phaser.engine.plan.Plan
+        What :meth:`run` runs (:func:`~phaser.engine.plan.make_plan`).
     start_seed : int or None
-        Seed of the random start when it is not the configuration's seed (set by
-        :func:`phaser.engine.starts.choose_start` for each trial and for the chosen start).
+        Seed of the random start when it is not the configuration's seed (each trial's
+        during the race, :func:`phaser.engine.race.race`, then the winner's).
     psf_sigma : float
         Width of the partial-coherence model the run phases under
-        (:func:`phaser.engine.coherence.coherence_model`; 0: none): the first of the
-        configured models (:func:`~phaser.engine.starts.trial_models`), unless
-        :func:`~phaser.engine.starts.choose_start` sets it for each trial and for the chosen
-        start, or :meth:`run` is given a PSF (0: the PSF is the model).
+        (:func:`phaser.engine.coherence.coherence_model`; 0: none): the plan's first model,
+        unless the race chooses another, or :meth:`run` is given a PSF (0: the PSF is the
+        model).
 
     Examples
     --------
@@ -51,8 +52,6 @@ class Reconstructor:
     """
 
     def __init__(self, config=None, callbacks=(), command=None, on_interrupt="raise"):
-        from phaser.engine.starts import trial_models
-
         self.config = config or ReconstructionConfig()
         self.callbacks = list(callbacks)
         if on_interrupt not in ("raise", "finish"):
@@ -61,12 +60,15 @@ class Reconstructor:
         self.command = command if command is not None else " ".join(sys.argv)
         self.state = None
         self.start_seed = None  # seed of the start, when it is not the configuration's
-        # Width of the coherence model the run phases under: the first configured, unless
-        # the trials of several choose another (a single model is not tried: it is used).
-        self.psf_sigma = trial_models(self.config)[0]
+        # The plan of a run without a given start or PSF; run() makes the one it runs.
+        self.plan = self.config.plan()
+        # Width of the coherence model the run phases under: the plan's first, unless the
+        # race of several chooses another (a single model is not tried: it is used).
+        self.psf_sigma = self.plan.models[0]
         self._ran = []
         self._t0 = self._t_setup = None
         self._t_iter = 0.0
+        self._iterations_run = 0
 
     def setup(self, iobs, mask=None, support=None, free=None, obj=None, psf=None,
               overwrite_data=False):
@@ -105,7 +107,7 @@ class Reconstructor:
         from phaser.io.validate import check_intensity, check_mask, check_ndim, check_support
 
         self._t0 = time.perf_counter()
-        if self.state is not None:  # a trial's state (phaser.engine.starts): gone first
+        if self.state is not None:  # a trial's state (phaser.engine.race): gone first
             self.state.release_scratch()
             self.state = None
         cfg = self.config
@@ -169,20 +171,37 @@ class Reconstructor:
         from phaser.engine.schedule import parse_algorithm
 
         operator = parse_algorithm(operator)
-        st = self.state
-        st.planned = (st.iteration, st.iteration + operator.n_iterations)
-        t = time.perf_counter()
-        self.state = operator(self.state)
-        self._t_iter += time.perf_counter() - t
+        self.state.planned = (self.state.iteration, self.state.iteration + operator.n_iterations)
+        self._apply(operator)
         self._ran.append(operator)
+        return self.state
+
+    def run_part(self, part, whole):
+        """Apply `part` of the operator `whole` (:func:`~phaser.engine.operators.split_operator`)
+        to a state that started `whole` at its first iteration: the operators that follow
+        the run's progress see the whole's."""
+        self.state.planned = (0, whole.n_iterations)
+        return self._apply(part)
+
+    def _apply(self, operator):
+        st = self.state
+        t, first = time.perf_counter(), st.iteration
+        try:
+            self.state = operator(st)
+        finally:
+            self._t_iter += time.perf_counter() - t
+            self._iterations_run += st.iteration - first
         return self.state
 
     def run(self, iobs, mask=None, support=None, free=None, obj=None, psf=None,
             overwrite_data=False):
-        """``setup``, then the configured algorithm, then ``finalize``; with several
-        starts configured (:mod:`phaser.engine.starts`), the starts are tried first and
-        the best one is run (its trials' seeds and scores in a ``starts`` event).
-        The trials and the run share one copy of the amplitudes
+        """``setup``, then the plan (:attr:`plan`, made for the inputs given), then
+        ``finalize``.
+
+        With several trials (starts, coherence models), they race
+        (:func:`phaser.engine.race.race`), and the winner goes on to the end of the
+        schedule; the result holds the plan (:attr:`~phaser.result.Result.plan`) and every
+        trial's scores (a ``race`` event).  The trials and the run share one copy of the amplitudes
         (:class:`~phaser.engine.state.SharedAmplitudes`); with `overwrite_data` it is made
         in the memory of `iobs` (:meth:`setup`), and the initializer of each start sees its
         square, equal to `iobs` to float32 rounding.
@@ -193,15 +212,18 @@ class Reconstructor:
         marked by an ``interrupted`` event (iteration reached and planned).
         """
         from phaser.engine.interrupt import RunInterrupted
-
+        from phaser.engine.operators import split_operator
+        from phaser.engine.race import race
         from phaser.engine.runs import shared_inputs
-        from phaser.engine.starts import choose_start, trial_iterations
         from phaser.io.validate import check_intensity
 
         t_run = time.perf_counter()
-        n_trial = 0 if obj is not None else trial_iterations(self.config)
+        plan = self.plan = self.config.plan(start_given=obj is not None,
+                                            psf_given=psf is not None)
+        self.psf_sigma = 0.0 if psf is not None else plan.models[0]
+        self._ran, self._t_iter, self._iterations_run = [], 0.0, 0
         try:
-            if n_trial:
+            if plan.rungs:
                 # Every trial is scored on the same free pixels, drawn from the run's seed
                 # (one drawn and recorded, as the starts' first, when none is given).
                 seed, mask, drawn = shared_inputs(self.config, iobs, mask)
@@ -209,43 +231,50 @@ class Reconstructor:
                 iobs = SharedAmplitudes(get_backend(self.config.backend, self.config.threads),
                                         check_intensity(iobs, "intensity", mask),
                                         overwrite=overwrite_data)
-                chosen, sigma, trials = choose_start(self, seed, iobs, mask, support, free, psf)
-                self.start_seed, self.psf_sigma = chosen, sigma
-                self._ran, self._t_iter = [], 0.0
-            elif psf is not None:
-                self.psf_sigma = 0.0  # the given PSF is the model
-            operator = self.operator()
-            self.setup(iobs, mask, support, free, obj, psf, overwrite_data=overwrite_data)
-            free = mask = iobs = None  # the state holds its own copies: bytes a voxel less
+                state, winner, trials = race(self, plan, seed, iobs, mask, support, free, psf)
+                free = mask = iobs = None
+                operator = self.operator()
+                self._ran = [operator]
+                state.events.insert(0, {
+                    "iteration": plan.rungs[-1].iteration, "event": "race",
+                    "chosen": winner["seed"], "psf_sigma": winner["psf_sigma"],
+                    "rungs": [[r.iteration, r.keep] for r in plan.rungs],
+                    "seeds": [t["seed"] for t in trials],
+                    "psf_sigmas": [t["psf_sigma"] for t in trials],
+                    "scores": [t["scores"] for t in trials],
+                    "status": [t["status"] for t in trials]})
+                _, rest = split_operator(operator, plan.rungs[-1].iteration)
+                if rest is not None:
+                    self.run_part(rest, operator)
+            else:
+                operator = self.operator()
+                self.setup(iobs, mask, support, free, obj, psf, overwrite_data=overwrite_data)
+                free = mask = iobs = None  # the state holds its own copies: bytes a voxel less
+                self.step(operator)
             self._t0 = t_run  # the run's time includes its trials
-            if n_trial:
-                self.state.events.append({"iteration": 0, "event": "starts", "chosen": chosen,
-                                          "psf_sigma": sigma, "trial_iterations": n_trial,
-                                          "seeds": [t["seed"] for t in trials],
-                                          "psf_sigmas": [t["psf_sigma"] for t in trials],
-                                          "scores": [t["score"] for t in trials]})
-            self.step(operator)
         except RunInterrupted:
             if self.on_interrupt != "finish":
                 raise
+            self._t0 = t_run
             st, operator = self.state, self.operator()  # a trial's, if one was interrupted
             st.events.append({"iteration": st.iteration, "event": "interrupted",
                               "planned": operator.n_iterations,
                               "algorithm": str(operator)})
-            self._ran.append(operator)
+            self._ran = [operator]
         return self.finalize()
 
-    def operator(self):
-        """The configured algorithm under this run's coherence model (`psf_sigma`,
-        :func:`~phaser.engine.coherence.coherence_model`), with this run's shrink-wrap
-        threshold where the configuration gives a range (``sw_threshold``), drawn from the
-        run's seed."""
+    def operator(self, psf_sigma=None):
+        """The configured algorithm under the coherence model of width `psf_sigma` (default
+        this run's, :attr:`psf_sigma`; :func:`~phaser.engine.coherence.coherence_model`),
+        with this run's shrink-wrap threshold where the configuration gives a range
+        (``sw_threshold``), drawn from the run's seed."""
         import dataclasses
 
         from phaser.engine.coherence import coherence_model
         from phaser.engine.operators import ShrinkWrap, map_operators
 
-        op = coherence_model(self.config.operator(), self.psf_sigma)
+        sigma = self.psf_sigma if psf_sigma is None else psf_sigma
+        op = coherence_model(self.config.operator(), sigma)
         if self.config.sw_threshold is None:
             return op
         low, high = self.config.sw_threshold
@@ -264,6 +293,7 @@ class Reconstructor:
         be = st.backend
         algorithm = " * ".join(str(op) for op in reversed(self._ran))
         total = time.perf_counter() - self._t0
+        run = self._iterations_run
         return Result(
             obj=to_file(be.to_host(st.obj)),
             support=to_file(be.to_host(st.support)).astype(SUPPORT_DTYPE),
@@ -273,7 +303,8 @@ class Reconstructor:
                 "setup": self._t_setup,
                 "iterations": self._t_iter,
                 "total": total,
-                "iterations_per_s": st.iteration / self._t_iter if self._t_iter else 0.0,
+                "iterations_per_s": run / self._t_iter if self._t_iter else 0.0,
+                "iterations_run": run,
             },
             algorithm=algorithm,
             backend=be.name,
@@ -282,6 +313,7 @@ class Reconstructor:
             command=self.command,
             psf=None if st.psf_core is None else to_file(st.full_psf()),
             events=list(st.events),
+            plan=self.plan.to_dict(),
         )
 
 
@@ -301,7 +333,7 @@ def _data_scale(obj, iobs, mask):
 
 def reconstruct(iobs, mask=None, algorithm=None, init="autocorr", backend="numba", seed=None, *,
                 init_options=None, iters=None, support=None, metrics_every=10, threads=None, free_fraction=0.05,
-                runs=1, keep=1, starts=4, psf_widths=DEFAULT_PSF_WIDTHS, callbacks=(),
+                runs=1, keep=1, starts=None, psf_widths=None, callbacks=(),
                 config=None):
     """Reconstruct a 3D BCDI pattern.
 
@@ -337,13 +369,16 @@ def reconstruct(iobs, mask=None, algorithm=None, init="autocorr", backend="numba
         Independent runs, and how many of the best (by free LLK) are aligned and averaged;
         see :func:`phaser.engine.runs.run_many`.
     starts : int, optional
-        Random starts each run tries for the first third of its schedule, the best of
-        which is run to the end (:mod:`phaser.engine.starts`; 1 for a single start).
+        Random starts each run tries; they race on their free LLK and the winner runs to
+        the end (:mod:`phaser.engine.plan`).  Default: 4 with the default schedule, 1 with
+        an explicit `algorithm`.
     psf_widths : sequence of float, optional
         Partial-coherence models each start is tried under: widths (standard deviation,
         pixels) of a Gaussian PSF by which the pattern is deconvolved and phased until the
         schedule's ``PSF`` operator refines it, 0 for none
-        (:func:`phaser.engine.coherence.coherence_model`).
+        (:func:`phaser.engine.coherence.coherence_model`).  Default:
+        :data:`~phaser.config.DEFAULT_PSF_WIDTHS` with the default schedule, the coherent
+        model alone with an explicit `algorithm`.
     callbacks : sequence of callable, optional
         Called as ``callback(state)`` after every iteration.
     config : ReconstructionConfig, optional

@@ -98,7 +98,7 @@ def run_many(config, iobs, mask=None, support=None, *, callbacks=(), command=Non
         if summary["status"] == "interrupted":
             break
     return combine_runs(config, seed, summaries, results, iobs, mask, free, command=command,
-                        start=start)
+                        start=start, callbacks=callbacks)
 
 
 def shared_inputs(config, iobs, mask=None):
@@ -145,7 +145,7 @@ def one_run(config, seed, r, iobs, mask, support, free, *, callbacks=(), command
 
 
 def combine_runs(config, seed, summaries, results, iobs, mask, free, *, command=None,
-                 start=None):
+                 start=None, callbacks=()):
     """Rank the runs, align and decompose the best into modes (see :func:`run_many`).
 
     Parameters
@@ -163,6 +163,8 @@ def combine_runs(config, seed, summaries, results, iobs, mask, free, *, command=
     command : str, optional
     start : float, optional
         ``time.perf_counter()`` when the series started (for the total time).
+    callbacks : sequence of callable, optional
+        Called after every iteration of the polish (:data:`POLISH`).
 
     Returns
     -------
@@ -209,9 +211,13 @@ def combine_runs(config, seed, summaries, results, iobs, mask, free, *, command=
         # data less well than the runs themselves: a few ER iterations inside the majority
         # support, on the same free pixels, bring it back onto the data.
         polish = dataclasses.replace(config, algorithm=POLISH, iters=None, runs=1, keep=1,
-                                     seed=seed, sw_threshold=None)
-        polished = Reconstructor(polish, command="").run(iobs, mask, support, free, average,
-                                                         psf=best.psf)
+                                     seed=seed, sw_threshold=None, starts=None,
+                                     psf_widths=None)
+        # Its iterations are the plan's (counted by the callbacks), unless Ctrl-C ended the
+        # series: it then finishes what was run without asking again.
+        interrupted = summaries[-1]["status"] == "interrupted"
+        polished = Reconstructor(polish, () if interrupted else callbacks, command="").run(
+            iobs, mask, support, free, average, psf=best.psf)
         average = polished.obj
     history = _with_average_row(best.history, average, iobs, mask, free, int(majority.sum()),
                                 best.psf)
@@ -236,6 +242,7 @@ def combine_runs(config, seed, summaries, results, iobs, mask, free, *, command=
         runs=summaries,
         command=command if command is not None else best.command,
         mode_weights=[float(w) for w in weights],
+        plan=config.plan().to_dict(),
     )
     result.timings = dict(best.timings, total=time.perf_counter() - start)
     if summaries[-1]["status"] == "interrupted":

@@ -10,10 +10,13 @@ from phaser.result import HISTORY_KEYS
 
 __all__ = ["SharedAmplitudes", "State"]
 
+_PARKED = ("obj", "support", "mask", "target", "otf", "_free_lags", "_psf_window")
+"""The arrays of a :class:`State` that :meth:`State.park` writes to files."""
+
 
 class SharedAmplitudes:
     """A pattern's amplitudes on a backend, in engine layout, made once for the states of
-    several starts of one run (:mod:`phaser.engine.starts`) instead of a copy each.
+    several trials of one run (:mod:`phaser.engine.race`) instead of a copy each.
 
     Parameters
     ----------
@@ -150,6 +153,7 @@ class State:
         self.target = self._free_lags = None
         self._core_half_widths = None
         self.psf_every = self._psf_since = 0
+        self._parked = {}  # arrays set aside in files by park()
 
     @property
     def progress(self):
@@ -226,6 +230,51 @@ class State:
             # Each projection then needs a half array of scratch (project_completed); the
             # metrics make the transfer function in it when they need it (_blurred).
             self._free_lags, self.otf = free, None
+
+    def park(self, directory):
+        """Set the state aside while other trials of a race run
+        (:mod:`phaser.engine.race`): its arrays go to files in `directory` and its work
+        buffers are freed, so that a parked state holds no memory of the data's size;
+        :meth:`unpark` brings it back as it was."""
+        import os
+
+        be = self.backend
+        self.psi = self._psf_buf = None
+        be.release()  # the FFT plans let go of the work buffer
+        self._parked = {}
+        for name in _PARKED:
+            array = getattr(self, name)
+            if array is None:
+                continue
+            path = os.path.join(directory, f"{id(self):x}_{name}.npy")
+            np.save(path, be.to_host(array))
+            self._parked[name] = path
+            setattr(self, name, None)
+
+    def unpark(self):
+        """Bring back a state :meth:`park` set aside (its files are removed)."""
+        import os
+
+        be = self.backend
+        for name, path in self._parked.items():
+            array = np.load(path)
+            os.remove(path)
+            if name == "obj":
+                self.obj = be.empty_complex(self.shape)
+                be.put(self.obj, array)
+            else:
+                setattr(self, name, be.asarray(array, array.dtype))
+            del array
+        self._parked = {}
+        self.psi = be.empty_complex(self.shape)
+
+    def discard(self):
+        """Remove the files of a parked state that will not be brought back."""
+        import os
+
+        for path in self._parked.values():
+            os.remove(path)
+        self._parked = {}
 
     def full_psf(self):
         """The PSF on the whole grid (host array, engine layout), or None without one."""

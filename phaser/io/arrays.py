@@ -225,5 +225,6 @@ def read_result(path):
         frame=str(info.get("frame", "detector")),
         transform=check_transform(arrays.get("transform"), path),
         geometry=dict(info.get("geometry", {})),
+        plan=dict(info.get("plan", {})),
     )
 

@@ -31,6 +31,8 @@ Result layout::
                                               (re-tuned supports; optional)
         mode_weights                          float64, the weight of each orthogonal mode
                                               of the kept runs (multi-run only)
+        plan                                  JSON: what the configuration ran (starts,
+                                              models, race, runs, iterations in all)
         psf                                   float32 partial-coherence PSF, centred,
                                               summing to 1 (only after a PSF operator)
     /entry_1/image_1/frame                    "detector", "lab" or "crystal" (optional;
@@ -334,6 +336,8 @@ def _write_process(process, result, history):
         process.create_dataset("mode_weights", data=np.asarray(info["mode_weights"], np.float64))
     if info["geometry"]:
         process.create_dataset("geometry", data=to_json(info["geometry"]))
+    if info["plan"]:
+        process.create_dataset("plan", data=to_json(info["plan"]))
     if result.psf is not None:
         psf = process.create_dataset("psf", data=np.asarray(result.psf, INTENSITY_DTYPE),
                                      **_COMPRESSION)
@@ -460,6 +464,8 @@ def read_result(path):
             result.mode_weights = [float(w) for w in np.atleast_1d(process["mode_weights"][()])]
         if "geometry" in process:
             result.geometry = from_json(_string(process, "geometry"), path)
+        if "plan" in process:
+            result.plan = from_json(_string(process, "plan"), path)
         if "psf" in process:
             result.psf = _read(process["psf"], path).astype(INTENSITY_DTYPE, copy=False)
         return result

@@ -46,6 +46,9 @@ def _describe_result(path):
         iterations = str(len(next(iter(history.values()))))
     else:
         iterations = "unknown"
+    run = int(r.timings.get("iterations_run", 0))
+    if run and str(run) != iterations:
+        iterations += f" ({run} run in all, trials included)"
     n_support = int(np.count_nonzero(r.support))
     total = r.timings.get("total")
     rows = [
@@ -60,17 +63,17 @@ def _describe_result(path):
         ("iterations", iterations),
         ("wall time", "unknown" if total is None else f"{total:.3g} s"),
     ]
-    starts = [e for e in r.events if e.get("event") == "starts"]
-    if starts:
-        e = starts[-1]
-        sigmas = e.get("psf_sigmas", [0.0] * len(e["seeds"]))
-        models = sorted(set(sigmas))
-        tried = f"{len(set(e['seeds']))} tried"
-        chosen = f"seed {e['chosen']} chosen"
+    races = [e for e in r.events if e.get("event") == "race"]
+    if races:
+        e = races[-1]
+        models = sorted(set(e["psf_sigmas"]))
+        tried = f"{len(set(e['seeds']))} starts"
+        chosen = f"seed {e['chosen']} won"
         if len(models) > 1:
-            tried += f" under coherence models σ {', '.join(f'{m:g}' for m in models)} px"
+            tried += f" x coherence models σ {', '.join(f'{m:g}' for m in models)} px"
             chosen += f", σ {e['psf_sigma']:g} px"
-        rows.append(("starts", f"{tried} for {e['trial_iterations']} iterations; {chosen}"))
+        rungs = ", ".join(f"best {keep} at {it}" for it, keep in e["rungs"])
+        rows.append(("race", f"{tried}, {rungs}; {chosen}"))
     if r.runs:
         kept = sum(1 for run in r.runs if run.get("kept"))
         rows.append(("runs", f"{len(r.runs)} ({kept} kept)"))
@@ -114,7 +117,7 @@ def describe(path):
         (``phaser nns build``): entries, embedding, grid, oversampling, sources. For data: shape, stored dtype, total counts, maximum and its position, fraction of
         zero pixels and number of masked pixels.  For a result: shape, algorithm, backend,
         seed, version, final chi² and LLK, support size, iterations and wall time, and
-        the starts tried (:mod:`phaser.engine.starts`) and runs.
+        the race of its trials (:mod:`phaser.engine.race`) and runs.
 
     Raises
     ------

@@ -140,4 +140,5 @@ def result_info(result):
         "events": [dict(e) for e in result.events],
         "frame": str(result.frame),
         "geometry": dict(result.geometry),
+        "plan": dict(result.plan),
     }

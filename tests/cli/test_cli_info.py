@@ -29,26 +29,28 @@ def test_info_on_a_result(invoke, data, tmp_path):
     assert float(lines["chi2"]) == np.float64(f"{result.chi2:.6g}")
 
 
-def test_info_names_the_starts_tried(invoke, data, tmp_path):
+def test_info_names_the_race(invoke, data, tmp_path):
     assert invoke("run", data, "--algo", "ER**10 * HIO**110", "--starts", 3, "--seed", 1,
                   "--psf-widths", 0, "-q", "--out", "r.cxi").exit_code == 0
-    [event] = [e for e in phaser.load_result(tmp_path / "r.cxi").events
-               if e["event"] == "starts"]
+    result = phaser.load_result(tmp_path / "r.cxi")
+    [event] = [e for e in result.events if e["event"] == "race"]
     res = invoke("info", "r.cxi")
     assert res.exit_code == 0, res.stderr
-    assert f"starts      3 tried for 40 iterations; seed {event['chosen']} chosen" in res.stdout
+    assert f"race        3 starts, best 1 at 40; seed {event['chosen']} won" in res.stdout
+    # Every iteration run: the three trials' 40, and the winner's 80 more.
+    assert "iterations  120 (200 run in all, trials included)" in res.stdout
 
 
 def test_info_names_the_coherence_models_tried(invoke, data, tmp_path):
     assert invoke("run", data, "--algo", "ER**10 * HIO**110", "--starts", 2, "--psf-widths",
                   "0,1.5", "--seed", 1, "-q", "--out", "r.cxi").exit_code == 0
     result = phaser.load_result(tmp_path / "r.cxi")
-    [event] = [e for e in result.events if e["event"] == "starts"]
+    [event] = [e for e in result.events if e["event"] == "race"]
     assert result.config["psf_widths"] == [0, 1.5] and len(event["scores"]) == 4
     res = invoke("info", "r.cxi")
     assert res.exit_code == 0, res.stderr
-    assert (f"starts      2 tried under coherence models σ 0, 1.5 px for 40 iterations; "
-            f"seed {event['chosen']} chosen, σ {event['psf_sigma']:g} px") in res.stdout
+    assert (f"race        2 starts x coherence models σ 0, 1.5 px, best 1 at 40; "
+            f"seed {event['chosen']} won, σ {event['psf_sigma']:g} px") in res.stdout
 
 
 def test_info_on_an_npz_result(invoke, data, tmp_path):

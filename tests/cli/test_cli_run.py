@@ -11,6 +11,7 @@ import pytest
 
 import phaser
 from phaser.engine.metrics import chi2
+from phaser.config import ReconstructionConfig
 from phaser.engine.run import Reconstructor
 
 SUMMARY = re.compile(r"chi2 \S+\s+LLK \S+\s+.*\b(\d+) iterations in \S+ s \((\d+) it/s, (\w+)\)")
@@ -198,7 +199,7 @@ def test_failures_during_the_run_leave_nothing(invoke, data, tmp_path, monkeypat
         raise error
 
     monkeypatch.setattr(Reconstructor, "run", boom)
-    res = invoke("run", data, "--iters", 5, "--out", "r.cxi")
+    res = invoke("run", data, "--iters", 5, "--starts", 1, "--psf-widths", 0, "--out", "r.cxi")
     assert res.exit_code == code
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and phrase in lines[0] and "Traceback" not in res.output
@@ -224,18 +225,55 @@ def test_runs_keep_and_free_llk_in_the_summary(invoke, data, tmp_path):
     assert np.isfinite(result.history["llk_free"][-1])
 
 
-def test_starts_are_tried_and_counted(invoke, data, tmp_path):
-    res = invoke("run", data, "--starts", 2, "--iters", 120, "--seed", 2, "-q", "--out", "r.cxi")
+def test_starts_race_and_every_iteration_is_counted(invoke, data, tmp_path):
+    res = invoke("run", data, "--starts", 2, "--iters", 240, "--seed", 2, "-q", "--out", "r.cxi")
     assert res.exit_code == 0, res.output
-    # Two starts under the four default coherence models, trials of 40 iterations (a
-    # third of 120) each, then the chosen start's 120.
-    assert " 440 iterations in " in res.stdout
+    # Two starts under the four default coherence models race; the winner goes on to 240.
+    plan = ReconstructionConfig(iters=240, starts=2).plan()
+    assert plan.trials == 8 and plan.total_iterations() > 240
+    assert f" {plan.total_iterations()} iterations in " in res.stdout
     result = phaser.load_result(tmp_path / "r.cxi")
-    [event] = [e for e in result.events if e["event"] == "starts"]
+    [event] = [e for e in result.events if e["event"] == "race"]
     first, second = event["seeds"][:4], event["seeds"][4:]
     assert first == [2] * 4 and second == [second[0]] * 4 and second[0] != 2
     assert event["psf_sigmas"] == [0.0, 0.5, 1.0, 1.5] * 2
     assert event["chosen"] in event["seeds"] and result.config["starts"] == 2
+    assert result.timings["iterations_run"] == plan.total_iterations()
+    assert result.history["iteration"][-1] == 240
+
+
+def test_dry_run_prints_the_plan_and_writes_nothing(invoke, data, tmp_path, monkeypatch):
+    import phaser.engine.run as run_module
+
+    monkeypatch.setattr(run_module, "run_configured",
+                        lambda *a, **k: pytest.fail("a dry run ran"))
+    before = sorted(p.name for p in tmp_path.iterdir())
+    res = invoke("run", data, "--dry-run", "--out", "r.cxi")
+    assert res.exit_code == 0, res.output
+    plan = ReconstructionConfig().plan()
+    assert res.stdout.strip() == plan.describe()
+    assert "race" in res.stdout and f"{plan.total_iterations()} in all" in res.stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_an_explicit_algorithm_runs_one_start_and_one_model(invoke, data, tmp_path):
+    res = invoke("run", data, "--algo", "ER**20 * (SW * HIO**20)**5", "--seed", 1, "-q",
+                 "--out", "r.cxi")
+    assert res.exit_code == 0, res.output
+    assert " 120 iterations in " in res.stdout and res.stderr == ""
+    result = phaser.load_result(tmp_path / "r.cxi")
+    assert not [e for e in result.events if e["event"] == "race"]
+    plan = result.plan
+    assert (plan["starts"], plan["models"], plan["rungs"]) == (1, [0.0], [])
+    assert "--algo" in invoke("run", "--help").stdout
+
+
+def test_a_dropped_part_of_the_plan_is_named_in_one_line(invoke, data, tmp_path):
+    res = invoke("run", data, "--iters", 60, "--seed", 1, "-q", "--out", "r.cxi")
+    assert res.exit_code == 0, res.output
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("phaser: not run: the race of 4 start(s)")
+    assert "too short" in lines[0] and " 60 iterations in " in res.stdout
 
 
 def test_bragg_and_lattice_give_displacement_and_strain_maps(invoke, data, tmp_path):
@@ -313,5 +351,6 @@ def test_ctrl_c_stops_after_an_iteration(invoke, data, tmp_path, save):
     assert "phaser: stopping after this iteration" in res.stderr
     result = phaser.load_result(tmp_path / "r.cxi")
     [event] = result.events
+    assert result.plan["total_iterations"] == 1000000
     assert event["event"] == "interrupted" and 0 < event["iteration"] < 1000000
     assert result.history["iteration"][-1] == event["iteration"]

@@ -72,7 +72,7 @@ def test_a_run_that_may_overwrite_its_data_keeps_its_amplitudes_there_and_gives_
     from phaser.engine import state as state_module
 
     sim = phaser.simulate(32, oversampling=3, photons=1e6, rng=4)
-    cfg = ReconstructionConfig(seed=2, iters=150, starts=2)
+    cfg = ReconstructionConfig(seed=2, iters=240, starts=2)
     kept = Reconstructor(cfg, command="").run(sim.iobs.copy())
     held = []
     original = state_module.State.__init__
@@ -85,16 +85,17 @@ def test_a_run_that_may_overwrite_its_data_keeps_its_amplitudes_there_and_gives_
     data = sim.iobs.copy()
     rec = Reconstructor(cfg, command="")
     taken = rec.run(data, overwrite_data=True)
-    # The trials (2 starts under the 4 default models) and the run held one array of
-    # amplitudes: the data, rearranged in place.
-    assert len(held) == 9 and all(a is held[0] for a in held)
+    # The trials (2 starts under the 4 default models; the winner goes on) held one array
+    # of amplitudes: the data, rearranged in place.
+    assert len(held) == 8 and all(a is held[0] for a in held)
     assert np.shares_memory(rec.state.amp, data)
     np.testing.assert_allclose(data, to_engine(np.sqrt(sim.iobs)), rtol=1e-6)
     # The starts saw the amplitudes' square: the data to float32 rounding.  The same
     # start is chosen, and run to the same result.
-    (mine,), (theirs,) = ([e for e in r.events if e["event"] == "starts"] for r in (taken, kept))
+    (mine,), (theirs,) = ([e for e in r.events if e["event"] == "race"] for r in (taken, kept))
     assert mine["chosen"] == theirs["chosen"]
-    np.testing.assert_allclose(mine["scores"], theirs["scores"], rtol=0.02)
+    np.testing.assert_allclose(np.concatenate(mine["scores"]), np.concatenate(theirs["scores"]),
+                               rtol=0.05)
     np.testing.assert_allclose(taken.obj, kept.obj, atol=1e-5 * np.abs(kept.obj).max())
     assert taken.chi2 == pytest.approx(kept.chi2, rel=1e-5)
     # Without it, the caller's array is left as it was.

@@ -1,5 +1,5 @@
-"""Several random starts, under several coherence models, tried for the first third of a
-run; the best one run to the end."""
+"""The race: every start under every model, the best going on at each rung, the winner
+continued to the end."""
 
 import gc
 import weakref
@@ -11,13 +11,13 @@ import phaser
 from phaser.config import ReconstructionConfig
 from phaser.engine import state as state_module
 from phaser.engine.interrupt import stop_at_iteration_end
+from phaser.engine.plan import Rung, start_seeds
+from phaser.engine.race import trial_score
 from phaser.engine.run import Reconstructor, run_configured
-from phaser.engine.runs import shared_inputs
-from phaser.engine.starts import (choose_start, planned_iterations, start_seeds,
-                                  trial_iterations, trial_models)
 from phaser.errors import ConfigError
 
-ALGO = "ER**20 * (SW * HIO**20)**5"  # 120 iterations: trials of 40
+ALGO = "ER**20 * (SW * HIO**20)**5"  # 120 iterations: one rung, at 40
+LONG = "ER**40 * (SW * HIO**20)**10"  # 240 iterations: rungs at 20 and 80 with 16 trials
 
 
 @pytest.fixture(scope="module")
@@ -25,151 +25,158 @@ def sim():
     return phaser.simulate(32, oversampling=3, photons=1e6, rng=5)
 
 
-def test_trials_last_a_third_of_the_schedule_in_whole_metric_periods():
-    assert trial_iterations(ReconstructionConfig()) == 200  # the default 600
-    assert trial_iterations(ReconstructionConfig(algorithm=ALGO)) == 40
-    assert trial_iterations(ReconstructionConfig(algorithm=ALGO, metrics_every=7)) == 35
-    # Each run: 4 starts under the 4 default coherence models, then the chosen one's run.
-    assert planned_iterations(ReconstructionConfig(algorithm=ALGO, runs=2)) == 2 * (120 + 16 * 40)
+def _event(result, kind):
+    (event,) = [e for e in result.events if e["event"] == kind]
+    return event
 
 
-@pytest.mark.parametrize("config", [
-    dict(starts=1, psf_widths=(0,)),
-    dict(algorithm="HIO**100", metrics_every=10, init="nn"),  # a prior has one start
-    dict(algorithm="HIO**110", metrics_every=10, init="previous",
-         init_options={"previous": "x.cxi"}),
-    dict(algorithm="HIO**120", init="coarse"),  # its coarse stage tries the starts
-    dict(algorithm="HIO**39"),  # under four metric records per trial
-])
-def test_one_start_where_there_is_nothing_to_choose(config):
-    cfg = ReconstructionConfig(**config)
-    assert trial_iterations(cfg) == 0
-    assert planned_iterations(cfg) == cfg.operator().n_iterations
-
-
-def test_each_start_is_tried_under_each_coherence_model():
-    cfg = ReconstructionConfig(algorithm=ALGO, psf_widths=(0, 1), starts=2)
-    assert trial_models(cfg) == (0.0, 1.0) and trial_iterations(cfg) == 40
-    assert planned_iterations(cfg) == 120 + 2 * 2 * 40
-    # One start, two models: still something to choose.
-    assert trial_iterations(cfg.replace(starts=1)) == 40
-    # The default: coherent, and deconvolved by Gaussians of 0.5, 1 and 1.5 pixels.
-    assert trial_models(ReconstructionConfig()) == (0.0, 0.5, 1.0, 1.5)
-
-
-@pytest.mark.parametrize("config", [
-    dict(algorithm="HIO**100", init="nn"),  # a prior's start is its own
-    dict(algorithm="ML(iterations=10) * HIO**110"),  # ML models no PSF
-])
-def test_no_blurred_model_where_it_cannot_run(config):
-    cfg = ReconstructionConfig(psf_widths=(0, 1), **config)
-    assert trial_models(cfg) == (0.0,)
-
-
-def test_start_seeds_begin_with_the_runs_own_and_are_reproducible():
-    seeds = start_seeds(7, 4)
-    assert seeds[0] == 7 and len(set(seeds)) == 4
-    assert seeds == start_seeds(7, 4) and start_seeds(8, 4)[1:] != seeds[1:]
-    assert start_seeds(7, 1) == [7]
-
-
-def test_the_result_is_the_best_starts_own_run(sim):
-    config = ReconstructionConfig(algorithm=ALGO, seed=3, psf_widths=(0,))
+def test_the_result_is_the_winners_own_run(sim):
+    config = ReconstructionConfig(algorithm=ALGO, seed=3, starts=4)
     result = run_configured(config, sim.iobs, sim.mask)
-    (event,) = [e for e in result.events if e["event"] == "starts"]
-    assert event["seeds"] == start_seeds(3, 4) and event["trial_iterations"] == 40
-    best = int(np.argmin(event["scores"]))
-    assert event["chosen"] == event["seeds"][best]
-    # The same as one start from the chosen seed, on the run's free pixels.
-    alone = Reconstructor(ReconstructionConfig(algorithm=ALGO, seed=3, starts=1, psf_widths=(0,)))
-    alone.start_seed = event["chosen"]
+    race = _event(result, "race")
+    assert race["seeds"] == start_seeds(3, 4) and race["rungs"] == [[40, 1]]
+    best = int(np.argmin([s[-1] for s in race["scores"]]))
+    assert race["chosen"] == race["seeds"][best] and race["status"][best] == "won"
+    assert sorted(race["status"]) == ["out at 40"] * 3 + ["won"]
+    # Continued, not restarted: the same as one start from the chosen seed, on the run's
+    # free pixels, with its history from the first iteration.
+    alone = Reconstructor(ReconstructionConfig(algorithm=ALGO, seed=3))
+    alone.start_seed = race["chosen"]
     expected = alone.run(sim.iobs, sim.mask)
     np.testing.assert_array_equal(result.obj, expected.obj)
     np.testing.assert_array_equal(result.support, expected.support)
+    np.testing.assert_array_equal(result.history["llk"], expected.history["llk"])
+    assert result.algorithm == expected.algorithm == ALGO
     assert result.config["starts"] == 4 and result.config["seed"] == 3
-    assert result.history["iteration"][-1] == 120  # the final run's history only
 
 
-def test_scores_rank_the_trials_by_their_free_llk(sim):
-    config = ReconstructionConfig(algorithm=ALGO, seed=1, starts=3, psf_widths=(0,))
-    seed, mask, free = shared_inputs(config, sim.iobs, sim.mask)
-    chosen, sigma, trials = choose_start(Reconstructor(config), seed, sim.iobs, mask, None, free)
-    assert [t["seed"] for t in trials] == start_seeds(1, 3)
-    assert [t["psf_sigma"] for t in trials] == [0, 0, 0] and sigma == 0
-    assert chosen == min(trials, key=lambda t: t["score"])["seed"]
-    # Each score is the mean log free LLK of the trial's second half, recomputed here
-    # from the same start run alone for the trial's 40 iterations.
-    class Stop(Exception):
-        pass
+def test_every_iteration_run_is_in_the_plan(sim):
+    for config in (ReconstructionConfig(algorithm=LONG, seed=0, starts=4,
+                                        psf_widths=(0, 0.5, 1, 1.5)),
+                   ReconstructionConfig(algorithm=ALGO, seed=1, starts=3, runs=2, keep=2),
+                   ReconstructionConfig(algorithm=ALGO, seed=2)):
+        count = [0]
 
-    def stop(state):
-        if state.iteration >= 40:
-            raise Stop
+        def tick(state):
+            count[0] += 1
 
-    alone = Reconstructor(ReconstructionConfig(algorithm=ALGO, seed=1, starts=1), [stop])
-    alone.start_seed = trials[2]["seed"]
-    alone.setup(sim.iobs, sim.mask, free=free)
-    with pytest.raises(Stop):
-        alone.step(ALGO)
+        result = run_configured(config, sim.iobs, callbacks=[tick])
+        plan = config.plan()
+        assert count[0] == plan.total_iterations()
+        if config.runs == 1:
+            assert result.timings["iterations_run"] == plan.total_iterations()
+            assert result.plan["total_iterations"] == plan.total_iterations()
+        else:
+            assert result.plan == plan.to_dict() and plan.runs == 2
+    assert plan.total_iterations() == 120
+
+
+def test_trials_are_dropped_at_each_rung(sim):
+    config = ReconstructionConfig(algorithm=LONG, seed=0, starts=4, psf_widths=(0, 0.5, 1, 1.5))
+    assert config.plan().rungs == (Rung(20, 4), Rung(80, 1))
+    race = _event(run_configured(config, sim.iobs), "race")
+    scores, status = race["scores"], race["status"]
+    assert len(scores) == 16 and sum(len(s) == 2 for s in scores) == 4
+    first = [s[0] for s in scores]
+    # The four best at the first rung went on; the best of those at the second won.
+    went_on = sorted(range(16), key=lambda i: (first[i], i))[:4]
+    assert {i for i in range(16) if len(scores[i]) == 2} == set(went_on)
+    winner = min(went_on, key=lambda i: (scores[i][1], i))
+    assert status[winner] == "won" and race["chosen"] == race["seeds"][winner]
+    assert race["psf_sigma"] == race["psf_sigmas"][winner]
+    assert status.count("out at 20") == 12 and status.count("out at 80") == 3
+
+
+def test_a_score_is_the_mean_log_free_llk_of_the_trials_second_half(sim):
+    config = ReconstructionConfig(algorithm=ALGO, seed=1, starts=3)
+    race = _event(run_configured(config, sim.iobs, sim.mask), "race")
+    # The third trial's score, recomputed from its start run alone for 40 iterations.
+    from phaser.engine.operators import split_operator
+    from phaser.engine.runs import shared_inputs
+
+    _, mask, free = shared_inputs(config, sim.iobs, sim.mask)
+    alone = Reconstructor(ReconstructionConfig(algorithm=ALGO, seed=1))
+    alone.start_seed = race["seeds"][2]
+    alone.setup(sim.iobs, mask, free=free)
+    first, _ = split_operator(alone.operator(), 40)
+    alone.step(first)
     it = np.asarray(alone.state.history["iteration"])
     fl = np.asarray(alone.state.history["llk_free"])
     late = (it >= 20) & (it <= 40)
     assert late.sum() >= 2
-    assert trials[2]["score"] == pytest.approx(np.mean(np.log(fl[late])), rel=1e-12)
+    assert race["scores"][2][0] == pytest.approx(np.mean(np.log(fl[late])), rel=1e-12)
+    assert trial_score(alone.state.history, 40) == race["scores"][2][0]
 
 
-def test_trials_choose_the_coherence_model_of_a_blurred_pattern():
-    # Blurred by a Gaussian of sigma 1.2 pixels: the blurred model fits it better during
-    # the trials than the coherent one, and the run to the end starts from it.
+def test_trial_scores_do_not_depend_on_the_metric_cadence(sim):
+    every = [run_configured(ReconstructionConfig(algorithm=ALGO, seed=1, starts=3,
+                                                 metrics_every=m), sim.iobs)
+             for m in (10, 100)]
+    races = [_event(r, "race") for r in every]
+    assert races[0]["scores"] == races[1]["scores"]
+    assert races[0]["chosen"] == races[1]["chosen"]
+    # After the race, the run records at its own cadence.
+    it = every[1].history["iteration"]
+    assert 120 in it and 50 not in it and 100 in it
+
+
+def test_the_race_chooses_the_coherence_model_of_a_blurred_pattern():
+    # Two trials built to differ: a pattern blurred by a Gaussian of sigma 1.2 pixels,
+    # phased under the coherent model and under the right one.  The blurred model fits it
+    # better, and wins.
     blurred = phaser.simulate(32, oversampling=3, photons=1e7, rng=2, psf_sigma=1.2)
-    config = ReconstructionConfig(algorithm=ALGO, seed=0, starts=2, psf_widths=(0, 1.2))
+    config = ReconstructionConfig(algorithm=ALGO, seed=0, starts=1, psf_widths=(0, 1.2))
     result = run_configured(config, blurred.iobs, blurred.mask)
-    (event,) = [e for e in result.events if e["event"] == "starts"]
-    assert event["psf_sigmas"] == [0, 1.2, 0, 1.2]
-    best = int(np.argmin(event["scores"]))
-    assert (event["chosen"], event["psf_sigma"]) == (event["seeds"][best], 1.2)
-    assert min(event["scores"][1::2]) < min(event["scores"][0::2])
-    # The run is the chosen start's under that model, alone, on the run's free pixels.
+    race = _event(result, "race")
+    assert race["psf_sigmas"] == [0, 1.2] and race["psf_sigma"] == 1.2
+    assert race["scores"][1][0] < race["scores"][0][0]
     assert result.algorithm.endswith("PSF(model='gaussian', fwhm=2.8258, every=0, deconvolve=1)")
-    alone = Reconstructor(ReconstructionConfig(algorithm=ALGO, seed=0, starts=1,
-                                               psf_widths=(1.2,)))
-    alone.start_seed = event["chosen"]
+    alone = Reconstructor(ReconstructionConfig(algorithm=ALGO, seed=0, psf_widths=(1.2,)))
     np.testing.assert_array_equal(result.obj, alone.run(blurred.iobs, blurred.mask).obj)
     assert result.psf is not None
 
 
-def test_a_single_model_is_used_without_trials():
-    # One start and one blurred model: nothing to try, but the run phases under the model
-    # (it did not, before: only the trials applied a model).
+def test_a_single_model_is_used_without_a_race():
     blurred = phaser.simulate(32, oversampling=3, photons=1e7, rng=2, psf_sigma=1.2)
-    config = ReconstructionConfig(algorithm=ALGO, seed=0, starts=1, psf_widths=(1.2,))
-    assert trial_iterations(config) == 0
+    config = ReconstructionConfig(algorithm=ALGO, seed=0, psf_widths=(1.2,))
+    assert config.plan().rungs == ()
     result = Reconstructor(config).run(blurred.iobs, blurred.mask)
     assert result.algorithm.endswith("PSF(model='gaussian', fwhm=2.8258, every=0, deconvolve=1)")
-    assert result.psf is not None
+    assert not [e for e in result.events if e["event"] == "race"]
     # A given PSF is the model: no Gaussian of its own in front of it.
     given = Reconstructor(config).run(blurred.iobs, blurred.mask, psf=result.psf)
     assert "gaussian" not in given.algorithm
 
 
-def test_one_state_at_a_time(sim, monkeypatch):
+def test_one_state_in_memory_at_a_time(sim, monkeypatch):
     live, most = [], [0]
     original = state_module.State.__init__
+    parked_bytes = []
 
     def tracked(self, *args, **kwargs):
         gc.collect()
-        alive = [r for r in live if r() is not None]
+        alive = [r for r in live if r() is not None and r()._parked == {}]
         most[0] = max(most[0], len(alive) + 1)
         live.append(weakref.ref(self))
         original(self, *args, **kwargs)
 
+    park = state_module.State.park
+
+    def parking(self, directory):
+        park(self, directory)
+        parked_bytes.append(sum(getattr(self, n) is not None and getattr(self, n).nbytes > 1000
+                                for n in ("obj", "support", "mask", "psi")))
+
     monkeypatch.setattr(state_module.State, "__init__", tracked)
-    run_configured(ReconstructionConfig(algorithm=ALGO, seed=0), sim.iobs)
-    assert len(live) == 17  # four starts under four models, and the run to the end
-    assert most[0] == 1  # a trial's arrays are gone before the next start is made
+    monkeypatch.setattr(state_module.State, "park", parking)
+    run_configured(ReconstructionConfig(algorithm=LONG, seed=0, starts=4,
+                                        psf_widths=(0, 0.5, 1, 1.5)), sim.iobs)
+    assert len(live) == 16  # one state a trial; the winner's goes on
+    assert most[0] == 1  # no other state holds arrays when a trial is made
+    assert parked_bytes and not any(parked_bytes)  # a parked state holds none of them
 
 
-def test_ctrl_c_during_the_trials_gives_the_interrupted_trial(sim):
+def test_ctrl_c_during_the_race_gives_the_interrupted_trial(sim):
     import os
     import signal
 
@@ -178,12 +185,13 @@ def test_ctrl_c_during_the_trials_gives_the_interrupted_trial(sim):
             fired.append(True)
             os.kill(os.getpid(), signal.SIGINT)
 
-    config = ReconstructionConfig(algorithm=ALGO, seed=0)
+    config = ReconstructionConfig(algorithm=ALGO, seed=0, starts=4)
     with stop_at_iteration_end(notice=None) as stopper:
         result = run_configured(config, sim.iobs, callbacks=[press, stopper.check],
                                 on_interrupt="finish")
     assert result.history["iteration"][-1] == 12
     assert [e["event"] for e in result.events] == ["interrupted"]
+    assert result.plan["rungs"] == [[40, 1]]
 
 
 def test_starts_must_be_a_positive_integer():
@@ -199,18 +207,17 @@ def test_psf_widths_are_distinct_widths_in_range(widths):
 
 
 def test_results_made_before_starts_repeat_with_one(tmp_path, sim):
+    import json
+
     import h5py
 
     from phaser.config import load_config
+    from phaser.io import save_result
 
     result = run_configured(ReconstructionConfig(algorithm="ER**5", seed=0), sim.iobs)
     path = tmp_path / "old.cxi"
-    from phaser.io import save_result
-
     save_result(result, path)
     # A result file of an earlier release: its configuration has no "starts".
-    import json
-
     with h5py.File(path, "r+") as f:
         key = [k for k in _paths(f) if k.endswith("configuration")]
         assert key, "the result file stores its configuration"

@@ -38,7 +38,8 @@ def test_result_fields(result, sim):
     assert result.backend == "numpy" and result.seed == 5
     assert result.version == phaser.__version__
     assert result.command == "phaser.reconstruct(...)"
-    assert set(result.timings) == {"setup", "iterations", "total", "iterations_per_s"}
+    assert set(result.timings) == {"setup", "iterations", "total", "iterations_per_s",
+                                   "iterations_run"}
     assert all(v >= 0 for v in result.timings.values())
     assert result.timings["total"] >= result.timings["iterations"]
     assert result.timings["iterations_per_s"] > 0

@@ -1,0 +1,259 @@
+"""What a run does, decided once from its configuration: the plan.
+
+A :class:`Plan` holds everything that decides what runs: the schedule, the random starts
+and partial-coherence models tried, the race that chooses between these trials, the number
+of independent runs and how they are combined.  It is built once
+(:func:`make_plan`), printed before anything runs (``phaser run --dry-run``), stored with
+the result (:attr:`phaser.result.Result.plan`) and executed by the engine
+(:meth:`phaser.engine.run.Reconstructor.run`, :mod:`phaser.engine.race`); nothing outside
+it changes what runs, and its :meth:`~Plan.total_iterations` is every iteration that runs.
+
+The race
+--------
+A run from one random start stalls on some strongly strained crystals, and a pattern
+blurred by partial coherence is only recovered under a model of about the right blur
+(:func:`~phaser.engine.coherence.coherence_model`).  Each start is therefore tried under
+each model, and the trials race: at each rung of :data:`RACE` every trial still in the race
+is scored by its free LLK (:func:`~phaser.engine.race.trial_score`), and only the best go
+on; the last trial left is continued to the end of the schedule (not restarted), so that
+the result is exactly the run of the chosen start under the chosen model.  A trial that
+would need a successor of the same start under another model shares nothing with it.
+
+References
+----------
+K. Jamieson and A. Talwalkar, "Non-stochastic best arm identification and hyperparameter
+optimization", AISTATS (2016) (successive halving).
+V. Favre-Nicolin, S. Leake and Y. Chushkin, "Free log-likelihood as an unbiased metric for
+coherent diffraction imaging", Scientific Reports 10, 2664 (2020).
+"""
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+__all__ = ["DEFAULT_STARTS", "MIN_RUNG", "RACE", "RACE_METRICS_EVERY", "Plan", "Rung",
+           "make_plan", "start_seeds"]
+
+DEFAULT_STARTS = 4
+"""Random starts the default schedule tries (an explicit ``--algo`` runs one)."""
+
+RACE = ((1 / 12, 4), (1 / 3, 1))
+"""The race's rungs: ``(fraction of the schedule, trials kept)``.  For the 600 iterations
+of the default, the 16 trials (4 starts x 4 models) run 50 iterations, the best 4 go on
+to 200 (past the switch from the deconvolved to the measured pattern,
+:data:`~phaser.engine.coherence.DECONVOLVED_FRACTION`), and the best of those runs on to
+600 (``bench/race.py`` chose this; the README has the table)."""
+
+RACE_METRICS_EVERY = 10
+"""During the race, metrics are recorded at least this often, whatever the run's
+``metrics_every``: the trials' scores do not depend on the cadence asked for."""
+
+MIN_RUNG = 20
+"""Fewest iterations a rung may come after the previous one: a schedule too short for
+that has no race (the plan says so)."""
+
+
+@dataclass(frozen=True)
+class Rung:
+    """One rung of the race: after `iteration` iterations of the schedule, the best `keep`
+    trials go on."""
+
+    iteration: int
+    keep: int
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a configuration runs.
+
+    Attributes
+    ----------
+    algorithm : str
+        The schedule, canonical notation, before any coherence model is applied to it.
+    iterations : int
+        Iterations of the schedule (of one run of it).
+    init : str
+        The initializer of the starts.
+    starts : int
+        Starts tried by each run (their seeds: :func:`start_seeds`).
+    models : tuple of float
+        Partial-coherence models each start is tried under (Gaussian widths, pixels; 0 the
+        coherent model), :func:`~phaser.engine.coherence.coherence_model`.
+    rungs : tuple of Rung
+        The race between the trials (empty with a single trial).
+    runs, keep : int
+        Independent runs, and how many of the best are combined
+        (:func:`phaser.engine.runs.run_many`).
+    polish : str or None
+        What runs on the combined runs (with more than one kept).
+    dropped : tuple of str
+        What the configuration asked for that this plan does not run, and why: one line
+        each, for the user to see.
+    """
+
+    algorithm: str
+    iterations: int
+    init: str = "autocorr"
+    starts: int = 1
+    models: tuple = (0.0,)
+    rungs: tuple = ()
+    runs: int = 1
+    keep: int = 1
+    polish: str | None = None
+    dropped: tuple = ()
+
+    @property
+    def trials(self):
+        """Trials of each run: every start under every model."""
+        return self.starts * len(self.models)
+
+    def run_iterations(self):
+        """Iterations of one run: its trials' up to the last rung, then the winner's."""
+        total, alive, done = 0, self.trials, 0
+        for rung in self.rungs:
+            total += alive * (rung.iteration - done)
+            alive, done = rung.keep, rung.iteration
+        return total + alive * (self.iterations - done)
+
+    def total_iterations(self):
+        """Every iteration the plan runs: each run's, and the polish of the combined runs."""
+        total = self.runs * self.run_iterations()
+        if self.polish is not None:
+            from phaser.engine.schedule import parse_algorithm
+
+            total += parse_algorithm(self.polish).n_iterations
+        return total
+
+    def to_dict(self):
+        """Plain values (JSON), with the total iteration count."""
+        out = asdict(self)
+        out["rungs"] = [[r.iteration, r.keep] for r in self.rungs]
+        out["models"], out["dropped"] = list(self.models), list(self.dropped)
+        out["total_iterations"] = self.total_iterations()
+        return out
+
+    def describe(self):
+        """The plan as a few lines of text (``phaser run --dry-run``)."""
+        lines = [f"schedule      {self.algorithm}  ({self.iterations} iterations)",
+                 f"starts        {self.starts} ({self.init})",
+                 "models        " + ", ".join("coherent" if not s else f"Gaussian PSF sigma {s:g}"
+                                              for s in self.models)]
+        if self.rungs:
+            alive, steps = self.trials, []
+            for rung in self.rungs:
+                steps.append(f"{alive} trials to iteration {rung.iteration}, "
+                             + ("the best goes on" if rung.keep == 1
+                                else f"the best {rung.keep} go on"))
+                alive = rung.keep
+            lines.append("race          " + "; ".join(steps) + f"; the last continues to "
+                         f"{self.iterations}")
+        else:
+            lines.append("race          none (one trial)")
+        if self.runs > 1:
+            lines.append(f"runs          {self.runs}, best {self.keep} combined"
+                         + (f", then {self.polish}" if self.polish else ""))
+        lines.append(f"iterations    {self.total_iterations()} in all")
+        lines += [f"dropped       {line}" for line in self.dropped]
+        return "\n".join(lines)
+
+
+def make_plan(config, start_given=False, psf_given=False):
+    """The plan of a configuration.
+
+    Parameters
+    ----------
+    config : phaser.config.ReconstructionConfig
+    start_given : bool
+        The run starts from a given object (no starts to try).
+    psf_given : bool
+        The run is given a PSF, which is its model (no models to try).
+
+    Returns
+    -------
+    Plan
+
+    Notes
+    -----
+    The default schedule tries :data:`DEFAULT_STARTS` starts under
+    :data:`~phaser.config.DEFAULT_PSF_WIDTHS`; an explicit algorithm runs as written (one
+    start, the coherent model) unless ``starts`` or ``psf_widths`` are given too.  A
+    start that brings its own support and phase (``nn``, ``nns``, ``previous``), the
+    ``coarse`` start, a given object or PSF, and an algorithm that runs ``ML`` leave
+    nothing of that kind to try; what was asked for and cannot run is listed in
+    :attr:`Plan.dropped`.
+    """
+    from phaser.config import DEFAULT_PSF_WIDTHS
+    from phaser.engine.operators import in_order
+    from phaser.engine.refine import ML
+    from phaser.engine.schedule import PRIOR_INITIALIZERS
+
+    op = config.operator()
+    explicit = config.algorithm is not None
+    starts = config.starts if config.starts is not None else (1 if explicit else DEFAULT_STARTS)
+    models = config.psf_widths if config.psf_widths is not None else (
+        (0.0,) if explicit else DEFAULT_PSF_WIDTHS)
+    dropped = []
+    own_start = config.init in (*PRIOR_INITIALIZERS, "coarse") or start_given
+    why = ("a given starting object" if start_given else f"--init {config.init}")
+    if own_start and starts > 1:
+        if config.starts is not None:
+            dropped.append(f"--starts {starts}: {why} brings a single start")
+        starts = 1
+    if len(models) > 1 or models[0]:
+        reason = ("a given PSF is the model" if psf_given
+                  else f"{why} brings its own support and phase" if own_start
+                  else "the algorithm runs ML, which models no PSF"
+                  if any(isinstance(e, ML) for e in in_order(op)) else None)
+        if reason is not None:
+            if config.psf_widths is not None:
+                dropped.append("--psf-widths " + ",".join(f"{w:g}" for w in models)
+                               + f": {reason}")
+            models = (0.0,)
+    rungs = ()
+    if starts * len(models) > 1:
+        rungs = _rungs(op.n_iterations, starts * len(models))
+        if not rungs:
+            dropped.append(
+                f"the race of {starts} start(s) x {len(models)} model(s): the schedule's "
+                f"{op.n_iterations} iterations are too short (at least "
+                f"{_shortest_race()} needed); one start, the first model")
+            starts, models = 1, models[:1]
+    keep = config.keep
+    from phaser.engine.runs import POLISH
+
+    return Plan(algorithm=str(op), iterations=op.n_iterations, init=config.init,
+                starts=starts, models=tuple(float(m) for m in models), rungs=rungs,
+                runs=config.runs, keep=keep, polish=POLISH if keep > 1 else None,
+                dropped=tuple(dropped))
+
+
+def _rungs(iterations, trials):
+    """The rungs of :data:`RACE` for a schedule of `iterations` and `trials` trials: none
+    where a rung would come under :data:`MIN_RUNG` iterations after the one before."""
+    rungs, done, alive = [], 0, trials
+    for fraction, keep in RACE:
+        if keep >= alive:
+            continue  # no more trials than this rung keeps: no rung
+        at = int(round(iterations * fraction / RACE_METRICS_EVERY)) * RACE_METRICS_EVERY
+        if at - done < MIN_RUNG:
+            return ()
+        rungs.append(Rung(at, keep))
+        done, alive = at, keep
+    if not rungs or rungs[-1].keep != 1:
+        return ()
+    return tuple(rungs)
+
+
+def _shortest_race():
+    """Fewest schedule iterations that give :data:`RACE` its rungs."""
+    n = MIN_RUNG
+    while not _rungs(n, 2**30):
+        n += RACE_METRICS_EVERY
+    return n
+
+
+def start_seeds(seed, starts):
+    """Seeds of a run's starts: the run's own seed first, then seeds drawn from it."""
+    derived = [int(np.random.SeedSequence(seed, spawn_key=(0x57A4, k)).generate_state(1)[0]
+                   & 0x7FFFFFFF) for k in range(1, starts)]
+    return [seed, *derived]

@@ -69,6 +69,10 @@ CANDIDATES = {
     "2 starts: best 2 at 30, best at 200": (2, [(30, 2), (200, 1)]),
     "2 starts: best 2 at 30, best at 100": (2, [(30, 2), (100, 1)]),
     "1 start: best at 200": (1, [(200, 1)]),
+    "best per model at 30, best at 200": (4, [(30, "model"), (200, 1)]),
+    "best per model at 30, best at 100": (4, [(30, "model"), (100, 1)]),
+    "best per model at 30, best 2 at 100, best at 200": (4, [(30, "model"), (100, 2), (200, 1)]),
+    "best per model at 50, best at 100": (4, [(50, "model"), (100, 1)]),
 }
 ITERATIONS = 600
 TRIAL_END = 200
@@ -79,7 +83,7 @@ def cost(starts, rungs, models=4, restart=False):
     total, alive, done = 0, starts * models, 0
     for at, keep in rungs:
         total += alive * (at - done)
-        alive, done = keep, at
+        alive, done = (models if keep == "model" else keep), at
     return total + (ITERATIONS if restart else alive * (ITERATIONS - done))
 
 
@@ -87,7 +91,12 @@ def pick(trials, starts, rungs):
     """The trial a candidate's race leaves (index into `trials`)."""
     alive = [i for i, t in enumerate(trials) if i < 4 * starts and t["history"] is not None]
     for at, keep in rungs:
-        alive = sorted(alive, key=lambda i: (trial_score(trials[i]["history"], at), i))[:keep]
+        ranked = sorted(alive, key=lambda i: (trial_score(trials[i]["history"], at), i))
+        if keep == "model":  # the best start under each model
+            alive = [i for k, i in enumerate(ranked) if trials[i]["psf_sigma"] not in
+                     {trials[j]["psf_sigma"] for j in ranked[:k]}]
+        else:
+            alive = ranked[:keep]
     return alive[0]
 
 
@@ -148,8 +157,14 @@ def main():
     parser.add_argument("--groups", nargs="+", default=list(GROUPS))
     parser.add_argument("--count", type=int, help="crystals per group (default: the group's)")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--deconvolved-fraction", type=float,
+                        help="a candidate coherence model switch (DECONVOLVED_FRACTION)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "race.json")
     args = parser.parse_args()
+    if args.deconvolved_fraction is not None:
+        import phaser.engine.coherence as coherence
+
+        coherence.DECONVOLVED_FRACTION = args.deconvolved_fraction
     rows = []
     for group in args.groups:
         for k in range(args.count or COUNTS[group]):

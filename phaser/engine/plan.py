@@ -37,12 +37,13 @@ __all__ = ["DEFAULT_STARTS", "MIN_RUNG", "RACE", "RACE_METRICS_EVERY", "Plan", "
 DEFAULT_STARTS = 4
 """Random starts the default schedule tries (an explicit ``--algo`` runs one)."""
 
-RACE = ((1 / 12, 4), (1 / 3, 1))
-"""The race's rungs: ``(fraction of the schedule, trials kept)``.  For the 600 iterations
-of the default, the 16 trials (4 starts x 4 models) run 50 iterations, the best 4 go on
-to 200 (past the switch from the deconvolved to the measured pattern,
-:data:`~phaser.engine.coherence.DECONVOLVED_FRACTION`), and the best of those runs on to
-600 (``bench/race.py`` chose this; the README has the table)."""
+RACE = ((1 / 20, 1, True), (1 / 3, 1, False))
+"""The race's rungs: ``(fraction of the schedule, trials kept, per model)``.  For the 600
+iterations of the default, the 16 trials (4 starts x 4 models) run 30 iterations, the best
+start under each model goes on to 200 (past the switch from the deconvolved to the
+measured pattern, :data:`~phaser.engine.coherence.DECONVOLVED_FRACTION`, which the choice
+between models needs), and the best of those runs on to 600 (``bench/race.py`` chose
+this; the README has the table)."""
 
 RACE_METRICS_EVERY = 10
 """During the race, metrics are recorded at least this often, whatever the run's
@@ -56,10 +57,15 @@ that has no race (the plan says so)."""
 @dataclass(frozen=True)
 class Rung:
     """One rung of the race: after `iteration` iterations of the schedule, the best `keep`
-    trials go on."""
+    trials go on, or with `per_model` the best `keep` under each coherence model."""
 
     iteration: int
     keep: int
+    per_model: bool = False
+
+    def survivors(self, models):
+        """Trials that go on, of a race over `models` coherence models."""
+        return self.keep * models if self.per_model else self.keep
 
 
 @dataclass(frozen=True)
@@ -112,7 +118,7 @@ class Plan:
         total, alive, done = 0, self.trials, 0
         for rung in self.rungs:
             total += alive * (rung.iteration - done)
-            alive, done = rung.keep, rung.iteration
+            alive, done = rung.survivors(len(self.models)), rung.iteration
         return total + alive * (self.iterations - done)
 
     def total_iterations(self):
@@ -127,7 +133,7 @@ class Plan:
     def to_dict(self):
         """Plain values (JSON), with the total iteration count."""
         out = asdict(self)
-        out["rungs"] = [[r.iteration, r.keep] for r in self.rungs]
+        out["rungs"] = [[r.iteration, r.keep, r.per_model] for r in self.rungs]
         out["models"], out["dropped"] = list(self.models), list(self.dropped)
         out["total_iterations"] = self.total_iterations()
         return out
@@ -141,10 +147,11 @@ class Plan:
         if self.rungs:
             alive, steps = self.trials, []
             for rung in self.rungs:
-                steps.append(f"{alive} trials to iteration {rung.iteration}, "
-                             + ("the best goes on" if rung.keep == 1
-                                else f"the best {rung.keep} go on"))
-                alive = rung.keep
+                best = ("the best" if rung.keep == 1 else f"the best {rung.keep}")
+                steps.append(f"{alive} trials to iteration {rung.iteration}, " + (
+                    f"{best} under each model go on" if rung.per_model
+                    else f"{best} go on" if rung.keep > 1 else "the best goes on"))
+                alive = rung.survivors(len(self.models))
             lines.append("race          " + "; ".join(steps) + f"; the last continues to "
                          f"{self.iterations}")
         else:
@@ -211,12 +218,12 @@ def make_plan(config, start_given=False, psf_given=False):
             models = (0.0,)
     rungs = ()
     if starts * len(models) > 1:
-        rungs = _rungs(op.n_iterations, starts * len(models))
+        rungs = _rungs(op.n_iterations, starts, len(models))
         if not rungs:
             dropped.append(
                 f"the race of {starts} start(s) x {len(models)} model(s): the schedule's "
                 f"{op.n_iterations} iterations are too short (at least "
-                f"{_shortest_race()} needed); one start, the first model")
+                f"{_shortest_race(starts, len(models))} needed); one start, the first model")
             starts, models = 1, models[:1]
     keep = config.keep
     from phaser.engine.runs import POLISH
@@ -227,27 +234,29 @@ def make_plan(config, start_given=False, psf_given=False):
                 dropped=tuple(dropped))
 
 
-def _rungs(iterations, trials):
-    """The rungs of :data:`RACE` for a schedule of `iterations` and `trials` trials: none
-    where a rung would come under :data:`MIN_RUNG` iterations after the one before."""
-    rungs, done, alive = [], 0, trials
-    for fraction, keep in RACE:
-        if keep >= alive:
-            continue  # no more trials than this rung keeps: no rung
+def _rungs(iterations, starts, models):
+    """The rungs of :data:`RACE` for a schedule of `iterations` and `starts` starts under
+    `models` models: none where a rung would come under :data:`MIN_RUNG` iterations after
+    the one before."""
+    rungs, done, alive = [], 0, starts * models
+    for fraction, keep, per_model in RACE:
+        rung = Rung(0, keep, per_model)
+        if rung.survivors(models) >= alive or (per_model and models == 1):
+            continue  # nothing to drop, or only starts to choose: left to a later rung
         at = int(round(iterations * fraction / RACE_METRICS_EVERY)) * RACE_METRICS_EVERY
         if at - done < MIN_RUNG:
             return ()
-        rungs.append(Rung(at, keep))
-        done, alive = at, keep
-    if not rungs or rungs[-1].keep != 1:
+        rungs.append(Rung(at, keep, per_model))
+        done, alive = at, rung.survivors(models)
+    if not rungs or alive != 1:
         return ()
     return tuple(rungs)
 
 
-def _shortest_race():
-    """Fewest schedule iterations that give :data:`RACE` its rungs."""
+def _shortest_race(starts, models):
+    """Fewest schedule iterations that give :data:`RACE` its rungs for these trials."""
     n = MIN_RUNG
-    while not _rungs(n, 2**30):
+    while not _rungs(n, starts, models) and n < 10**6:
         n += RACE_METRICS_EVERY
     return n
 

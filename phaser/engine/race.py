@@ -91,11 +91,10 @@ def race(rec, plan, seed, iobs, mask, support, free, psf=None):
                 except SupportCollapseError as exc:
                     trial["status"], score, failure = exc.kind, math.inf, exc
                 trial["scores"].append(score)
-                kept.sort()
-                for _, j in kept[rung.keep:]:  # out of the best so far: dropped at once
+                kept, out = _best(kept, rung, trials)
+                for j in out:  # out of the best so far: dropped at once
                     if j in states:
                         states.pop(j).discard()
-                del kept[rung.keep:]
                 rec.state = None
                 if any(j == i for _, j in kept):
                     st.park(parking)
@@ -117,6 +116,20 @@ def race(rec, plan, seed, iobs, mask, support, free, psf=None):
     winner["status"] = "won"
     rec.start_seed, rec.psf_sigma, rec.state = winner["seed"], winner["psf_sigma"], st
     return st, winner, trials
+
+
+def _best(scored, rung, trials):
+    """The (score, index) pairs of `scored` that `rung` keeps, best first, and the indices
+    it drops."""
+    scored = sorted(scored)
+    if not rung.per_model:
+        return scored[:rung.keep], [i for _, i in scored[rung.keep:]]
+    kept, out, count = [], [], {}
+    for score, i in scored:
+        sigma = trials[i]["psf_sigma"]
+        count[sigma] = count.get(sigma, 0) + 1
+        (kept if count[sigma] <= rung.keep else out).append((score, i))
+    return kept, [i for _, i in out]
 
 
 def _pieces(op, cuts):

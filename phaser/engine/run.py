@@ -238,7 +238,7 @@ class Reconstructor:
                 state.events.insert(0, {
                     "iteration": plan.rungs[-1].iteration, "event": "race",
                     "chosen": winner["seed"], "psf_sigma": winner["psf_sigma"],
-                    "rungs": [[r.iteration, r.keep] for r in plan.rungs],
+                    "rungs": [[r.iteration, r.keep, r.per_model] for r in plan.rungs],
                     "seeds": [t["seed"] for t in trials],
                     "psf_sigmas": [t["psf_sigma"] for t in trials],
                     "scores": [t["scores"] for t in trials],

@@ -72,7 +72,8 @@ def _describe_result(path):
         if len(models) > 1:
             tried += f" x coherence models σ {', '.join(f'{m:g}' for m in models)} px"
             chosen += f", σ {e['psf_sigma']:g} px"
-        rungs = ", ".join(f"best {keep} at {it}" for it, keep in e["rungs"])
+        rungs = ", ".join(f"best {keep}{' per model' if per_model else ''} at {it}"
+                          for it, keep, per_model in e["rungs"])
         rows.append(("race", f"{tried}, {rungs}; {chosen}"))
     if r.runs:
         kept = sum(1 for run in r.runs if run.get("kept"))

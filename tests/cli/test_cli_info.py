@@ -42,14 +42,15 @@ def test_info_names_the_race(invoke, data, tmp_path):
 
 
 def test_info_names_the_coherence_models_tried(invoke, data, tmp_path):
-    assert invoke("run", data, "--algo", "ER**10 * HIO**110", "--starts", 2, "--psf-widths",
+    assert invoke("run", data, "--algo", "ER**20 * HIO**280", "--starts", 2, "--psf-widths",
                   "0,1.5", "--seed", 1, "-q", "--out", "r.cxi").exit_code == 0
     result = phaser.load_result(tmp_path / "r.cxi")
     [event] = [e for e in result.events if e["event"] == "race"]
     assert result.config["psf_widths"] == [0, 1.5] and len(event["scores"]) == 4
     res = invoke("info", "r.cxi")
     assert res.exit_code == 0, res.stderr
-    assert (f"race        2 starts x coherence models σ 0, 1.5 px, best 1 at 40; "
+    assert (f"race        2 starts x coherence models σ 0, 1.5 px, best 1 per model at 20, "
+            f"best 1 at 100; "
             f"seed {event['chosen']} won, σ {event['psf_sigma']:g} px") in res.stdout
 
 

@@ -226,11 +226,11 @@ def test_runs_keep_and_free_llk_in_the_summary(invoke, data, tmp_path):
 
 
 def test_starts_race_and_every_iteration_is_counted(invoke, data, tmp_path):
-    res = invoke("run", data, "--starts", 2, "--iters", 240, "--seed", 2, "-q", "--out", "r.cxi")
+    res = invoke("run", data, "--starts", 2, "--iters", 300, "--seed", 2, "-q", "--out", "r.cxi")
     assert res.exit_code == 0, res.output
     # Two starts under the four default coherence models race; the winner goes on to 240.
-    plan = ReconstructionConfig(iters=240, starts=2).plan()
-    assert plan.trials == 8 and plan.total_iterations() > 240
+    plan = ReconstructionConfig(iters=300, starts=2).plan()
+    assert plan.trials == 8 and plan.total_iterations() > 300
     assert f" {plan.total_iterations()} iterations in " in res.stdout
     result = phaser.load_result(tmp_path / "r.cxi")
     [event] = [e for e in result.events if e["event"] == "race"]
@@ -239,7 +239,7 @@ def test_starts_race_and_every_iteration_is_counted(invoke, data, tmp_path):
     assert event["psf_sigmas"] == [0.0, 0.5, 1.0, 1.5] * 2
     assert event["chosen"] in event["seeds"] and result.config["starts"] == 2
     assert result.timings["iterations_run"] == plan.total_iterations()
-    assert result.history["iteration"][-1] == 240
+    assert result.history["iteration"][-1] == 300
 
 
 def test_dry_run_prints_the_plan_and_writes_nothing(invoke, data, tmp_path, monkeypatch):

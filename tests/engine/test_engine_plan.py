@@ -12,8 +12,8 @@ def test_the_default_races_every_start_under_every_model():
     assert plan.starts == DEFAULT_STARTS and plan.models == DEFAULT_PSF_WIDTHS
     assert plan.iterations == 600 and plan.trials == 16
     # The rungs of RACE on the 600 iterations, the last keeping one.
-    assert [r.iteration for r in plan.rungs] == [round(600 * f / 10) * 10 for f, _ in RACE]
-    assert plan.rungs[-1].keep == 1 and not plan.dropped
+    assert [r.iteration for r in plan.rungs] == [round(600 * f / 10) * 10 for f, *_ in RACE]
+    assert plan.rungs[-1].survivors(4) == 1 and not plan.dropped
 
 
 def test_iterations_count_each_trial_up_to_where_it_leaves_the_race():
@@ -24,17 +24,21 @@ def test_iterations_count_each_trial_up_to_where_it_leaves_the_race():
     two = Plan(algorithm="x", iterations=600, starts=4, models=(0.0, 1.0, 2.0, 3.0),
                rungs=(Rung(50, 4), Rung(200, 1)), runs=3, keep=2, polish=POLISH)
     assert two.total_iterations() == 3 * plan.run_iterations() + 20
+    # A rung that keeps the best under each model keeps one a model.
+    per_model = Plan(algorithm="x", iterations=600, starts=4, models=(0.0, 1.0, 2.0),
+                     rungs=(Rung(30, 1, True), Rung(200, 1)))
+    assert per_model.run_iterations() == 12 * 30 + 3 * 170 + 400
 
 
 def test_an_explicit_algorithm_runs_as_written():
-    algo = "ER**60 * (SW * HIO**20)**9"  # 240 iterations
+    algo = "ER**80 * (SW * HIO**20)**16"  # 400 iterations
     plan = ReconstructionConfig(algorithm=algo).plan()
     assert (plan.starts, plan.models, plan.rungs) == (1, (0.0,), ())
-    assert plan.total_iterations() == 240 and plan.algorithm == algo
+    assert plan.total_iterations() == 400 and plan.algorithm == algo
     # ... unless starts or models are asked for too.
     asked = ReconstructionConfig(algorithm=algo, starts=2, psf_widths=(0, 1)).plan()
-    assert asked.trials == 4 and asked.rungs == (Rung(80, 1),)
-    assert asked.total_iterations() == 4 * 80 + 160
+    assert asked.trials == 4 and asked.rungs == (Rung(20, 1, True), Rung(130, 1))
+    assert asked.total_iterations() == 4 * 20 + 2 * 110 + 270
 
 
 @pytest.mark.parametrize("options, line", [
@@ -75,7 +79,7 @@ def test_the_plan_prints_and_serialises():
     assert f"{plan.total_iterations()} in all" in text
     data = plan.to_dict()
     assert data["total_iterations"] == plan.total_iterations()
-    assert data["rungs"] == [[r.iteration, r.keep] for r in plan.rungs]
+    assert data["rungs"] == [[r.iteration, r.keep, r.per_model] for r in plan.rungs]
     import json
 
     json.dumps(data)

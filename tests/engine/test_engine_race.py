@@ -17,7 +17,7 @@ from phaser.engine.run import Reconstructor, run_configured
 from phaser.errors import ConfigError
 
 ALGO = "ER**20 * (SW * HIO**20)**5"  # 120 iterations: one rung, at 40
-LONG = "ER**40 * (SW * HIO**20)**10"  # 240 iterations: rungs at 20 and 80 with 16 trials
+LONG = "ER**60 * (SW * HIO**20)**12"  # 300 iterations: rungs at 20 and 100 with 16 trials
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +34,7 @@ def test_the_result_is_the_winners_own_run(sim):
     config = ReconstructionConfig(algorithm=ALGO, seed=3, starts=4)
     result = run_configured(config, sim.iobs, sim.mask)
     race = _event(result, "race")
-    assert race["seeds"] == start_seeds(3, 4) and race["rungs"] == [[40, 1]]
+    assert race["seeds"] == start_seeds(3, 4) and race["rungs"] == [[40, 1, False]]
     best = int(np.argmin([s[-1] for s in race["scores"]]))
     assert race["chosen"] == race["seeds"][best] and race["status"][best] == "won"
     assert sorted(race["status"]) == ["out at 40"] * 3 + ["won"]
@@ -73,18 +73,29 @@ def test_every_iteration_run_is_in_the_plan(sim):
 
 def test_trials_are_dropped_at_each_rung(sim):
     config = ReconstructionConfig(algorithm=LONG, seed=0, starts=4, psf_widths=(0, 0.5, 1, 1.5))
-    assert config.plan().rungs == (Rung(20, 4), Rung(80, 1))
+    assert config.plan().rungs == (Rung(20, 1, True), Rung(100, 1))
     race = _event(run_configured(config, sim.iobs), "race")
-    scores, status = race["scores"], race["status"]
+    scores, status, sigmas = race["scores"], race["status"], race["psf_sigmas"]
     assert len(scores) == 16 and sum(len(s) == 2 for s in scores) == 4
-    first = [s[0] for s in scores]
-    # The four best at the first rung went on; the best of those at the second won.
-    went_on = sorted(range(16), key=lambda i: (first[i], i))[:4]
-    assert {i for i in range(16) if len(scores[i]) == 2} == set(went_on)
+    # The best start under each model went on; the best of those at the second rung won.
+    went_on = {min((i for i in range(16) if sigmas[i] == m), key=lambda i: (scores[i][0], i))
+               for m in (0, 0.5, 1, 1.5)}
+    assert {i for i in range(16) if len(scores[i]) == 2} == went_on
     winner = min(went_on, key=lambda i: (scores[i][1], i))
     assert status[winner] == "won" and race["chosen"] == race["seeds"][winner]
-    assert race["psf_sigma"] == race["psf_sigmas"][winner]
-    assert status.count("out at 20") == 12 and status.count("out at 80") == 3
+    assert race["psf_sigma"] == sigmas[winner]
+    assert status.count("out at 20") == 12 and status.count("out at 100") == 3
+
+
+def test_a_rung_keeps_the_best_overall_or_under_each_model():
+    from phaser.engine.race import _best
+
+    trials = [{"psf_sigma": s} for s in (0, 1, 0, 1, 0)]
+    scored = [(5.0, 0), (1.0, 1), (2.0, 2), (4.0, 3), (3.0, 4)]
+    assert _best(scored, Rung(10, 2), trials) == ([(1.0, 1), (2.0, 2)], [4, 3, 0])
+    assert _best(scored, Rung(10, 1, True), trials) == ([(1.0, 1), (2.0, 2)], [4, 3, 0])
+    assert _best(scored, Rung(10, 2, True), trials) == (
+        [(1.0, 1), (2.0, 2), (3.0, 4), (4.0, 3)], [0])
 
 
 def test_a_score_is_the_mean_log_free_llk_of_the_trials_second_half(sim):
@@ -191,7 +202,7 @@ def test_ctrl_c_during_the_race_gives_the_interrupted_trial(sim):
                                 on_interrupt="finish")
     assert result.history["iteration"][-1] == 12
     assert [e["event"] for e in result.events] == ["interrupted"]
-    assert result.plan["rungs"] == [[40, 1]]
+    assert result.plan["rungs"] == [[40, 1, False]]
 
 
 def test_starts_must_be_a_positive_integer():

@@ -201,7 +201,7 @@ class Reconstructor:
         With several trials (starts, coherence models), they race
         (:func:`phaser.engine.race.race`), and the winner goes on to the end of the
         schedule; the result holds the plan (:attr:`~phaser.result.Result.plan`) and every
-        trial's scores (a ``race`` event).  The trials and the run share one copy of the amplitudes
+        trial's scores (a ``race`` event).  The trials share one copy of the amplitudes
         (:class:`~phaser.engine.state.SharedAmplitudes`); with `overwrite_data` it is made
         in the memory of `iobs` (:meth:`setup`), and the initializer of each start sees its
         square, equal to `iobs` to float32 rounding.
@@ -235,7 +235,7 @@ class Reconstructor:
                 free = mask = iobs = None
                 operator = self.operator()
                 self._ran = [operator]
-                state.events.insert(0, {
+                state.events.append({
                     "iteration": plan.rungs[-1].iteration, "event": "race",
                     "chosen": winner["seed"], "psf_sigma": winner["psf_sigma"],
                     "rungs": [[r.iteration, r.keep, r.per_model] for r in plan.rungs],

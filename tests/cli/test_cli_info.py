@@ -49,8 +49,7 @@ def test_info_names_the_coherence_models_tried(invoke, data, tmp_path):
     assert result.config["psf_widths"] == [0, 1.5] and len(event["scores"]) == 4
     res = invoke("info", "r.cxi")
     assert res.exit_code == 0, res.stderr
-    assert (f"race        2 starts x coherence models σ 0, 1.5 px, best 1 per model at 20, "
-            f"best 1 at 100; "
+    assert (f"race        2 starts x coherence models σ 0, 1.5 px, best 1 at 100; "
             f"seed {event['chosen']} won, σ {event['psf_sigma']:g} px") in res.stdout
 
 

@@ -37,8 +37,8 @@ def test_an_explicit_algorithm_runs_as_written():
     assert plan.total_iterations() == 400 and plan.algorithm == algo
     # ... unless starts or models are asked for too.
     asked = ReconstructionConfig(algorithm=algo, starts=2, psf_widths=(0, 1)).plan()
-    assert asked.trials == 4 and asked.rungs == (Rung(20, 1, True), Rung(130, 1))
-    assert asked.total_iterations() == 4 * 20 + 2 * 110 + 270
+    assert asked.trials == 4 and asked.rungs == (Rung(130, 1),)
+    assert asked.total_iterations() == 4 * 130 + 270
 
 
 @pytest.mark.parametrize("options, line", [

@@ -73,18 +73,31 @@ def test_every_iteration_run_is_in_the_plan(sim):
 
 def test_trials_are_dropped_at_each_rung(sim):
     config = ReconstructionConfig(algorithm=LONG, seed=0, starts=4, psf_widths=(0, 0.5, 1, 1.5))
-    assert config.plan().rungs == (Rung(20, 1, True), Rung(100, 1))
+    assert config.plan().rungs == (Rung(20, 4), Rung(100, 1))
     race = _event(run_configured(config, sim.iobs), "race")
-    scores, status, sigmas = race["scores"], race["status"], race["psf_sigmas"]
+    scores, status = race["scores"], race["status"]
     assert len(scores) == 16 and sum(len(s) == 2 for s in scores) == 4
-    # The best start under each model went on; the best of those at the second rung won.
-    went_on = {min((i for i in range(16) if sigmas[i] == m), key=lambda i: (scores[i][0], i))
-               for m in (0, 0.5, 1, 1.5)}
-    assert {i for i in range(16) if len(scores[i]) == 2} == went_on
+    first = [s[0] for s in scores]
+    # The four best at the first rung went on; the best of those at the second won.
+    went_on = sorted(range(16), key=lambda i: (first[i], i))[:4]
+    assert {i for i in range(16) if len(scores[i]) == 2} == set(went_on)
     winner = min(went_on, key=lambda i: (scores[i][1], i))
     assert status[winner] == "won" and race["chosen"] == race["seeds"][winner]
-    assert race["psf_sigma"] == sigmas[winner]
+    assert race["psf_sigma"] == race["psf_sigmas"][winner]
     assert status.count("out at 20") == 12 and status.count("out at 100") == 3
+
+
+def test_a_per_model_rung_keeps_the_best_start_under_each_model(sim, monkeypatch):
+    import phaser.engine.plan as plan_module
+
+    monkeypatch.setattr(plan_module, "RACE", ((1 / 15, 1, True), (1 / 3, 1, False)))
+    config = ReconstructionConfig(algorithm=LONG, seed=0, starts=3, psf_widths=(0, 1))
+    assert config.plan().rungs == (Rung(20, 1, True), Rung(100, 1))
+    race = _event(run_configured(config, sim.iobs), "race")
+    scores, sigmas = race["scores"], race["psf_sigmas"]
+    went_on = {min((i for i in range(6) if sigmas[i] == m), key=lambda i: (scores[i][0], i))
+               for m in (0, 1)}
+    assert {i for i in range(6) if len(scores[i]) == 2} == went_on
 
 
 def test_a_rung_keeps_the_best_overall_or_under_each_model():

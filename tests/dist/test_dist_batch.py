@@ -149,6 +149,15 @@ def test_two_inputs_that_would_write_one_file_are_refused(scans, tmp_path):
         expand_inputs([scans / "scan0.npy", other / "scan0.npy"])
 
 
+def test_a_dry_run_prints_the_plan_of_each_input_and_runs_nothing(scans, tmp_path):
+    done = _cli("batch", scans, "--out", tmp_path / "out", "--algo", ALGO, "--starts", 3,
+                "--dry-run")
+    assert done.exit_code == 0, done.output
+    plan = ReconstructionConfig(algorithm=ALGO, starts=3).plan()
+    assert done.output == plan.describe() + "\n(each input)\n"
+    assert not (tmp_path / "out").exists()
+
+
 def test_an_unreachable_scheduler_is_one_line(scans, tmp_path):
     done = _cli("batch", scans / "scan0.npy", "--out", tmp_path / "out",
                 "--scheduler", "tcp://127.0.0.1:9", "-q")

@@ -73,18 +73,20 @@ def test_every_iteration_run_is_in_the_plan(sim):
 
 def test_trials_are_dropped_at_each_rung(sim):
     config = ReconstructionConfig(algorithm=LONG, seed=0, starts=4, psf_widths=(0, 0.5, 1, 1.5))
-    assert config.plan().rungs == (Rung(20, 4), Rung(100, 1))
+    (first_rung, last_rung) = config.plan().rungs
+    assert first_rung.iteration == 20 and last_rung == Rung(100, 1)
+    keep = first_rung.keep
     race = _event(run_configured(config, sim.iobs), "race")
     scores, status = race["scores"], race["status"]
-    assert len(scores) == 16 and sum(len(s) == 2 for s in scores) == 4
+    assert len(scores) == 16 and sum(len(s) == 2 for s in scores) == keep
     first = [s[0] for s in scores]
-    # The four best at the first rung went on; the best of those at the second won.
-    went_on = sorted(range(16), key=lambda i: (first[i], i))[:4]
+    # The best at the first rung went on; the best of those at the second won.
+    went_on = sorted(range(16), key=lambda i: (first[i], i))[:keep]
     assert {i for i in range(16) if len(scores[i]) == 2} == set(went_on)
     winner = min(went_on, key=lambda i: (scores[i][1], i))
     assert status[winner] == "won" and race["chosen"] == race["seeds"][winner]
     assert race["psf_sigma"] == race["psf_sigmas"][winner]
-    assert status.count("out at 20") == 12 and status.count("out at 100") == 3
+    assert status.count("out at 20") == 16 - keep and status.count("out at 100") == keep - 1
 
 
 def test_a_per_model_rung_keeps_the_best_start_under_each_model(sim, monkeypatch):

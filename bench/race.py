@@ -5,6 +5,7 @@ Run from the repository root (about 3 minutes a crystal on 2 busy cores)::
 
     python bench/race.py                                   # the whole tuning set
     python bench/race.py --groups psf1.5 --count 2         # a part of it
+    python bench/race.py --rescore bench/results/race.json # candidates again, no runs
 
 For each tuning crystal every trial of the default (its 4 starts under its 4 coherence
 models, :data:`phaser.config.DEFAULT_PSF_WIDTHS`) runs to iteration 200, parked in between
@@ -73,6 +74,10 @@ CANDIDATES = {
     "best per model at 30, best at 100": (4, [(30, "model"), (100, 1)]),
     "best per model at 30, best 2 at 100, best at 200": (4, [(30, "model"), (100, 2), (200, 1)]),
     "best per model at 50, best at 100": (4, [(50, "model"), (100, 1)]),
+    "best 8 at 30, best 4 at 50, best at 200": (4, [(30, 8), (50, 4), (200, 1)]),
+    "best 8 at 30, best at 200": (4, [(30, 8), (200, 1)]),
+    "best 8 at 50, best at 200": (4, [(50, 8), (200, 1)]),
+    "best 8 at 50, best 6 at 100, best at 200": (4, [(50, 8), (100, 6), (200, 1)]),
 }
 ITERATIONS = 600
 TRIAL_END = 200
@@ -88,10 +93,17 @@ def cost(starts, rungs, models=4, restart=False):
 
 
 def pick(trials, starts, rungs):
-    """The trial a candidate's race leaves (index into `trials`)."""
-    alive = [i for i, t in enumerate(trials) if i < 4 * starts and t["history"] is not None]
+    """The trial a candidate's race leaves (index into `trials`): from the trials'
+    histories, or from the scores a results file stored (:func:`rescore`)."""
+
+    def score(i, at):
+        t = trials[i]
+        return trial_score(t["history"], at) if "history" in t else t["scores"][str(at)]
+
+    alive = [i for i, t in enumerate(trials)
+             if i < 4 * starts and (t.get("history") or t.get("scores")) is not None]
     for at, keep in rungs:
-        ranked = sorted(alive, key=lambda i: (trial_score(trials[i]["history"], at), i))
+        ranked = sorted(alive, key=lambda i: (score(i, at), i))
         if keep == "model":  # the best start under each model
             alive = [i for k, i in enumerate(ranked) if trials[i]["psf_sigma"] not in
                      {trials[j]["psf_sigma"] for j in ranked[:k]}]
@@ -152,8 +164,25 @@ def race_all(sim, threads=None):
     return trials
 
 
+def rescore(path):
+    """The candidates' picks again from the trial scores a results file stored (rungs at
+    20, 30, 50, 100, 150 and 200 only): a candidate added since the run is decided
+    without running anything, its pick's success known where some candidate of the run
+    picked the same trial (else None, shown as unknown)."""
+    rows = json.loads(Path(path).read_text())["rows"]
+    for row in rows:
+        row["picks"] = {}
+        for name, (starts, rungs) in CANDIDATES.items():
+            i = pick(row["trials"], starts, rungs)
+            row["picks"][name] = {"trial": i, "success": row["trials"][i].get("success")}
+    return rows
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rescore", type=Path,
+                        help="decide every candidate again from a results file's trial "
+                             "scores (no runs) and print the table")
     parser.add_argument("--groups", nargs="+", default=list(GROUPS))
     parser.add_argument("--count", type=int, help="crystals per group (default: the group's)")
     parser.add_argument("--threads", type=int, default=1)
@@ -161,6 +190,9 @@ def main():
                         help="a candidate coherence model switch (DECONVOLVED_FRACTION)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "race.json")
     args = parser.parse_args()
+    if args.rescore:
+        print(table(rescore(args.rescore)))
+        return
     if args.deconvolved_fraction is not None:
         import phaser.engine.coherence as coherence
 
@@ -197,8 +229,10 @@ def table(rows):
             mine = [r["picks"][name]["success"] for r in rows if r["group"] == g]
             cells.append(f"{sum(bool(s) for s in mine)}/{len(mine)}")
         every = [r["picks"][name]["success"] for r in rows]
+        unknown = sum(s is None for s in every)
         lines.append(f"| {name} | {cost(starts, rungs, restart=name.startswith('previous'))} | "
-                     + " | ".join(cells) + f" | {sum(bool(s) for s in every)}/{len(every)} |")
+                     + " | ".join(cells) + f" | {sum(bool(s) for s in every)}/{len(every)}"
+                     + (f" ({unknown} unknown)" if unknown else "") + " |")
     return "\n".join(lines)
 
 

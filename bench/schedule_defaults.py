@@ -39,7 +39,7 @@ from scipy import ndimage
 
 import phaser
 from phaser.analysis import recovery_scores
-from phaser.config import ReconstructionConfig
+from phaser.config import DEFAULT_PSF_WIDTHS, ReconstructionConfig
 from phaser.engine.coherence import psf_sigma
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -82,7 +82,9 @@ start per run, coherent model only, unless said."""
 CANDIDATES["default, 4 starts"] = (
     "(SW(threshold=0.1, method='rms', min_piece=0.01) * ER**20)**5"
     " * PSF(fwhm=0.5, every=2) * (SW(threshold=0.2, method='max') * HIO**20)**25")
-OPTIONS["default, 4 starts"] = {}
+# An explicit algorithm runs one start under one model unless told (phaser.engine.plan):
+# the default configuration's starts and models are spelled out.
+OPTIONS["default, 4 starts"] = {"starts": 4, "psf_widths": DEFAULT_PSF_WIDTHS}
 # The previous release's default: the same without min_piece, 4 starts, coherent model only.
 CANDIDATES["4 starts, coherent model"] = CANDIDATES["er rms 0.1, psf before ER"]
 OPTIONS["4 starts, coherent model"] = {"starts": 4, "psf_widths": (0.0,)}
@@ -112,7 +114,7 @@ CANDIDATES["default, hio sw sigma 2->1"] = (
     "(SW(threshold=0.1, method='rms', min_piece=0.01) * ER**20)**5"
     " * PSF(fwhm=0.5, every=2)"
     " * (SW(threshold=0.2, sigma=2.0, method='max', sigma_final=1.0) * HIO**20)**25")
-OPTIONS["default, hio sw sigma 2->1"] = {}
+OPTIONS["default, hio sw sigma 2->1"] = {"starts": 4, "psf_widths": DEFAULT_PSF_WIDTHS}
 GROUPS = {
     "coherent": dict(count=10, photons=1e6),
     "psf0.5": dict(count=10, photons=1e6, psf_sigma=0.5),
@@ -154,10 +156,10 @@ def _trials(result):
     """The coherence model a run chose and every trial's model and score, when it tried
     several."""
     for event in result.events:
-        if event["event"] == "starts":
-            return {"model_sigma": event.get("psf_sigma", 0.0),
-                    "trials": list(zip(event["seeds"], event.get("psf_sigmas", [0.0] * len(
-                        event["seeds"])), event["scores"]))}
+        if event["event"] == "race":  # each trial's score at the last rung it reached
+            return {"model_sigma": event["psf_sigma"],
+                    "trials": list(zip(event["seeds"], event["psf_sigmas"],
+                                       [scores[-1] for scores in event["scores"]]))}
     return {}
 
 

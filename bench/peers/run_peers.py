@@ -390,7 +390,7 @@ def main(argv=None):
         "command": " ".join([Path(sys.argv[0]).name] + (sys.argv[1:] if argv is None else list(argv))),
         "phaser": {"version": phaser.__version__, "backend": "numba", "threads": args.threads,
                    "schedule": "default", "iters": args.iters or 600,
-                   "starts": ReconstructionConfig().starts},
+                   "plan": ReconstructionConfig().plan().to_dict()},
         "cohere": cohere_info,
         "free_fraction": FREE_FRACTION,
         "machine": _machine(),

@@ -197,6 +197,7 @@ def make_plan(config, start_given=False, psf_given=False):
     from phaser.config import DEFAULT_PSF_WIDTHS
     from phaser.engine.operators import in_order
     from phaser.engine.refine import ML
+    from phaser.engine.runs import POLISH
     from phaser.engine.schedule import PRIOR_INITIALIZERS
 
     op = config.operator()
@@ -230,13 +231,10 @@ def make_plan(config, start_given=False, psf_given=False):
                 f"{op.n_iterations} iterations are too short (at least "
                 f"{_shortest_race(starts, len(models))} needed); one start, the first model")
             starts, models = 1, models[:1]
-    keep = config.keep
-    from phaser.engine.runs import POLISH
-
     return Plan(algorithm=str(op), iterations=op.n_iterations, init=config.init,
                 starts=starts, models=tuple(float(m) for m in models), rungs=rungs,
-                runs=config.runs, keep=keep, polish=POLISH if keep > 1 else None,
-                dropped=tuple(dropped))
+                runs=config.runs, keep=config.keep,
+                polish=POLISH if config.keep > 1 else None, dropped=tuple(dropped))
 
 
 def _rungs(iterations, starts, models):

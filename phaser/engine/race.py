@@ -70,6 +70,7 @@ def race(rec, plan, seed, iobs, mask, support, free, psf=None):
     free_scores = rec.config.free_fraction > 0
     alive = list(range(len(trials)))
     states = {}  # trial index -> its state, parked between rungs
+    winner_state = None
     with tempfile.TemporaryDirectory(prefix="phaser-race-") as parking:
         for k, rung in enumerate(plan.rungs):
             kept, failure = [], None  # (score, index) of the best so far at this rung
@@ -96,7 +97,9 @@ def race(rec, plan, seed, iobs, mask, support, free, psf=None):
                     if j in states:
                         states.pop(j).discard()
                 rec.state = None
-                if any(j == i for _, j in kept):
+                if k == len(plan.rungs) - 1 and i == alive[-1] and kept and kept[0][1] == i:
+                    winner_state = st  # the last trial of the last rung won: no round trip
+                elif any(j == i for _, j in kept):
                     st.park(parking)
                     states[i] = st
                 else:
@@ -109,8 +112,10 @@ def race(rec, plan, seed, iobs, mask, support, free, psf=None):
                     trials[i]["status"] = f"out at {rung.iteration}"
             alive = [i for _, i in kept]
         (best,) = alive
-        st = states.pop(best)
-        st.unpark()
+        st = winner_state
+        if st is None:
+            st = states.pop(best)
+            st.unpark()
     st.metrics_every = rec.config.metrics_every
     winner = trials[best]
     winner["status"] = "won"

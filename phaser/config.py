@@ -84,6 +84,13 @@ class ReconstructionConfig:
     coherent model alone for an explicit `algorithm`.  Widths above 0 are not tried from
     a prior or a given PSF, nor with an algorithm that runs ``ML``."""
 
+    coarse: int | None = None
+    """Linear factor of the coarse stage: the race between the trials runs on the central
+    ``1/coarse`` of reciprocal space, and only its winner at full size
+    (:mod:`phaser.engine.plan`).  None: the plan's own,
+    :data:`~phaser.engine.plan.COARSE_FACTOR` where the trials race and the pattern is
+    large enough; 1: no coarse stage (the trials race at full size)."""
+
     keep: int = 1
     """Best runs (by `select`) aligned and decomposed into orthogonal modes, the first of
     which is the result; at most `runs`."""
@@ -129,11 +136,11 @@ class ReconstructionConfig:
     geometry: str | None = None
     """The ``--geometry`` file of the run (a record, see `input`)."""
 
-    def plan(self, start_given=False, psf_given=False):
+    def plan(self, start_given=False, psf_given=False, shape=None):
         """What this configuration runs (:func:`phaser.engine.plan.make_plan`)."""
         from phaser.engine.plan import make_plan
 
-        return make_plan(self, start_given, psf_given)
+        return make_plan(self, start_given, psf_given, shape)
 
     def postprocess_options(self):
         """Keyword arguments of :func:`phaser.analysis.postprocess` for this configuration."""
@@ -155,6 +162,8 @@ class ReconstructionConfig:
         if self.starts is not None:
             _check_int("starts", self.starts, 1)
         _check_int("keep", self.keep, 1)
+        if self.coarse is not None:
+            _check_int("coarse", self.coarse, 1)
         if self.psf_widths is not None:
             widths = self.psf_widths if isinstance(self.psf_widths, (list, tuple)) \
                 else (self.psf_widths,)
@@ -304,6 +313,7 @@ def _result_config(path):
     # Results made before runs tried several starts ran one: repeat them as they ran.
     data.setdefault("starts", 1)
     data.setdefault("psf_widths", (0.0,))  # and before they tried coherence models, none
+    data.setdefault("coarse", 1)  # and before the trials raced on a coarse grid, at full size
     return data
 
 

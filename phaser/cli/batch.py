@@ -65,7 +65,7 @@ def _batch(inputs, out, scheduler, workers, threads_per_worker, force, quiet, ru
                            o["select"], o["sw_threshold"], o["free_fraction"],
                            {k: o[k] for k in ("bragg", "lattice", "d_spacing", "voxel_size",
                                               "q_axis")}, starts=o["starts"],
-                           psf_widths=o["psf_widths"])
+                           psf_widths=o["psf_widths"], coarse=o["coarse"])
         plan = cfg.plan()
         if o["dry_run"]:
             typer.echo(plan.describe() + "\n(each input)")

@@ -53,6 +53,7 @@ def run(
     runs: Optional[int] = typer.Option(None, "--runs", help="Independent runs from different random starts [default: 1]."),
     starts: Optional[int] = typer.Option(None, "--starts", help="Random starts each run tries; the trials race on their free LLK and the winner runs to the end [default: 4 with the default schedule; 1 with --algo, which runs as written unless --starts or --psf-widths is given too]."),
     psf_widths: Optional[str] = typer.Option(None, "--psf-widths", help="Partial-coherence models each start is tried under: Gaussian PSF widths (sigma, pixels), e.g. 0,0.5,1,1.5; 0 = coherent; the trials race on their free LLK [default: " + ",".join(f"{w:g}" for w in DEFAULT_PSF_WIDTHS) + " with the default schedule; 0 with --algo].", show_default=False),
+    coarse: Optional[int] = typer.Option(None, "--coarse", help="Race the trials on the central 1/N of reciprocal space per axis (8 times fewer voxels for 2), then run only the winner at full size; 1 = race at full size [default: 2 where the coarse grid has at least 32 voxels per axis and the trials race].", show_default=False),
     keep: Optional[int] = typer.Option(None, "--keep", help="Best runs aligned and decomposed into orthogonal modes; the first mode is the result [default: 1]."),
     sw_threshold: Optional[str] = typer.Option(None, "--sw-threshold", help="Shrink-wrap threshold for every SW of the algorithm: one value, or a range low,high from which each run draws its own."),
     select: Optional[str] = typer.Option(None, "--select", help="What ranks the runs, lower is better: llk_free, llk, mean_to_max, std or sharpness [default: llk_free]."),
@@ -78,12 +79,12 @@ def run(
              metrics_every, threads, runs, keep, select, sw_threshold, free_fraction,
              dict(bragg=bragg, lattice=lattice, d_spacing=d_spacing, voxel_size=voxel_size,
                   q_axis=q_axis), geometry, save_on_interrupt, quiet, starts=starts,
-             psf_widths=psf_widths, dry_run=dry_run)
+             psf_widths=psf_widths, coarse=coarse, dry_run=dry_run)
 
 
 def build_config(config, algo, iters, init, init_options, flags, backend, seed, metrics_every,
                  threads, runs, keep, select, sw_threshold, free_fraction, post, *, starts=None,
-                 psf_widths=None):
+                 psf_widths=None, coarse=None):
     """The :class:`~phaser.config.ReconstructionConfig` of ``phaser run``'s options: the
     TOML file `config` (a path or None) under the command-line values that are not None."""
     import dataclasses
@@ -97,7 +98,8 @@ def build_config(config, algo, iters, init, init_options, flags, backend, seed, 
         kept = cfg.init_options if init in (None, cfg.init) else {}
         cfg = dataclasses.replace(cfg, init=init or cfg.init, init_options={**kept, **init_options})
     cfg = cfg.replace(backend=backend, seed=seed, metrics_every=metrics_every,
-                      threads=threads, runs=runs, starts=starts, keep=keep, select=select,
+                      threads=threads, runs=runs, starts=starts, coarse=coarse, keep=keep,
+                      select=select,
                       psf_widths=_numbers(psf_widths, "--psf-widths", "widths in pixels, e.g. 0,0.5,1"),
                       sw_threshold=_numbers(sw_threshold, "--sw-threshold", "one number or low,high"),
                       free_fraction=free_fraction,
@@ -129,7 +131,7 @@ def attach_inputs(result, input, mask=None, support=None, geometry_file=None, ge
 def _run(input, algo, iters, init, init_options, flags, backend, seed, mask, support, out, force, config,
          metrics_every, threads, runs, keep, select, sw_threshold, free_fraction, post,
          geometry_file, save_on_interrupt, quiet, *, starts=None, psf_widths=None,
-         dry_run=False):
+         coarse=None, dry_run=False):
     import shlex
     import sys
 
@@ -144,10 +146,9 @@ def _run(input, algo, iters, init, init_options, flags, backend, seed, mask, sup
 
     cfg = build_config(config, algo, iters, init, init_options, flags, backend, seed,
                        metrics_every, threads, runs, keep, select, sw_threshold, free_fraction,
-                       post, starts=starts, psf_widths=psf_widths)
-    plan = cfg.plan()
+                       post, starts=starts, psf_widths=psf_widths, coarse=coarse)
     if dry_run:
-        typer.echo(plan.describe())
+        typer.echo(cfg.plan().describe())
         return
     out = out or Path(f"{input.stem}_phaser.cxi")
     file_format(out, allowed=("hdf5", "npz"))  # fail before the work, not after
@@ -157,6 +158,7 @@ def _run(input, algo, iters, init, init_options, flags, backend, seed, mask, sup
         mask_array = None  # the engine's own: a byte a voxel less held through the run
     support_array = load_support(support, iobs.shape) if support else None
     geometry = _geometry(input, geometry_file, iobs.shape)  # bad geometry: before the work
+    plan = cfg.plan(shape=iobs.shape)
     for line in plan.dropped:  # the inputs are good: what of the plan will not run
         typer.echo(f"phaser: not run: {line}", err=True)
 
@@ -168,6 +170,10 @@ def _run(input, algo, iters, init, init_options, flags, backend, seed, mask, sup
 
     def count(state):
         done[0] += 1
+        if state.replanned:  # a blurred coarse winner runs the longer full-size schedule
+            bar.total += state.replanned
+            state.replanned = 0
+            bar.refresh()
         bar.update(1)
 
     callbacks = [count]

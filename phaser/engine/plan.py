@@ -19,6 +19,21 @@ on; the last trial left is continued to the end of the schedule (not restarted),
 the result is exactly the run of the chosen start under the chosen model.  A trial that
 would need a successor of the same start under another model shares nothing with it.
 
+The coarse stage
+----------------
+Most of the race's iterations go to trials that lose.  Where the pattern is large enough
+(:data:`COARSE_MIN_SIZE`), the default therefore races on the central ``1/factor`` of
+reciprocal space (:data:`COARSE_FACTOR`: the same field of view at twice the voxel size,
+eight times fewer voxels, :mod:`phaser.engine.coarse`), and only the winner runs at full
+size, from the coarse winner carried up by Fourier interpolation and under the coherence
+model it won with.  After a coherent or slightly blurred winner the full-size stage only
+phases the outer part of reciprocal space and fits the data: a sixth of the schedule
+(:data:`FINE_FRACTION`, :func:`~phaser.engine.schedule.coarse_algorithm`).  After a winner
+blurred by :data:`BLURRED_SIGMA` pixels or more it runs the whole schedule under that
+model, which the deconvolution of the full pattern needs (``bench/race.py`` and the
+README have the figures).  The plan states both; the result stores the one that ran
+(:meth:`Plan.resolve`).
+
 References
 ----------
 K. Jamieson and A. Talwalkar, "Non-stochastic best arm identification and hyperparameter
@@ -31,7 +46,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-__all__ = ["DEFAULT_STARTS", "MIN_RUNG", "RACE", "RACE_METRICS_EVERY", "Plan", "Rung",
+__all__ = ["BLURRED_SIGMA", "COARSE_FACTOR", "COARSE_MIN_SIZE", "DEFAULT_STARTS",
+           "FINE_FRACTION", "MIN_RUNG", "RACE", "RACE_METRICS_EVERY", "Coarse", "Plan", "Rung",
            "make_plan", "start_seeds"]
 
 DEFAULT_STARTS = 4
@@ -54,6 +70,20 @@ RACE_METRICS_EVERY = 10
 """During the race, metrics are recorded at least this often, whatever the run's
 ``metrics_every``: the trials' scores do not depend on the cadence asked for."""
 
+COARSE_FACTOR = 2
+"""Linear reduction of the grid on which the default's trials race (8 times fewer voxels)."""
+
+COARSE_MIN_SIZE = 32
+"""Fewest voxels along any axis of the coarse grid: a smaller pattern races at full size."""
+
+FINE_FRACTION = 1 / 6
+"""Full-size iterations after a coherent (or slightly blurred) coarse winner, as a fraction
+of the schedule: 100 of the default's 600."""
+
+BLURRED_SIGMA = 1.0
+"""A coarse winner whose coherence model is at least this wide (pixels) runs the whole
+schedule at full size under it."""
+
 MIN_RUNG = 20
 """Fewest iterations a rung may come after the previous one: a schedule too short for
 that has no race (the plan says so)."""
@@ -71,6 +101,30 @@ class Rung:
     def survivors(self, models):
         """Trials that go on, of a race over `models` coherence models."""
         return self.keep * models if self.per_model else self.keep
+
+
+@dataclass(frozen=True)
+class Coarse:
+    """The coarse stage of a plan (:mod:`phaser.engine.coarse`).
+
+    Attributes
+    ----------
+    factor : int
+        Linear reduction of the grid.
+    plan : Plan
+        What runs on the central part of the pattern: the race.
+    blurred_from : float
+        Width of the winner's coherence model from which the full-size stage runs
+        `blurred_algorithm` instead of the plan's own schedule.
+    blurred_algorithm : str
+    blurred_iterations : int
+    """
+
+    factor: int
+    plan: "Plan"
+    blurred_from: float
+    blurred_algorithm: str
+    blurred_iterations: int
 
 
 @dataclass(frozen=True)
@@ -100,6 +154,11 @@ class Plan:
     dropped : tuple of str
         What the configuration asked for that this plan does not run, and why: one line
         each, for the user to see.
+    coarse : Coarse or None
+        The coarse stage, whose winner starts the full-size schedule (`algorithm`, one
+        start, under the winner's model); None: the plan runs at full size only.
+    coarse_sigma : float or None
+        The model the coarse stage chose, once it has run (:meth:`resolve`).
     """
 
     algorithm: str
@@ -112,15 +171,31 @@ class Plan:
     keep: int = 1
     polish: str | None = None
     dropped: tuple = ()
+    coarse: Coarse | None = None
+    coarse_sigma: float | None = None
 
     @property
     def trials(self):
         """Trials of each run: every start under every model."""
         return self.starts * len(self.models)
 
+    def resolve(self, sigma):
+        """The plan as it runs once the coarse stage has chosen the model `sigma`: the
+        full-size schedule of a blurred winner where `sigma` calls for it."""
+        from dataclasses import replace
+
+        if self.coarse is None:
+            return self
+        if sigma >= self.coarse.blurred_from:
+            return replace(self, algorithm=self.coarse.blurred_algorithm,
+                           iterations=self.coarse.blurred_iterations, coarse_sigma=float(sigma))
+        return replace(self, coarse_sigma=float(sigma))
+
     def run_iterations(self):
-        """Iterations of one run: its trials' up to the last rung, then the winner's."""
-        total, alive, done = 0, self.trials, 0
+        """Iterations of one run: its coarse stage's, its trials' up to the last rung,
+        then the winner's (after a coherent coarse winner, until :meth:`resolve`)."""
+        total = 0 if self.coarse is None else self.coarse.plan.total_iterations()
+        alive, done = self.trials, 0
         for rung in self.rungs:
             total += alive * (rung.iteration - done)
             alive, done = rung.survivors(len(self.models)), rung.iteration
@@ -140,11 +215,37 @@ class Plan:
         out = asdict(self)
         out["rungs"] = [[r.iteration, r.keep, r.per_model] for r in self.rungs]
         out["models"], out["dropped"] = list(self.models), list(self.dropped)
+        if self.coarse is not None:
+            out["coarse"] = {"factor": self.coarse.factor, "plan": self.coarse.plan.to_dict(),
+                             "blurred_from": self.coarse.blurred_from,
+                             "blurred_algorithm": self.coarse.blurred_algorithm,
+                             "blurred_iterations": self.coarse.blurred_iterations}
         out["total_iterations"] = self.total_iterations()
         return out
 
     def describe(self):
         """The plan as a few lines of text (``phaser run --dry-run``)."""
+        if self.coarse is not None:
+            c = self.coarse
+            lines = [f"coarse stage  the central 1/{c.factor} of reciprocal space per axis, "
+                     f"{c.plan.total_iterations()} iterations there:"]
+            lines += ["  " + line for line in c.plan.describe().splitlines()
+                      if not line.startswith("iterations")]
+            done = ("then the winner at full size under its model: "
+                    if self.coarse_sigma is None else
+                    f"then the winner (model sigma {self.coarse_sigma:g}) at full size: ")
+            lines.append(done + f"{self.algorithm}  ({self.iterations} iterations)")
+            if self.coarse_sigma is None:
+                lines.append(f"              after a winner blurred by {c.blurred_from:g} pixels "
+                             f"or more: {c.blurred_algorithm}  ({c.blurred_iterations} "
+                             f"iterations; {self.resolve(c.blurred_from).total_iterations()} in all)")
+            if self.runs > 1:
+                lines.append(f"runs          {self.runs}, best {self.keep} combined"
+                             + (f", then {self.polish}" if self.polish else ""))
+            lines.append(f"iterations    {self.total_iterations()} in all, "
+                         f"{self.runs * c.plan.total_iterations()} of them on the coarse grid")
+            lines += [f"dropped       {line}" for line in self.dropped]
+            return "\n".join(lines)
         lines = [f"schedule      {self.algorithm}  ({self.iterations} iterations)",
                  f"starts        {self.starts} ({self.init})",
                  "models        " + ", ".join("coherent" if not s else f"Gaussian PSF sigma {s:g}"
@@ -169,7 +270,7 @@ class Plan:
         return "\n".join(lines)
 
 
-def make_plan(config, start_given=False, psf_given=False):
+def make_plan(config, start_given=False, psf_given=False, shape=None):
     """The plan of a configuration.
 
     Parameters
@@ -179,6 +280,9 @@ def make_plan(config, start_given=False, psf_given=False):
         The run starts from a given object (no starts to try).
     psf_given : bool
         The run is given a PSF, which is its model (no models to try).
+    shape : tuple of int, optional
+        The pattern's: a pattern too small for the coarse stage (:data:`COARSE_MIN_SIZE`)
+        races at full size.  None: the plan of a pattern large enough.
 
     Returns
     -------
@@ -192,7 +296,8 @@ def make_plan(config, start_given=False, psf_given=False):
     start that brings its own support and phase (``nn``, ``nns``, ``previous``), the
     ``coarse`` start, a given object or PSF, and an algorithm that runs ``ML`` leave
     nothing of that kind to try; what was asked for and cannot run is listed in
-    :attr:`Plan.dropped`.
+    :attr:`Plan.dropped`.  The race of the default schedule runs on a coarse grid where
+    the pattern allows it (:class:`Coarse`).
     """
     from phaser.config import DEFAULT_PSF_WIDTHS
     from phaser.engine.operators import in_order
@@ -231,10 +336,41 @@ def make_plan(config, start_given=False, psf_given=False):
                 f"{op.n_iterations} iterations are too short (at least "
                 f"{_shortest_race(starts, len(models))} needed); one start, the first model")
             starts, models = 1, models[:1]
-    return Plan(algorithm=str(op), iterations=op.n_iterations, init=config.init,
+    plan = Plan(algorithm=str(op), iterations=op.n_iterations, init=config.init,
                 starts=starts, models=tuple(float(m) for m in models), rungs=rungs,
                 runs=config.runs, keep=config.keep,
                 polish=POLISH if config.keep > 1 else None, dropped=tuple(dropped))
+    return _with_coarse_stage(plan, config, explicit, psf_given, shape)
+
+
+def _with_coarse_stage(plan, config, explicit, psf_given, shape):
+    """`plan` with its race moved to a coarse grid (:class:`Coarse`), where it has one and
+    the configuration and the pattern's `shape` allow it."""
+    from dataclasses import replace
+
+    from phaser.engine.schedule import coarse_algorithm
+
+    factor = COARSE_FACTOR if config.coarse is None else config.coarse
+    if factor == 1:
+        return plan
+    asked = config.coarse is not None
+    why = ("an explicit --algo runs as written" if explicit
+           else "a given PSF is for the full-size grid" if psf_given
+           else "a single trial has no race to run there" if not plan.rungs
+           else f"the pattern {tuple(shape)} is too small (at least {COARSE_MIN_SIZE} "
+                f"voxels per axis of the coarse grid)"
+           if shape is not None and min(n // factor for n in shape) < COARSE_MIN_SIZE
+           else None)
+    if why is not None:
+        if asked:
+            return replace(plan, dropped=(*plan.dropped, f"--coarse {factor}: {why}"))
+        return plan
+    fine = max(1, round(plan.iterations * FINE_FRACTION))
+    stage = Coarse(factor=factor, plan=replace(plan, runs=1, keep=1, polish=None, dropped=()),
+                   blurred_from=BLURRED_SIGMA, blurred_algorithm=plan.algorithm,
+                   blurred_iterations=plan.iterations)
+    return replace(plan, algorithm=str(coarse_algorithm(fine)), iterations=fine, starts=1,
+                   models=(0.0,), rungs=(), coarse=stage)
 
 
 def _rungs(iterations, starts, models):

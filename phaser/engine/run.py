@@ -219,11 +219,14 @@ class Reconstructor:
 
         t_run = time.perf_counter()
         plan = self.plan = self.config.plan(start_given=obj is not None,
-                                            psf_given=psf is not None)
+                                            psf_given=psf is not None,
+                                            shape=np.shape(iobs))
         self.psf_sigma = 0.0 if psf is not None else plan.models[0]
         self._ran, self._t_iter, self._iterations_run = [], 0.0, 0
         try:
-            if plan.rungs:
+            if plan.coarse is not None:
+                self._run_coarse(plan, iobs, mask, free, overwrite_data)
+            elif plan.rungs:
                 # Every trial is scored on the same free pixels, drawn from the run's seed
                 # (one drawn and recorded, as the starts' first, when none is given).
                 seed, mask, drawn = shared_inputs(self.config, iobs, mask)
@@ -263,6 +266,40 @@ class Reconstructor:
             self._ran = [operator]
         return self.finalize()
 
+    def _run_coarse(self, plan, iobs, mask, free, overwrite_data):
+        """The plan's coarse stage (:func:`~phaser.engine.coarse.coarse_stage`), then its
+        winner at full size under the model it won with (:meth:`Plan.resolve`)."""
+        from phaser.engine.coarse import coarse_stage
+        from phaser.engine.runs import shared_inputs
+
+        seed, mask, drawn = shared_inputs(self.config, iobs, mask)
+        free = drawn if free is None else free
+        obj, support, coarse = coarse_stage(self.config, plan.coarse, iobs, mask, free,
+                                            callbacks=self.callbacks,
+                                            on_interrupt=self.on_interrupt)
+        race = next((e for e in coarse.events if e["event"] == "race"), None)
+        self.psf_sigma = race["psf_sigma"] if race else plan.coarse.plan.models[0]
+        self.start_seed = race["chosen"] if race else None
+        unresolved, self.plan = plan, plan.resolve(self.psf_sigma)
+        plan = self.plan
+        operator = self.operator()
+        self.setup(iobs, mask, support, free, obj, overwrite_data=overwrite_data)
+        self.state.replanned = plan.run_iterations() - unresolved.run_iterations()
+        self.state.events.append({
+            "iteration": 0, "event": "coarse", "factor": plan.coarse.factor,
+            "shape": list(coarse.obj.shape), "psf_sigma": self.psf_sigma,
+            "iterations": coarse.timings["iterations_run"],
+            "seconds": coarse.timings["total"],
+            "events": coarse.events})
+        self._iterations_run += coarse.timings["iterations_run"]
+        self._t_iter += coarse.timings["iterations"]
+        if any(e["event"] == "interrupted" for e in coarse.events):
+            from phaser.engine.interrupt import RunInterrupted
+
+            self._ran = [operator]
+            raise RunInterrupted("interrupted in the coarse stage")
+        self.step(operator)
+
     def operator(self, psf_sigma=None):
         """The configured algorithm under the coherence model of width `psf_sigma` (default
         this run's, :attr:`psf_sigma`; :func:`~phaser.engine.coherence.coherence_model`),
@@ -273,8 +310,12 @@ class Reconstructor:
         from phaser.engine.coherence import coherence_model
         from phaser.engine.operators import ShrinkWrap, map_operators
 
+        from phaser.engine.schedule import parse_algorithm
+
         sigma = self.psf_sigma if psf_sigma is None else psf_sigma
-        op = coherence_model(self.config.operator(), sigma)
+        # After a coarse stage the full-size schedule is the plan's, not the configured.
+        base = parse_algorithm(self.plan.algorithm) if self.plan.coarse else self.config.operator()
+        op = coherence_model(base, sigma)
         if self.config.sw_threshold is None:
             return op
         low, high = self.config.sw_threshold

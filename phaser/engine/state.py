@@ -33,9 +33,12 @@ class SharedAmplitudes:
     ----------
     amp : array
         ``sqrt(iobs)`` in engine layout, on the backend.
+    shape : tuple of int
+        The pattern's, file layout.
     """
 
     def __init__(self, backend, iobs, overwrite=False):
+        self.shape = tuple(np.shape(iobs))
         own = overwrite and iobs.dtype == np.float32 and iobs.flags.c_contiguous \
             and iobs.flags.writeable
         self.backend = backend
@@ -148,6 +151,9 @@ class State:
         self.sw_retuned = {}
         self.planned = (0, 0)  # (first, last) iteration of the algorithm being run
         self.events = []
+        # Iterations the run's plan gained once it ran this far (a coarse stage's blurred
+        # winner, :meth:`phaser.engine.plan.Plan.resolve`), for a progress bar to add.
+        self.replanned = 0
         # Partial coherence (phaser.engine.coherence): off until the PSF operator runs.
         self.psf_core = self.otf = self._psf_buf = self._psf_window = None
         self.target = self._free_lags = None

@@ -11,9 +11,8 @@ full-size iterations only polish what the coarse stage found.
 """
 
 import numpy as np
-from scipy import ndimage
 
-from phaser.conventions import OBJECT_DTYPE, SUPPORT_DTYPE
+from phaser.engine.coarse import fourier_upsample, q_crop, scale_up
 from phaser.errors import ConfigError, InputError
 
 __all__ = ["CoarseInit", "q_crop", "fourier_upsample"]
@@ -23,14 +22,6 @@ def _factor(value):
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 2:
         raise ConfigError(f"coarse factor must be an integer of at least 2, got {value!r}")
     return int(value)
-
-
-def q_crop(a, factor):
-    """The central ``n // factor`` (rounded down to even) of a centred array, per axis."""
-    shape = np.shape(a)
-    sizes = [max(2, (n // factor) // 2 * 2) for n in shape]
-    box = tuple(slice(n // 2 - m // 2, n // 2 - m // 2 + m) for n, m in zip(shape, sizes))
-    return np.asarray(a)[box], box
 
 
 class CoarseInit:
@@ -75,30 +66,8 @@ class CoarseInit:
         seed = None if rng is None else int(np.random.default_rng(rng).integers(2**31))
         config = ReconstructionConfig(
             algorithm=self.algorithm, iters=None if self.algorithm else self.iters,
-            init=self.start, backend=self.backend, seed=seed, free_fraction=0.0)
+            init=self.start, backend=self.backend, seed=seed, free_fraction=0.0, coarse=1)
         coarse = Reconstructor(config, command="coarse stage").run(small, small_mask)
         obj = fourier_upsample(coarse.obj, iobs.shape, box)
-        support = _scale_up(coarse.support != 0, iobs.shape)
-        if self.dilate:
-            support = ndimage.binary_dilation(support, iterations=self.dilate)
-        return obj * support, support.astype(SUPPORT_DTYPE)
-
-
-def fourier_upsample(obj, shape, box=None):
-    """A centred object on a finer centred grid of `shape`, by exact Fourier interpolation.
-
-    The object's spectrum goes into `box` of the larger one (default: the centred box of
-    :func:`q_crop`), zeros elsewhere: the result's forward FFT over `box` is `obj`'s.
-    """
-    if box is None:
-        box = tuple(slice(n // 2 - m // 2, n // 2 - m // 2 + m) for n, m in zip(shape, obj.shape))
-    spectrum = np.zeros(shape, np.complex64)
-    spectrum[box] = np.fft.fftshift(np.fft.fftn(np.fft.ifftshift(obj)))
-    return np.fft.fftshift(np.fft.ifftn(np.fft.ifftshift(spectrum))).astype(OBJECT_DTYPE)
-
-
-def _scale_up(support, shape):
-    """Nearest-neighbour resampling of a centred support onto a finer centred grid."""
-    coords = [(np.arange(n) - n // 2) * (m / n) + m // 2 for n, m in zip(shape, support.shape)]
-    index = [np.clip(np.rint(c).astype(int), 0, m - 1) for c, m in zip(coords, support.shape)]
-    return support[np.ix_(*index)]
+        support = scale_up(coarse.support, iobs.shape, self.dilate)
+        return obj * support, support

@@ -48,7 +48,9 @@ def _describe_result(path):
         iterations = "unknown"
     run = int(r.timings.get("iterations_run", 0))
     if run and str(run) != iterations:
-        iterations += f" ({run} run in all, trials included)"
+        coarse = next((e for e in r.events if e.get("event") == "coarse"), None)
+        grid = f", {coarse['iterations']} of them on the coarse grid" if coarse else ""
+        iterations += f" ({run} run in all, trials included{grid})"
     n_support = int(np.count_nonzero(r.support))
     total = r.timings.get("total")
     rows = [

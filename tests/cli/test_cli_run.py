@@ -226,10 +226,11 @@ def test_runs_keep_and_free_llk_in_the_summary(invoke, data, tmp_path):
 
 
 def test_starts_race_and_every_iteration_is_counted(invoke, data, tmp_path):
-    res = invoke("run", data, "--starts", 2, "--iters", 300, "--seed", 2, "-q", "--out", "r.cxi")
+    res = invoke("run", data, "--starts", 2, "--iters", 300, "--seed", 2, "-q", "--out", "r.cxi",
+                 "--coarse", 1)
     assert res.exit_code == 0, res.output
-    # Two starts under the four default coherence models race; the winner goes on to 240.
-    plan = ReconstructionConfig(iters=300, starts=2).plan()
+    # Two starts under the four default coherence models race; the winner goes on to 300.
+    plan = ReconstructionConfig(iters=300, starts=2, coarse=1).plan()
     assert plan.trials == 8 and plan.total_iterations() > 300
     assert f" {plan.total_iterations()} iterations in " in res.stdout
     result = phaser.load_result(tmp_path / "r.cxi")
@@ -240,6 +241,27 @@ def test_starts_race_and_every_iteration_is_counted(invoke, data, tmp_path):
     assert event["chosen"] in event["seeds"] and result.config["starts"] == 2
     assert result.timings["iterations_run"] == plan.total_iterations()
     assert result.history["iteration"][-1] == 300
+
+
+def test_a_large_pattern_races_on_the_coarse_grid(invoke, tmp_path):
+    np.save(tmp_path / "big.npy", phaser.simulate(64, oversampling=3, photons=1e6, rng=3).iobs)
+    options = ["--iters", 120, "--starts", 2, "--psf-widths", "0,0.5", "--seed", 1]
+    res = invoke("run", "big.npy", *options, "-q", "--out", "r.cxi")
+    assert res.exit_code == 0, res.output
+    result = phaser.load_result(tmp_path / "r.cxi")
+    [coarse] = [e for e in result.events if e["event"] == "coarse"]
+    assert coarse["shape"] == [32, 32, 32] and [e["event"] for e in coarse["events"]] == ["race"]
+    run = int(result.timings["iterations_run"])
+    assert run == result.plan["total_iterations"] == coarse["iterations"] + 20
+    assert f" {run} iterations in " in res.stdout
+    info = invoke("info", "r.cxi")
+    assert f"iterations  20 ({run} run in all, trials included, {coarse['iterations']} of them " \
+        "on the coarse grid)" in info.stdout
+    # On a pattern too small for it, a coarse stage asked for is said not to run.
+    small = invoke("run", "big.npy", *options, "--coarse", 3, "-q", "--out", "s.cxi")
+    assert small.exit_code == 0, small.output
+    assert "phaser: not run: --coarse 3: the pattern (64, 64, 64) is too small" in small.stderr
+    assert not [e for e in phaser.load_result(tmp_path / "s.cxi").events if e["event"] == "coarse"]
 
 
 def test_dry_run_prints_the_plan_and_writes_nothing(invoke, data, tmp_path, monkeypatch):

@@ -45,7 +45,7 @@ def test_a_64_cubed_default_run_is_what_the_double_precision_start_gives():
     free = np.zeros(sim.iobs.shape, np.uint8)
     lean_support = autocorrelation_support(sim.iobs, mask)
     np.testing.assert_array_equal(lean_support, want_support)
-    cfg = ReconstructionConfig(seed=3, free_fraction=0, iters=120, starts=1)
+    cfg = ReconstructionConfig(seed=3, free_fraction=0, iters=120, starts=1, psf_widths=(0.0,))
     lean = Reconstructor(cfg, command="").run(sim.iobs, mask, free=free)
     before = Reconstructor(cfg, command="").run(sim.iobs, mask, free=free, obj=want_obj,
                                                 support=want_support)

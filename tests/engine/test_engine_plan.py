@@ -3,17 +3,49 @@
 import pytest
 
 from phaser.config import DEFAULT_PSF_WIDTHS, ReconstructionConfig
-from phaser.engine.plan import DEFAULT_STARTS, RACE, Plan, Rung, make_plan, start_seeds
+from phaser.engine.plan import (BLURRED_SIGMA, COARSE_FACTOR, COARSE_MIN_SIZE, DEFAULT_STARTS,
+                                RACE, Plan, Rung, make_plan, start_seeds)
 from phaser.engine.runs import POLISH
 
 
-def test_the_default_races_every_start_under_every_model():
+def test_the_default_races_every_start_under_every_model_on_a_coarse_grid():
     plan = ReconstructionConfig().plan()
-    assert plan.starts == DEFAULT_STARTS and plan.models == DEFAULT_PSF_WIDTHS
-    assert plan.iterations == 600 and plan.trials == 16
+    race = plan.coarse.plan
+    assert plan.coarse.factor == COARSE_FACTOR and not plan.dropped
+    assert race.starts == DEFAULT_STARTS and race.models == DEFAULT_PSF_WIDTHS
+    assert race.iterations == 600 and race.trials == 16
     # The rungs of RACE on the 600 iterations, the last keeping one.
-    assert [r.iteration for r in plan.rungs] == [round(600 * f / 10) * 10 for f, *_ in RACE]
-    assert plan.rungs[-1].survivors(4) == 1 and not plan.dropped
+    assert [r.iteration for r in race.rungs] == [round(600 * f / 10) * 10 for f, *_ in RACE]
+    assert race.rungs[-1].survivors(4) == 1
+    # Only the winner runs at full size: a sixth of the schedule, the whole one when blurred.
+    assert plan.trials == 1 and not plan.rungs and plan.iterations == 100
+    assert plan.total_iterations() == race.total_iterations() + 100
+    blurred = plan.resolve(BLURRED_SIGMA)
+    assert blurred.iterations == 600 and blurred.algorithm == race.algorithm
+    assert blurred.total_iterations() == race.total_iterations() + 600
+    assert plan.resolve(0.5).iterations == 100 and plan.resolve(0.5).coarse_sigma == 0.5
+
+
+def test_a_small_pattern_races_at_full_size():
+    small = (2 * COARSE_MIN_SIZE - 2,) * 3
+    plan = ReconstructionConfig().plan(shape=small)
+    assert plan.coarse is None and plan.trials == 16 and not plan.dropped
+    assert ReconstructionConfig().plan(shape=(2 * COARSE_MIN_SIZE,) * 3).coarse is not None
+    assert ReconstructionConfig(coarse=1).plan().coarse is None
+    # Asked for, and impossible: said so.
+    [line] = ReconstructionConfig(coarse=2).plan(shape=small).dropped
+    assert line.startswith("--coarse 2: the pattern") and "too small" in line
+    [line] = ReconstructionConfig(coarse=2, algorithm="HIO**100").plan().dropped
+    assert line == "--coarse 2: an explicit --algo runs as written"
+    assert ReconstructionConfig(starts=1, psf_widths=(0.0,)).plan().coarse is None
+
+
+def test_coarse_must_be_a_positive_integer():
+    from phaser.errors import ConfigError
+
+    for bad in (0, -2, 1.5, True):
+        with pytest.raises(ConfigError, match="--coarse"):
+            ReconstructionConfig(coarse=bad)
 
 
 def test_iterations_count_each_trial_up_to_where_it_leaves_the_race():
@@ -67,7 +99,8 @@ def test_a_given_start_or_psf_is_the_only_trial():
     config = ReconstructionConfig(starts=4)
     assert make_plan(config, start_given=True).trials == 1
     given = make_plan(config, psf_given=True)
-    assert given.models == (0.0,) and given.starts == 4
+    # A given PSF is the model, on the full-size grid: the starts race there.
+    assert given.models == (0.0,) and given.starts == 4 and given.coarse is None
     assert make_plan(ReconstructionConfig(), psf_given=True).dropped == ()
 
 
@@ -79,6 +112,8 @@ def test_the_plan_prints_and_serialises():
     assert f"{plan.total_iterations()} in all" in text
     data = plan.to_dict()
     assert data["total_iterations"] == plan.total_iterations()
+    assert data["coarse"]["plan"]["total_iterations"] == plan.coarse.plan.total_iterations()
+    assert "coarse grid" in text and "blurred" in text
     assert data["rungs"] == [[r.iteration, r.keep, r.per_model] for r in plan.rungs]
     import json
 

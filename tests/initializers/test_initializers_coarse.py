@@ -8,7 +8,7 @@ from phaser.analysis import align_support, align_to_reference
 from phaser.analysis.compare import recovery_scores
 from phaser.errors import ConfigError, InputError
 from phaser.initializers import get_initializer
-from phaser.initializers.coarse import CoarseInit, fourier_upsample, q_crop
+from phaser.initializers.coarse import CoarseInit
 
 
 @pytest.fixture(scope="module")
@@ -21,19 +21,6 @@ def test_coarse_then_full_size_recovers_a_128_crystal(sim128):
     scores = recovery_scores(result.obj, sim128.obj, sim128.support)
     assert scores["success"], scores
     assert result.config["init"] == "coarse"
-
-
-def test_fourier_interpolation_is_exact_on_the_cropped_band():
-    """The start's spectrum over the cropped band is the coarse object's; zero outside."""
-    rng = np.random.default_rng(0)
-    small = (rng.normal(size=(16, 16, 16)) + 1j * rng.normal(size=(16, 16, 16))).astype(np.complex64)
-    full = fourier_upsample(small, (32, 32, 32))
-    _, box = q_crop(full, 2)
-    spectrum = np.fft.fftshift(np.fft.fftn(np.fft.ifftshift(full)))
-    np.testing.assert_allclose(spectrum[box], np.fft.fftshift(np.fft.fftn(np.fft.ifftshift(small))),
-                               atol=1e-3)
-    spectrum[box] = 0
-    assert np.abs(spectrum).max() < 1e-3
 
 
 def test_start_is_on_the_full_grid_with_a_dilated_support(sim128):

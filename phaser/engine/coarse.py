@@ -1,0 +1,93 @@
+"""The coarse stage: the race between trials on the central part of reciprocal space.
+
+Cropping the central ``N / factor`` of the pattern along each axis keeps the same field of
+view at ``factor`` times coarser voxels, so that an iteration costs about ``factor³``
+times less.  The coarse reconstruction's Fourier transform is the central part of the
+full-resolution one, so the full-grid start is exact Fourier interpolation: its transform
+placed in the middle of the full grid, zeros around, one inverse FFT.  The coarse support
+is scaled up (nearest neighbour) and grown by a voxel for the full-size shrink-wrap to
+refine.  :func:`coarse_stage` runs a plan's :class:`~phaser.engine.plan.Coarse` stage;
+``--init coarse`` (:class:`phaser.initializers.coarse.CoarseInit`) starts from one too.
+"""
+
+import dataclasses
+
+import numpy as np
+from scipy import ndimage
+
+from phaser.conventions import OBJECT_DTYPE, SUPPORT_DTYPE
+
+__all__ = ["DILATE", "coarse_stage", "fourier_upsample", "q_crop", "scale_up"]
+
+DILATE = 1
+"""Voxels by which the scaled-up support of the coarse stage's winner is grown."""
+
+
+def q_crop(a, factor):
+    """The central ``n // factor`` (rounded down to even) of a centred array, per axis, and
+    the box it was cut from."""
+    shape = np.shape(a)
+    sizes = [max(2, (n // factor) // 2 * 2) for n in shape]
+    box = tuple(slice(n // 2 - m // 2, n // 2 - m // 2 + m) for n, m in zip(shape, sizes))
+    return np.asarray(a)[box], box
+
+
+def fourier_upsample(obj, shape, box=None):
+    """A centred object on a finer centred grid of `shape`, by exact Fourier interpolation.
+
+    The object's spectrum goes into `box` of the larger one (default: the centred box of
+    :func:`q_crop`), zeros elsewhere: the result's forward FFT over `box` is `obj`'s.
+    """
+    if box is None:
+        box = tuple(slice(n // 2 - m // 2, n // 2 - m // 2 + m) for n, m in zip(shape, obj.shape))
+    spectrum = np.zeros(shape, np.complex64)
+    spectrum[box] = np.fft.fftshift(np.fft.fftn(np.fft.ifftshift(obj)))
+    return np.fft.fftshift(np.fft.ifftn(np.fft.ifftshift(spectrum))).astype(OBJECT_DTYPE)
+
+
+def scale_up(support, shape, dilate=DILATE):
+    """A centred support resampled (nearest neighbour) onto a finer centred grid of
+    `shape` and grown by `dilate` voxels."""
+    coords = [(np.arange(n) - n // 2) * (m / n) + m // 2 for n, m in zip(shape, support.shape)]
+    index = [np.clip(np.rint(c).astype(int), 0, m - 1) for c, m in zip(coords, support.shape)]
+    out = np.asarray(support)[np.ix_(*index)] != 0
+    if dilate:
+        out = ndimage.binary_dilation(out, iterations=dilate)
+    return out.astype(SUPPORT_DTYPE)
+
+
+def coarse_stage(config, stage, iobs, mask, free, *, callbacks=(), on_interrupt="raise"):
+    """Run the coarse stage `stage` of a plan and carry its winner up to full size.
+
+    Parameters
+    ----------
+    config : phaser.config.ReconstructionConfig
+        The run's (its seed, threads, backend); the stage runs its race
+        (:attr:`~phaser.engine.plan.Coarse.plan`) on the central part of the pattern.
+    stage : phaser.engine.plan.Coarse
+    iobs, mask, free : ndarray
+        The full pattern, its mask and its free pixels (file layout): the coarse stage
+        fits none of the free pixels, so that the full-size free LLK stays unbiased.
+    callbacks : sequence of callable
+        Called after every coarse iteration (progress, Ctrl-C).
+    on_interrupt : {"raise", "finish"}
+        As for :class:`~phaser.engine.run.Reconstructor`.
+
+    Returns
+    -------
+    obj, support : ndarray
+        The full-size start (file layout).
+    result : phaser.result.Result
+        The coarse stage's own (its race event, timings, ``interrupted`` event).
+    """
+    from phaser.engine.run import Reconstructor
+
+    small, box = q_crop(iobs, stage.factor)
+    cfg = dataclasses.replace(config, coarse=1, runs=1, keep=1)
+    rec = Reconstructor(cfg, callbacks=callbacks, command="coarse stage",
+                        on_interrupt=on_interrupt)
+    result = rec.run(np.ascontiguousarray(small),
+                     None if mask is None else np.ascontiguousarray(np.asarray(mask)[box]),
+                     free=np.ascontiguousarray(np.asarray(free)[box]))
+    support = scale_up(result.support, np.shape(iobs))
+    return fourier_upsample(result.obj, np.shape(iobs), box) * support, support, result

@@ -121,7 +121,7 @@ def crystal(group, seed):
 
 def race_all(sim, threads=None):
     """Every trial of the default to :data:`TRIAL_END`, then each picked one to the end."""
-    config = ReconstructionConfig(seed=0, threads=threads)
+    config = ReconstructionConfig(seed=0, threads=threads, coarse=1)  # the race at full size
     rec = Reconstructor(config, command="")
     seed, mask, free = shared_inputs(config, sim.iobs, sim.mask)
     amps = SharedAmplitudes(get_backend(config.backend, threads),

@@ -72,8 +72,7 @@ class ReconstructionConfig:
     """Random starts each run tries; the trials race on their free LLK and the last one
     left runs to the end (:mod:`phaser.engine.plan`).  None: the plan's own,
     :data:`~phaser.engine.plan.DEFAULT_STARTS` for the default schedule, one for an
-    explicit `algorithm`.  A prior (``nn``, ``nns``, ``previous``) and ``coarse`` have a
-    single start."""
+    explicit `algorithm`.  A prior (``nn``, ``nns``, ``previous``) has a single start."""
 
     psf_widths: tuple | None = None
     """Partial-coherence models each start is tried under: the widths (standard deviation,
@@ -213,6 +212,9 @@ class ReconstructionConfig:
         for name in ("init", "backend"):
             if not isinstance(getattr(self, name), str) or not getattr(self, name):
                 raise ConfigError(f"{name} must be a non-empty string")
+        if self.init == "coarse":
+            raise ConfigError("--init coarse is now the default's own coarse stage: leave "
+                              "--init out (--coarse N sets its factor)")
         if not isinstance(self.init_options, dict) or not all(isinstance(k, str) for k in self.init_options):
             raise ConfigError(f"init_options must be a table of named options, got {self.init_options!r}")
         object.__setattr__(self, "init_options", dict(self.init_options))
@@ -230,18 +232,16 @@ class ReconstructionConfig:
     def operator(self):
         """The algorithm to run, parsed; or the default schedule scaled to `iters`, which
         after a start with its own support and phase (``nn``, ``nns``, ``previous``) is
-        the prior schedule (:func:`~phaser.engine.schedule.prior_algorithm`) and after
-        ``coarse`` the coarse schedule (:func:`~phaser.engine.schedule.coarse_algorithm`)
-        when `iters` is given."""
+        the prior schedule (:func:`~phaser.engine.schedule.prior_algorithm`) when `iters`
+        is given.  (The plan may run its race on a coarse grid first,
+        :mod:`phaser.engine.plan`.)"""
         from phaser.engine.schedule import (DEFAULT_ITERATIONS, PRIOR_INITIALIZERS,
-                                            coarse_algorithm, default_algorithm,
-                                            parse_algorithm, prior_algorithm)
+                                            default_algorithm, parse_algorithm,
+                                            prior_algorithm)
 
         if self.algorithm is None:
             if self.iters is not None and self.init in PRIOR_INITIALIZERS:
                 return prior_algorithm(self.iters)
-            if self.iters is not None and self.init == "coarse":
-                return coarse_algorithm(self.iters)
             return default_algorithm(self.iters or DEFAULT_ITERATIONS)
         return parse_algorithm(self.algorithm)
 

@@ -136,8 +136,6 @@ def run_phaser(iobs, mask, free, seed, iters=None, threads=None):
     from phaser.config import ReconstructionConfig
     from phaser.engine.run import Reconstructor
 
-    from phaser.engine.plan import make_plan
-
     config = ReconstructionConfig(seed=seed, iters=iters, threads=threads)
     result = Reconstructor(config, command="bench/peers/run_peers.py").run(iobs, mask, free=free)
     # The phasing: the trials of the default's several starts and the run to the end
@@ -145,7 +143,7 @@ def run_phaser(iobs, mask, free, seed, iters=None, threads=None):
     wall = float(result.timings["total"] - result.timings["setup"])
     return {"obj": result.obj, "support": result.support, "psf": result.psf, "wall_s": wall,
             "setup_s": float(result.timings["setup"]),
-            "iterations": make_plan(config).total_iterations(), "result": result}
+            "iterations": int(result.timings["iterations_run"]), "result": result}
 
 
 def run_phaser_modes(iobs, mask, seed, runs=10, keep=5, iters=None, threads=None):
@@ -160,7 +158,8 @@ def run_phaser_modes(iobs, mask, seed, runs=10, keep=5, iters=None, threads=None
     result = run_many(config, iobs, mask, command="bench/peers/run_peers.py")
     wall = time.perf_counter() - t
     return {"obj": result.obj, "support": result.support, "psf": result.psf, "wall_s": wall, "setup_s": 0.0,
-            "iterations": make_plan(config).total_iterations(), "result": result}
+            "iterations": make_plan(config, shape=np.shape(iobs)).total_iterations(),
+            "result": result}
 
 
 def run_cohere(iobs, mask, free, seed, iters=None, python=DEFAULT_PYTHON, workdir=None,

@@ -22,11 +22,10 @@ def _init_help():
         names = registry("phaser.initializers", "initializer")
     except ConfigError:
         names = {}
-    builtin = ("autocorr", "random", "nn", "nns", "previous", "coarse")
+    builtin = ("autocorr", "random", "nn", "nns", "previous")
     plugins = sorted(set(names) - set(builtin))
     return ("Initializer: autocorr (default), random, nn (network prior), nns (nearest "
-            "patterns in a library), previous (an earlier result), coarse (a half-resolution "
-            "run first), or a plugin: " + (", ".join(plugins) if plugins else "none installed")
+            "patterns in a library), previous (an earlier result), or a plugin: " + (", ".join(plugins) if plugins else "none installed")
             + " (phaser info --initializers).")
 
 

@@ -6,8 +6,7 @@ times less.  The coarse reconstruction's Fourier transform is the central part o
 full-resolution one, so the full-grid start is exact Fourier interpolation: its transform
 placed in the middle of the full grid, zeros around, one inverse FFT.  The coarse support
 is scaled up (nearest neighbour) and grown by a voxel for the full-size shrink-wrap to
-refine.  :func:`coarse_stage` runs a plan's :class:`~phaser.engine.plan.Coarse` stage;
-``--init coarse`` (:class:`phaser.initializers.coarse.CoarseInit`) starts from one too.
+refine.  :func:`coarse_stage` runs a plan's :class:`~phaser.engine.plan.Coarse` stage.
 """
 
 import dataclasses

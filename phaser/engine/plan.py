@@ -293,8 +293,8 @@ def make_plan(config, start_given=False, psf_given=False, shape=None):
     The default schedule tries :data:`DEFAULT_STARTS` starts under
     :data:`~phaser.config.DEFAULT_PSF_WIDTHS`; an explicit algorithm runs as written (one
     start, the coherent model) unless ``starts`` or ``psf_widths`` are given too.  A
-    start that brings its own support and phase (``nn``, ``nns``, ``previous``), the
-    ``coarse`` start, a given object or PSF, and an algorithm that runs ``ML`` leave
+    start that brings its own support and phase (``nn``, ``nns``, ``previous``), a
+    given object or PSF, and an algorithm that runs ``ML`` leave
     nothing of that kind to try; what was asked for and cannot run is listed in
     :attr:`Plan.dropped`.  The race of the default schedule runs on a coarse grid where
     the pattern allows it (:class:`Coarse`).
@@ -311,7 +311,7 @@ def make_plan(config, start_given=False, psf_given=False, shape=None):
     models = config.psf_widths if config.psf_widths is not None else (
         (0.0,) if explicit else DEFAULT_PSF_WIDTHS)
     dropped = []
-    own_start = config.init in (*PRIOR_INITIALIZERS, "coarse") or start_given
+    own_start = config.init in PRIOR_INITIALIZERS or start_given
     why = ("a given starting object" if start_given else f"--init {config.init}")
     if own_start and starts > 1:
         if config.starts is not None:

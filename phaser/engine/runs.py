@@ -242,7 +242,7 @@ def combine_runs(config, seed, summaries, results, iobs, mask, free, *, command=
         runs=summaries,
         command=command if command is not None else best.command,
         mode_weights=[float(w) for w in weights],
-        plan=config.plan().to_dict(),
+        plan=config.plan(shape=np.shape(average)).to_dict(),
     )
     result.timings = dict(best.timings, total=time.perf_counter() - start)
     if summaries[-1]["status"] == "interrupted":

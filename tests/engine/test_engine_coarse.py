@@ -121,3 +121,13 @@ def test_the_coarse_support_is_scaled_up_and_grown():
     grown = scale_up(support, (32, 32, 32), dilate=1)
     assert scale_up(support, (32, 32, 32), dilate=0).sum() == 8 * 64
     assert grown.sum() > 8 * 64 and grown[16, 16, 16] == 1 and grown[0, 0, 0] == 0
+
+
+def test_the_default_recovers_a_128_crystal_through_its_coarse_stage():
+    from phaser.analysis import recovery_scores
+
+    sim = phaser.simulate(128, oversampling=3.0, photons=1e7, max_phase=1.5, rng=20261)
+    result = phaser.reconstruct(sim.iobs, iters=300, seed=0)
+    assert _event(result.events, "coarse")["shape"] == [64, 64, 64]
+    scores = recovery_scores(result.obj, sim.obj, sim.support)
+    assert scores["success"], scores

@@ -77,7 +77,8 @@ def test_an_explicit_algorithm_runs_as_written():
     (dict(iters=100), "the race of 4 start(s) x 4 model(s): the schedule's 100 iterations "
                       "are too short"),
     (dict(init="nn", iters=50, starts=3), "--starts 3: --init nn brings a single start"),
-    (dict(init="coarse", starts=2), "--starts 2: --init coarse brings a single start"),
+    (dict(init="previous", starts=2, init_options={"previous": "r.cxi"}),
+     "--starts 2: --init previous brings a single start"),
     (dict(algorithm="ML(iterations=10) * HIO**300", psf_widths=(0, 1)),
      "--psf-widths 0,1: the algorithm runs ML, which models no PSF"),
 ])

@@ -8,6 +8,12 @@ parts, 20 more for the speed part)::
     python bench/eval_priors.py --model other.onnx --out bench/results/other.json
     python bench/eval_priors.py --library lib.h5         # also the nearest-neighbour start
     python bench/eval_priors.py --parts speed            # only the 128^3 and 256^3 timings
+    python bench/eval_priors.py --set outside --parts accuracy --out bench/results/priors_outside.json
+
+With ``--set outside`` the accuracy part runs on crystals of the outside generator
+(``bench/outside_crystals.py``: random convex polyhedra, per-axis oversampling 2.5-5.5,
+off-centre, plane-wave phases up to 5 rad, 10^4-10^9 photons, detector gaps; ``--size``
+sets the box), which shares no code with the simulator the prior is trained on.
 
 **Accuracy** (64^3): ``--crystals`` simulated crystals whose seeds (900000+) no training set
 of this repository uses, each with its own draw of shape family (faceted or mixed),
@@ -41,12 +47,14 @@ Results go to a JSON file and Markdown tables on standard output.
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
 import phaser
+from outside_crystals import outside_crystal
 from phaser.analysis import recovery_scores
 from phaser.config import ReconstructionConfig
 from phaser.engine.metrics import figures_of_merit, scaled_to_data
@@ -112,12 +120,18 @@ def _row(start, sim, seed, backend):
             "seconds": seconds, **recovery_scores(res.obj, sim.obj, sim.support)}
 
 
-def accuracy(starts, crystals, backend):
+def accuracy(starts, crystals, backend, crystal_set="phaser", size=64):
+    """Every start on each test crystal: of phaser's simulator (``crystal_set="phaser"``,
+    64^3) or of the outside generator (``"outside"``, ``bench/outside_crystals.py``)."""
     rows = []
     for i in range(crystals):
-        options = crystal_options(i)
-        sim = phaser.simulate(64, rng=SEED0 + i, **options)
-        row = {"seed": SEED0 + i, "options": options}
+        if crystal_set == "outside":
+            sim = outside_crystal(size, i)
+            options, seed = sim.params, i
+        else:
+            options, seed = crystal_options(i), SEED0 + i
+            sim = phaser.simulate(64, rng=seed, **options)
+        row = {"seed": seed, "options": options}
         for label, start in starts.items():
             row[label] = _row(start, sim, i, backend)
         rows.append(row)
@@ -211,6 +225,10 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=bundled_model())
     parser.add_argument("--crystals", type=int, default=50)
+    parser.add_argument("--set", dest="crystal_set", choices=["phaser", "outside"],
+                        default="phaser", help="accuracy part: phaser's simulator (64^3) or "
+                        "the outside generator (bench/outside_crystals.py)")
+    parser.add_argument("--size", type=int, default=64, help="outside crystals' box edge")
     parser.add_argument("--library", type=Path, help="nns library (phaser nns build)")
     parser.add_argument("--neighbours", type=int, default=4)
     parser.add_argument("--parts", nargs="+", default=["accuracy", "real"],
@@ -226,12 +244,15 @@ def main():
     warm = phaser.simulate(64, rng=0)
     phaser.reconstruct(warm.iobs, algorithm="ER * ML(1)", seed=0, backend=args.backend)
     chosen = starts(args.model, args.library, args.neighbours)
-    rows = accuracy(chosen, args.crystals, args.backend) if "accuracy" in args.parts else []
+    rows = (accuracy(chosen, args.crystals, args.backend, args.crystal_set, args.size)
+            if "accuracy" in args.parts else [])
     sizes = [tuple(int(v) for v in item.split(":")) for item in args.speed_sizes.split(",")]
     speed_rows = speed(args.model, args.backend, sizes) if "speed" in args.parts else {}
     real_rows = real(chosen, args.backend, args.docs) if "real" in args.parts else {}
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"model": str(args.model), "library": str(args.library),
+    args.out.write_text(json.dumps({"command": " ".join(["python", *sys.argv]),
+                                    "set": args.crystal_set, "size": args.size,
+                                    "model": str(args.model), "library": str(args.library),
                                     "neighbours": args.neighbours, "simulated": rows,
                                     "speed": speed_rows, "real": real_rows}, indent=1))
     print(tables(rows, speed_rows, real_rows))

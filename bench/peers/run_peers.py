@@ -6,10 +6,12 @@ then run from the repository root::
     bash bench/peers/setup_cohere.sh
     python bench/peers/run_peers.py                     # bundled crop + 3 crystals, seeds 0..2
     python bench/peers/run_peers.py --crystals 1 --seeds 1 --iters 40 --out /tmp/peers.json
+    python bench/peers/run_peers.py --size 128 --crystals 2 --seeds 1 --no-modes \
+        --out bench/results/peers_128.json            # S0054 at 128³ + 2 crystals
 
 For each pattern (the bundled 64³ Au crop, :func:`phaser.datasets.example_path`, and
 ``--crystals`` simulated 64³ faceted crystals with Gaussian strain, ``rng=930000 + i``) and
-each seed, phaser (its default schedule, 600 iterations, numba backend) and cohere-core
+each seed, phaser (its default, numba backend) and cohere-core
 (its standard recipe, 620 iterations, numpy backend; ``cohere_worker.py`` in the cohere
 venv) reconstruct the same pattern from their own random starts.  Both results are then
 scored here, by phaser's own functions, on the same footing:
@@ -65,14 +67,17 @@ __all__ = ["load_patterns", "run_phaser", "run_cohere", "score", "summarise",
            "markdown_table", "main"]
 
 
-def load_patterns(crystals):
+def load_patterns(crystals, size=64):
     """The benchmark's patterns.
 
     Parameters
     ----------
     crystals : int
-        Number of simulated crystals after the two measured patterns (the bundled crop and
-        the S0054 scan prepared as in the README, 64x128x128).
+        Number of simulated crystals after the measured patterns: at 64, the bundled crop
+        and the S0054 scan prepared as in the README, 64x128x128; at 128, that scan
+        prepared at 128^3.
+    size : {64, 128}
+        Edge of the simulated crystals' box.
 
     Returns
     -------
@@ -85,15 +90,21 @@ def load_patterns(crystals):
 
     from phaser.io.prepare import prepare
 
-    iobs, mask = phaser.load_data(phaser.datasets.example_path())
-    patterns = [{"name": "au111_crop64", "iobs": iobs, "mask": mask, "sim": None}]
     raw = REPO / "tests" / "data" / "s0054"
-    prepared = prepare(raw / "S0054_raw_stack.npz", raw / "dark.tif", raw / "whitefield.tif",
-                       detector_roi=(0, 256, 0, 256), roi=(64, 128, 128), binning=(2, 1, 1))
-    patterns.append({"name": "s0054_prepared_64x128x128", "iobs": prepared.iobs,
-                     "mask": np.asarray(prepared.mask, np.uint8), "sim": None})
+    raw = (raw / "S0054_raw_stack.npz", raw / "dark.tif", raw / "whitefield.tif")
+    if size == 64:
+        iobs, mask = phaser.load_data(phaser.datasets.example_path())
+        patterns = [{"name": "au111_crop64", "iobs": iobs, "mask": mask, "sim": None}]
+        prepared = prepare(*raw, detector_roi=(0, 256, 0, 256), roi=(64, 128, 128),
+                           binning=(2, 1, 1))
+        patterns.append({"name": "s0054_prepared_64x128x128", "iobs": prepared.iobs,
+                         "mask": np.asarray(prepared.mask, np.uint8), "sim": None})
+    else:
+        prepared = prepare(*raw, detector_roi=(0, 256, 0, 256), roi=(size,) * 3)
+        patterns = [{"name": f"s0054_prepared_{size}^3", "iobs": prepared.iobs,
+                     "mask": np.asarray(prepared.mask, np.uint8), "sim": None}]
     for i in range(crystals):
-        sim = phaser.simulate(64, family="faceted", strain="gaussian", oversampling=3.0,
+        sim = phaser.simulate(size, family="faceted", strain="gaussian", oversampling=3.0,
                               photons=1e6, rng=CRYSTAL_RNG + i)
         mask = np.zeros(sim.iobs.shape, np.uint8) if sim.mask is None else sim.mask
         patterns.append({"name": f"faceted_{CRYSTAL_RNG + i}", "iobs": np.asarray(sim.iobs, np.float32),
@@ -322,7 +333,11 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 (default 3)")
     parser.add_argument("--crystals", type=int, default=3,
-                        help="simulated 64³ crystals after the bundled crop (default 3)")
+                        help="simulated crystals after the measured patterns (default 3)")
+    parser.add_argument("--size", type=int, choices=(64, 128), default=64,
+                        help="edge of the simulated crystals (and the S0054 box at 128)")
+    parser.add_argument("--no-modes", action="store_true",
+                        help="skip phaser --runs 10 --keep 5 on the measured patterns")
     parser.add_argument("--iters", type=int, default=None,
                         help="iterations for both programs (default: phaser 600, cohere its 620)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON output file")
@@ -340,7 +355,7 @@ def main(argv=None):
     import phaser
 
     # Kernels (numba's cache) and FFT plans are loaded once, outside any timing.
-    patterns = load_patterns(args.crystals)
+    patterns = load_patterns(args.crystals, args.size)
     run_phaser(patterns[0]["iobs"], patterns[0]["mask"], free_selection(patterns[0]["mask"], 0), 0, 2,
                args.threads)
     workdir = HERE / "results"
@@ -359,7 +374,7 @@ def main(argv=None):
                             args.mask_mode)
             cohere_info = co["info"]
             programs = [("phaser", ph, None), ("cohere", co, ph["obj"])]
-            if sim is None and seed == 0:  # measured data: also the multi-run result
+            if sim is None and seed == 0 and not args.no_modes:  # measured: multi-run too
                 programs.append(("phaser --runs 10 --keep 5",
                                  run_phaser_modes(iobs, mask, seed, iters=args.iters,
                                                   threads=args.threads), ph["obj"]))

@@ -31,17 +31,34 @@ def q_crop(a, factor):
     return np.asarray(a)[box], box
 
 
-def fourier_upsample(obj, shape, box=None):
+def fourier_upsample(obj, shape):
     """A centred object on a finer centred grid of `shape`, by exact Fourier interpolation.
 
-    The object's spectrum goes into `box` of the larger one (default: the centred box of
-    :func:`q_crop`), zeros elsewhere: the result's forward FFT over `box` is `obj`'s.
+    The object's spectrum goes into the centred box of the larger one (the box of
+    :func:`q_crop`), zeros elsewhere: the result's forward FFT over that box is `obj`'s.
+    The spectrum is placed in FFT order and the half-grid shift to the centred layout is a
+    sign on it (for even sizes), so that the full-size array is made once.
     """
-    if box is None:
-        box = tuple(slice(n // 2 - m // 2, n // 2 - m // 2 + m) for n, m in zip(shape, obj.shape))
-    spectrum = np.zeros(shape, np.complex64)
-    spectrum[box] = np.fft.fftshift(np.fft.fftn(np.fft.ifftshift(obj)))
-    return np.fft.fftshift(np.fft.ifftn(np.fft.ifftshift(spectrum))).astype(OBJECT_DTYPE)
+    import scipy.fft
+
+    spectrum = scipy.fft.fftn(np.fft.ifftshift(obj), workers=-1)
+    freqs = [np.arange(-(m // 2), m - m // 2) for m in obj.shape]
+    signs = 1.0
+    for axis, (k, n) in enumerate(zip(freqs, shape)):
+        if n % 2 == 0:  # a shift by n / 2 in real space: (-1)**k on the spectrum
+            view = [1, 1, 1]
+            view[axis] = -1
+            signs = signs * np.where(k % 2, -1.0, 1.0).reshape(view)
+    big = np.zeros(shape, np.complex64)
+    big[np.ix_(*[k % n for k, n in zip(freqs, shape)])] = \
+        spectrum[np.ix_(*[k % m for k, m in zip(freqs, obj.shape)])] * signs
+    del spectrum
+    out = scipy.fft.ifftn(big, overwrite_x=True, workers=-1)
+    del big
+    odd = [a for a, n in enumerate(shape) if n % 2]
+    if odd:
+        out = np.fft.fftshift(out, axes=odd)
+    return out.astype(OBJECT_DTYPE, copy=False)
 
 
 def scale_up(support, shape, dilate=DILATE):
@@ -89,4 +106,6 @@ def coarse_stage(config, stage, iobs, mask, free, *, callbacks=(), on_interrupt=
                      None if mask is None else np.ascontiguousarray(np.asarray(mask)[box]),
                      free=np.ascontiguousarray(np.asarray(free)[box]))
     support = scale_up(result.support, np.shape(iobs))
-    return fourier_upsample(result.obj, np.shape(iobs), box) * support, support, result
+    obj = fourier_upsample(result.obj, np.shape(iobs))
+    obj *= support
+    return obj, support, result

@@ -225,7 +225,9 @@ class Reconstructor:
         self._ran, self._t_iter, self._iterations_run = [], 0.0, 0
         try:
             if plan.coarse is not None:
-                self._run_coarse(plan, iobs, mask, free, overwrite_data)
+                operator = self._setup_from_coarse(plan, iobs, mask, free, overwrite_data)
+                free = mask = iobs = None  # the state holds its own copies
+                self.step(operator)
             elif plan.rungs:
                 # Every trial is scored on the same free pixels, drawn from the run's seed
                 # (one drawn and recorded, as the starts' first, when none is given).
@@ -266,13 +268,14 @@ class Reconstructor:
             self._ran = [operator]
         return self.finalize()
 
-    def _run_coarse(self, plan, iobs, mask, free, overwrite_data):
-        """The plan's coarse stage (:func:`~phaser.engine.coarse.coarse_stage`), then its
-        winner at full size under the model it won with (:meth:`Plan.resolve`)."""
+    def _setup_from_coarse(self, plan, iobs, mask, free, overwrite_data):
+        """Run the plan's coarse stage (:func:`~phaser.engine.coarse.coarse_stage`) and set
+        up its winner at full size; return the full-size operator, under the model the
+        winner won with (:meth:`~phaser.engine.plan.Plan.resolve`)."""
         from phaser.engine.coarse import coarse_stage
         from phaser.engine.runs import shared_inputs
 
-        seed, mask, drawn = shared_inputs(self.config, iobs, mask)
+        _, mask, drawn = shared_inputs(self.config, iobs, mask)
         free = drawn if free is None else free
         obj, support, coarse = coarse_stage(self.config, plan.coarse, iobs, mask, free,
                                             callbacks=self.callbacks,
@@ -298,7 +301,7 @@ class Reconstructor:
 
             self._ran = [operator]
             raise RunInterrupted("interrupted in the coarse stage")
-        self.step(operator)
+        return operator
 
     def operator(self, psf_sigma=None):
         """The configured algorithm under the coherence model of width `psf_sigma` (default

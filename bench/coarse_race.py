@@ -1,6 +1,6 @@
-"""Choosing the full-size stage after the default's coarse race (:data:`phaser.engine.plan.
-FINE_FRACTION`, :data:`~phaser.engine.plan.BLURRED_SIGMA`): candidates compared on the
-tuning set of ``bench/race.py``.
+"""Choosing the full-size stage after the default's coarse race
+(:data:`phaser.engine.plan.FINE_FRACTION`): candidates compared on the tuning set of
+``bench/race.py``.
 
 Run from the repository root (about a minute a crystal on 2 busy cores)::
 
@@ -23,13 +23,11 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
 
 from phaser.analysis import recovery_scores
 from phaser.config import ReconstructionConfig
 from phaser.engine.coarse import coarse_stage
 from phaser.engine.coherence import coherence_model
-from phaser.engine.plan import BLURRED_SIGMA
 from phaser.engine.run import Reconstructor
 from phaser.engine.runs import shared_inputs
 from phaser.engine.schedule import coarse_algorithm, default_algorithm
@@ -45,9 +43,8 @@ CANDIDATES = {
     "300, winner's model": (lambda: coarse_algorithm(300), True),
     "600 (default shape), winner's model": (lambda: default_algorithm(600), True),
 }
-ADOPTED = ("100, winner's model", "600 (default shape), winner's model")
-"""The default: the first after a coherent or slightly blurred winner, the second after one
-blurred by BLURRED_SIGMA or more."""
+ADOPTED = "300, winner's model"
+"""The default's full-size stage."""
 FULL_SIZE_RACE = "best 8 at 50, best at 200"  # bench/race.py's name of the previous default
 
 
@@ -70,15 +67,13 @@ def one(group, seed, threads):
                                    "iou": float(scores["iou"]),
                                    "phase_rms": float(scores["phase_rms"]),
                                    "chi2": float(result.chi2)}
-    pick = ADOPTED[1] if race["psf_sigma"] >= BLURRED_SIGMA else ADOPTED[0]
-    row["candidates"]["adopted"] = row["candidates"][pick]
     return row
 
 
 def table(rows, full_size):
     """Markdown: successes per group and candidate."""
     groups = list(dict.fromkeys(r["group"] for r in rows))
-    names = [*CANDIDATES, "adopted"]
+    names = list(CANDIDATES)
     lines = ["| full-size stage after the coarse race | " + " | ".join(groups) + " | all |",
              "|---|" + "---|" * (len(groups) + 1)]
 
@@ -90,7 +85,8 @@ def table(rows, full_size):
         return " | ".join(out)
 
     for name in names:
-        lines.append(f"| {name} | " + cells(lambda r: r["candidates"][name]["success"]) + " |")
+        label = f"**{name} (default)**" if name == ADOPTED else name
+        lines.append(f"| {label} | " + cells(lambda r: r["candidates"][name]["success"]) + " |")
     if full_size:
         lines.append("| (previous default: the race at full size) | "
                      + cells(lambda r: full_size.get(r["seed"])) + " |")

@@ -18,7 +18,8 @@ own model, the iterations run, and on simulations the success of
 The test set is drawn apart from every crystal the default was tuned on (seeds 951000+ and
 940000+ of ``bench/race.py`` and ``bench/schedule_defaults.py``, all at oversampling 3 and
 10^6 photons): seeds 970000+ (set A), 980000+ (set B, ``--set-seed 980000``), 990000+
-(set C) or 1000000+ (set D, drawn after the coarse stage was chosen), the mixed
+(set C), 1000000+ (set D, drawn after the coarse stage's first candidate was chosen) or
+1010000+ (set E, drawn after its second), the mixed
 shape families, Gaussian strain with phase spans up
 to 5 rad, oversampling drawn per axis in 2.5-5, 10^5-10^9 photons, and a quarter of the
 patterns blurred by partial coherence (Gaussian, sigma 0.5-1.5 pixels).  Measured: the S0054
@@ -144,7 +145,7 @@ def main():
     parser.add_argument("--seed", type=int, default=0, help="seed of every run")
     parser.add_argument("--set-seed", type=int, default=SEED0,
                         help="first seed of the simulated test set (970000: set A, 980000: set B, "
-                             "990000: set C, 1000000: set D)")
+                             "990000: set C, 1000000: set D, 1010000: set E)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "time_to_answer.json")
     args = parser.parse_args()
     if args.worker:

@@ -33,7 +33,7 @@ def _init_help():
 def run(
     input: Path = typer.Argument(..., help="Data file: .cxi/.h5, .npy, .npz or 3-D .tif.", show_default=False),
     algo: Optional[str] = typer.Option(None, "--algo", help='Algorithm, e.g. "ER**50 * (SW * HIO**20)**15" (default: the default schedule); it runs as written, one start under the coherent model, unless --starts or --psf-widths is given too.'),
-    iters: Optional[int] = typer.Option(None, "--iters", help="Iterations of the default schedule, scaled to its shape [default: 600]: the race's on the coarse grid, then a sixth of them at full size (all of them after a blurred winner); --iters 50 is the short run after --init nn."),
+    iters: Optional[int] = typer.Option(None, "--iters", help="Iterations of the default schedule, scaled to its shape [default: 600]: the race's on the coarse grid, then half as many at full size; --iters 50 is the short run after --init nn."),
     init: Optional[str] = typer.Option(None, "--init", help=_init_help()),
     model: Optional[Path] = typer.Option(None, "--model", help="ONNX network prior for --init nn [default: the bundled model].", show_default=False),
     library: Optional[Path] = typer.Option(None, "--library", help="Library for --init nns (made by phaser nns build).", show_default=False),
@@ -169,10 +169,6 @@ def _run(input, algo, iters, init, init_options, flags, backend, seed, mask, sup
 
     def count(state):
         done[0] += 1
-        if state.replanned:  # a blurred coarse winner runs the longer full-size schedule
-            bar.total += state.replanned
-            state.replanned = 0
-            bar.refresh()
         bar.update(1)
 
     callbacks = [count]

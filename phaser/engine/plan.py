@@ -26,13 +26,9 @@ Most of the race's iterations go to trials that lose.  Where the pattern is larg
 reciprocal space (:data:`COARSE_FACTOR`: the same field of view at twice the voxel size,
 eight times fewer voxels, :mod:`phaser.engine.coarse`), and only the winner runs at full
 size, from the coarse winner carried up by Fourier interpolation and under the coherence
-model it won with.  After a coherent or slightly blurred winner the full-size stage only
-phases the outer part of reciprocal space and fits the data: a sixth of the schedule
-(:data:`FINE_FRACTION`, :func:`~phaser.engine.schedule.coarse_algorithm`).  After a winner
-blurred by :data:`BLURRED_SIGMA` pixels or more it runs the whole schedule under that
-model, which the deconvolution of the full pattern needs (``bench/race.py`` and the
-README have the figures).  The plan states both; the result stores the one that ran
-(:meth:`Plan.resolve`).
+model it won with.  The full-size stage phases the outer part of reciprocal space and fits
+the data: half the schedule in the shape of :func:`~phaser.engine.schedule.coarse_algorithm`
+(:data:`FINE_FRACTION`; ``bench/coarse_race.py`` and the README have the figures).
 
 References
 ----------
@@ -46,7 +42,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-__all__ = ["BLURRED_SIGMA", "COARSE_FACTOR", "COARSE_MIN_SIZE", "DEFAULT_STARTS",
+__all__ = ["COARSE_FACTOR", "COARSE_MIN_SIZE", "DEFAULT_STARTS",
            "FINE_FRACTION", "MIN_RUNG", "RACE", "RACE_METRICS_EVERY", "Coarse", "Plan", "Rung",
            "make_plan", "start_seeds"]
 
@@ -76,13 +72,9 @@ COARSE_FACTOR = 2
 COARSE_MIN_SIZE = 32
 """Fewest voxels along any axis of the coarse grid: a smaller pattern races at full size."""
 
-FINE_FRACTION = 1 / 6
-"""Full-size iterations after a coherent (or slightly blurred) coarse winner, as a fraction
-of the schedule: 100 of the default's 600."""
-
-BLURRED_SIGMA = 1.0
-"""A coarse winner whose coherence model is at least this wide (pixels) runs the whole
-schedule at full size under it."""
+FINE_FRACTION = 1 / 2
+"""Full-size iterations after the coarse race, as a fraction of the schedule: 300 of the
+default's 600."""
 
 MIN_RUNG = 20
 """Fewest iterations a rung may come after the previous one: a schedule too short for
@@ -113,18 +105,10 @@ class Coarse:
         Linear reduction of the grid.
     plan : Plan
         What runs on the central part of the pattern: the race.
-    blurred_from : float
-        Width of the winner's coherence model from which the full-size stage runs
-        `blurred_algorithm` instead of the plan's own schedule.
-    blurred_algorithm : str
-    blurred_iterations : int
     """
 
     factor: int
     plan: "Plan"
-    blurred_from: float
-    blurred_algorithm: str
-    blurred_iterations: int
 
 
 @dataclass(frozen=True)
@@ -180,20 +164,14 @@ class Plan:
         return self.starts * len(self.models)
 
     def resolve(self, sigma):
-        """The plan as it runs once the coarse stage has chosen the model `sigma`: the
-        full-size schedule of a blurred winner where `sigma` calls for it."""
+        """The plan as it ran, once the coarse stage has chosen the model `sigma`."""
         from dataclasses import replace
 
-        if self.coarse is None:
-            return self
-        if sigma >= self.coarse.blurred_from:
-            return replace(self, algorithm=self.coarse.blurred_algorithm,
-                           iterations=self.coarse.blurred_iterations, coarse_sigma=float(sigma))
-        return replace(self, coarse_sigma=float(sigma))
+        return self if self.coarse is None else replace(self, coarse_sigma=float(sigma))
 
     def run_iterations(self):
         """Iterations of one run: its coarse stage's, its trials' up to the last rung,
-        then the winner's (after a coherent coarse winner, until :meth:`resolve`)."""
+        then the winner's."""
         total = 0 if self.coarse is None else self.coarse.plan.total_iterations()
         alive, done = self.trials, 0
         for rung in self.rungs:
@@ -216,10 +194,7 @@ class Plan:
         out["rungs"] = [[r.iteration, r.keep, r.per_model] for r in self.rungs]
         out["models"], out["dropped"] = list(self.models), list(self.dropped)
         if self.coarse is not None:
-            out["coarse"] = {"factor": self.coarse.factor, "plan": self.coarse.plan.to_dict(),
-                             "blurred_from": self.coarse.blurred_from,
-                             "blurred_algorithm": self.coarse.blurred_algorithm,
-                             "blurred_iterations": self.coarse.blurred_iterations}
+            out["coarse"] = {"factor": self.coarse.factor, "plan": self.coarse.plan.to_dict()}
         out["total_iterations"] = self.total_iterations()
         return out
 
@@ -235,10 +210,6 @@ class Plan:
                     if self.coarse_sigma is None else
                     f"then the winner (model sigma {self.coarse_sigma:g}) at full size: ")
             lines.append(done + f"{self.algorithm}  ({self.iterations} iterations)")
-            if self.coarse_sigma is None:
-                lines.append(f"              after a winner blurred by {c.blurred_from:g} pixels "
-                             f"or more: {c.blurred_algorithm}  ({c.blurred_iterations} "
-                             f"iterations; {self.resolve(c.blurred_from).total_iterations()} in all)")
             if self.runs > 1:
                 lines.append(f"runs          {self.runs}, best {self.keep} combined"
                              + (f", then {self.polish}" if self.polish else ""))
@@ -366,9 +337,7 @@ def _with_coarse_stage(plan, config, explicit, psf_given, shape):
             return replace(plan, dropped=(*plan.dropped, f"--coarse {factor}: {why}"))
         return plan
     fine = max(1, round(plan.iterations * FINE_FRACTION))
-    stage = Coarse(factor=factor, plan=replace(plan, runs=1, keep=1, polish=None, dropped=()),
-                   blurred_from=BLURRED_SIGMA, blurred_algorithm=plan.algorithm,
-                   blurred_iterations=plan.iterations)
+    stage = Coarse(factor=factor, plan=replace(plan, runs=1, keep=1, polish=None, dropped=()))
     return replace(plan, algorithm=str(coarse_algorithm(fine)), iterations=fine, starts=1,
                    models=(0.0,), rungs=(), coarse=stage)
 

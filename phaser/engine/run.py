@@ -283,11 +283,9 @@ class Reconstructor:
         race = next((e for e in coarse.events if e["event"] == "race"), None)
         self.psf_sigma = race["psf_sigma"] if race else plan.coarse.plan.models[0]
         self.start_seed = race["chosen"] if race else None
-        unresolved, self.plan = plan, plan.resolve(self.psf_sigma)
-        plan = self.plan
+        self.plan = plan = plan.resolve(self.psf_sigma)
         operator = self.operator()
         self.setup(iobs, mask, support, free, obj, overwrite_data=overwrite_data)
-        self.state.replanned = plan.run_iterations() - unresolved.run_iterations()
         self.state.events.append({
             "iteration": 0, "event": "coarse", "factor": plan.coarse.factor,
             "shape": list(coarse.obj.shape), "psf_sigma": self.psf_sigma,

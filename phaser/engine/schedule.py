@@ -111,17 +111,14 @@ def prior_algorithm(iters):
 
 
 def coarse_algorithm(iters):
-    """The full-size schedule after the coarse stage's race
-    (:mod:`phaser.engine.plan`), for a coherent or slightly blurred winner.
+    """The full-size schedule after the coarse stage's race (:mod:`phaser.engine.plan`).
 
     The coarse stage has found the crystal and the phase of the central part of
     reciprocal space; what is left is to phase the outer part and fit the data.  The
     default's shape (:func:`default_algorithm`) with two fifths HIO instead of five
-    sixths: for 100 iterations ``(SW(threshold=0.1, method='rms', min_piece=0.01) *
-    ER**20)**3 * PSF * (SW * HIO**20)**2``.  Chosen at 128³ (5 crystals, a coarse stage
-    of one start): after 100 iterations its chi² was 2–6 % above the 600-iteration
-    default's, against 11–17 % for the default's shape scaled to 100.  Below 10
-    iterations it is :func:`default_algorithm`; parameters and return as for that one.
+    sixths: for 300 iterations ``(SW(threshold=0.1, method='rms', min_piece=0.01) *
+    ER**20)**9 * PSF * (SW * HIO**20)**6``.  Below 10 iterations it is
+    :func:`default_algorithm`; parameters and return as for that one.
     """
     _check_iters(iters)
     return _hio_then_er(iters, _COARSE_HIO_FRACTION if iters >= 10 else _HIO_FRACTION)

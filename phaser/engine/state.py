@@ -151,9 +151,6 @@ class State:
         self.sw_retuned = {}
         self.planned = (0, 0)  # (first, last) iteration of the algorithm being run
         self.events = []
-        # Iterations the run's plan gained once it ran this far (a coarse stage's blurred
-        # winner, :meth:`phaser.engine.plan.Plan.resolve`), for a progress bar to add.
-        self.replanned = 0
         # Partial coherence (phaser.engine.coherence): off until the PSF operator runs.
         self.psf_core = self.otf = self._psf_buf = self._psf_window = None
         self.target = self._free_lags = None

@@ -3,8 +3,8 @@
 import pytest
 
 from phaser.config import DEFAULT_PSF_WIDTHS, ReconstructionConfig
-from phaser.engine.plan import (BLURRED_SIGMA, COARSE_FACTOR, COARSE_MIN_SIZE, DEFAULT_STARTS,
-                                RACE, Plan, Rung, make_plan, start_seeds)
+from phaser.engine.plan import (COARSE_FACTOR, COARSE_MIN_SIZE, DEFAULT_STARTS, RACE, Plan,
+                                Rung, make_plan, start_seeds)
 from phaser.engine.runs import POLISH
 
 
@@ -17,13 +17,10 @@ def test_the_default_races_every_start_under_every_model_on_a_coarse_grid():
     # The rungs of RACE on the 600 iterations, the last keeping one.
     assert [r.iteration for r in race.rungs] == [round(600 * f / 10) * 10 for f, *_ in RACE]
     assert race.rungs[-1].survivors(4) == 1
-    # Only the winner runs at full size: a sixth of the schedule, the whole one when blurred.
-    assert plan.trials == 1 and not plan.rungs and plan.iterations == 100
-    assert plan.total_iterations() == race.total_iterations() + 100
-    blurred = plan.resolve(BLURRED_SIGMA)
-    assert blurred.iterations == 600 and blurred.algorithm == race.algorithm
-    assert blurred.total_iterations() == race.total_iterations() + 600
-    assert plan.resolve(0.5).iterations == 100 and plan.resolve(0.5).coarse_sigma == 0.5
+    # Only the winner runs at full size: half the schedule, under the model it won with.
+    assert plan.trials == 1 and not plan.rungs and plan.iterations == 300
+    assert plan.total_iterations() == race.total_iterations() + 300
+    assert plan.resolve(1.5).coarse_sigma == 1.5 and plan.resolve(1.5).iterations == 300
 
 
 def test_a_small_pattern_races_at_full_size():
@@ -114,7 +111,7 @@ def test_the_plan_prints_and_serialises():
     data = plan.to_dict()
     assert data["total_iterations"] == plan.total_iterations()
     assert data["coarse"]["plan"]["total_iterations"] == plan.coarse.plan.total_iterations()
-    assert "coarse grid" in text and "blurred" in text
+    assert "coarse grid" in text and "full size" in text
     assert data["rungs"] == [[r.iteration, r.keep, r.per_model] for r in plan.rungs]
     import json
 

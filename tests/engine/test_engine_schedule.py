@@ -250,14 +250,14 @@ def test_a_shrink_wrap_may_drop_a_speck_apart_from_the_crystal(iobs, min_piece, 
         ShrinkWrap(min_piece=1)
 
 
-def test_after_the_coarse_race_a_coherent_winner_runs_the_coarse_schedule():
+def test_after_the_coarse_race_the_winner_runs_the_coarse_schedule():
     from phaser.engine.schedule import coarse_algorithm
 
     assert str(coarse_algorithm(100)) == (
         "(SW(threshold=0.1, method='rms', min_piece=0.01) * ER**20)**3 * PSF * (SW * HIO**20)**2")
     assert coarse_algorithm(150).n_iterations == 150
     assert str(coarse_algorithm(9)) == str(default_algorithm(9))
-    assert ReconstructionConfig().plan().algorithm == str(coarse_algorithm(100))
+    assert ReconstructionConfig().plan().algorithm == str(coarse_algorithm(300))
 
 
 def test_init_coarse_is_the_default_now():

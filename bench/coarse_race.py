@@ -6,6 +6,7 @@ Run from the repository root (about a minute a crystal on 2 busy cores)::
 
     python bench/coarse_race.py                       # the whole tuning set
     python bench/coarse_race.py --groups psf1.0 --count 2
+    python bench/coarse_race.py --measured            # S0054: chi², free LLK
 
 For each tuning crystal (``bench/race.py``'s: 64^3, Gaussian strain, oversampling 3, 10^6
 photons, seeds 951000+, in the groups ``coherent``, ``mixed``, ``psf0.5``, ``psf1.0``,
@@ -70,6 +71,39 @@ def one(group, seed, threads):
     return row
 
 
+MEASURED_CANDIDATES = {
+    "100, coarse shape": lambda: coarse_algorithm(100),
+    "300, coarse shape": lambda: coarse_algorithm(300),
+    "300, default shape": lambda: default_algorithm(300),
+    "600, default shape": lambda: default_algorithm(600),
+}
+
+
+def measured(threads):
+    """The full-size candidates, under the coarse winner's model, on the S0054 crop and
+    prepared box (``bench/time_to_answer.py``'s): chi² and free LLK from one coarse race."""
+    from time_to_answer import measured as s0054
+
+    rows = []
+    for name, iobs, mask, _ in s0054(64):
+        config = ReconstructionConfig(seed=0, threads=threads)
+        _, full_mask, free = shared_inputs(config, iobs, mask)
+        obj, support, coarse = coarse_stage(config, config.plan(shape=iobs.shape).coarse,
+                                            iobs, full_mask, free)
+        [race] = [e for e in coarse.events if e["event"] == "race"]
+        row = {"pattern": name, "psf_sigma": race["psf_sigma"], "candidates": {}}
+        for label, schedule in MEASURED_CANDIDATES.items():
+            op = coherence_model(schedule(), race["psf_sigma"])
+            rec = Reconstructor(ReconstructionConfig(algorithm=str(op), seed=0,
+                                                     threads=threads), command="")
+            result = rec.run(iobs, full_mask, support=support, free=free, obj=obj)
+            row["candidates"][label] = {"chi2": float(result.chi2),
+                                        "llk_free": float(result.history["llk_free"][-1])}
+        rows.append(row)
+        print(name, row["psf_sigma"], row["candidates"], flush=True)
+    return rows
+
+
 def table(rows, full_size):
     """Markdown: successes per group and candidate."""
     groups = list(dict.fromkeys(r["group"] for r in rows))
@@ -102,7 +136,16 @@ def main():
     parser.add_argument("--count", type=int, help="crystals per group (default: the group's)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "coarse_race.json")
+    parser.add_argument("--measured", action="store_true",
+                        help="the S0054 crop and box instead (chi², free LLK): "
+                             "bench/results/coarse_race_measured.json")
     args = parser.parse_args()
+    if args.measured:
+        rows = measured(args.threads)
+        out = args.out.with_name("coarse_race_measured.json")
+        out.write_text(json.dumps({"command": " ".join(["python", *sys.argv]), "rows": rows},
+                                  indent=1))
+        return
     rows = []
     for group in args.groups:
         for k in range(args.count or COUNTS[group]):

@@ -206,39 +206,38 @@ class Plan:
                      f"{c.plan.total_iterations()} iterations there:"]
             lines += ["  " + line for line in c.plan.describe().splitlines()
                       if not line.startswith("iterations")]
-            done = ("then the winner at full size under its model: "
-                    if self.coarse_sigma is None else
-                    f"then the winner (model sigma {self.coarse_sigma:g}) at full size: ")
-            lines.append(done + f"{self.algorithm}  ({self.iterations} iterations)")
-            if self.runs > 1:
-                lines.append(f"runs          {self.runs}, best {self.keep} combined"
-                             + (f", then {self.polish}" if self.polish else ""))
-            lines.append(f"iterations    {self.total_iterations()} in all, "
-                         f"{self.runs * c.plan.total_iterations()} of them on the coarse grid")
-            lines += [f"dropped       {line}" for line in self.dropped]
-            return "\n".join(lines)
-        lines = [f"schedule      {self.algorithm}  ({self.iterations} iterations)",
-                 f"starts        {self.starts} ({self.init})",
-                 "models        " + ", ".join("coherent" if not s else f"Gaussian PSF sigma {s:g}"
-                                              for s in self.models)]
-        if self.rungs:
-            alive, steps = self.trials, []
-            for rung in self.rungs:
-                best = ("the best" if rung.keep == 1 else f"the best {rung.keep}")
-                steps.append(f"{alive} trials to iteration {rung.iteration}, " + (
-                    f"{best} under each model go on" if rung.per_model
-                    else f"{best} go on" if rung.keep > 1 else "the best goes on"))
-                alive = rung.survivors(len(self.models))
-            lines.append("race          " + "; ".join(steps) + f"; the last continues to "
-                         f"{self.iterations}")
+            model = ("under its model" if self.coarse_sigma is None
+                     else f"(model sigma {self.coarse_sigma:g})")
+            lines.append(f"then the winner {model} at full size: {self.algorithm}  "
+                         f"({self.iterations} iterations)")
+            total = (f"iterations    {self.total_iterations()} in all, "
+                     f"{self.runs * c.plan.total_iterations()} of them on the coarse grid")
         else:
-            lines.append("race          none (one trial)")
+            lines = [f"schedule      {self.algorithm}  ({self.iterations} iterations)",
+                     f"starts        {self.starts} ({self.init})",
+                     "models        " + ", ".join("coherent" if not s
+                                                  else f"Gaussian PSF sigma {s:g}"
+                                                  for s in self.models),
+                     "race          " + self._race_text()]
+            total = f"iterations    {self.total_iterations()} in all"
         if self.runs > 1:
             lines.append(f"runs          {self.runs}, best {self.keep} combined"
                          + (f", then {self.polish}" if self.polish else ""))
-        lines.append(f"iterations    {self.total_iterations()} in all")
+        lines.append(total)
         lines += [f"dropped       {line}" for line in self.dropped]
         return "\n".join(lines)
+
+    def _race_text(self):
+        if not self.rungs:
+            return "none (one trial)"
+        alive, steps = self.trials, []
+        for rung in self.rungs:
+            best = ("the best" if rung.keep == 1 else f"the best {rung.keep}")
+            steps.append(f"{alive} trials to iteration {rung.iteration}, " + (
+                f"{best} under each model go on" if rung.per_model
+                else f"{best} go on" if rung.keep > 1 else "the best goes on"))
+            alive = rung.survivors(len(self.models))
+        return "; ".join(steps) + f"; the last continues to {self.iterations}"
 
 
 def make_plan(config, start_given=False, psf_given=False, shape=None):

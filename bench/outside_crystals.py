@@ -21,15 +21,22 @@ Use::
     from outside_crystals import outside_crystal      # with bench/ on sys.path
     sim = outside_crystal(64, 7)                      # .iobs .mask .obj .support .params
 
+or write a probe set that a training run scores its network on after every epoch
+(``phaser train --probe-set``; :class:`phaser.nn_priors.train.data.ProbeSet`)::
+
+    python bench/outside_crystals.py --size 64 --count 16 -o outside64_probe.h5
+
 Seeds are drawn from ``[OUTSIDE_SEED, size, index]``, apart from every seed of
 ``phaser simulate`` used for training, tests or other benchmarks.
 """
 
+import argparse
+import json
 from types import SimpleNamespace
 
 import numpy as np
 
-__all__ = ["OUTSIDE_SEED", "outside_crystal"]
+__all__ = ["OUTSIDE_SEED", "outside_crystal", "write_probe_set"]
 
 OUTSIDE_SEED = 35_000_035
 
@@ -126,3 +133,33 @@ def outside_crystal(size, index):
               "photons": photons, "gap": gap}
     return SimpleNamespace(iobs=iobs, mask=mask, obj=obj, support=support.astype(np.uint8),
                            params=params)
+
+
+def write_probe_set(path, size, count, first=0):
+    """Write crystals ``first .. first + count - 1`` of the outside set at `size` to an
+    HDF5 probe set: ``intensity``, ``mask``, ``obj`` and ``support`` (one row per crystal)
+    and, as attributes, the generator and each crystal's parameters."""
+    import h5py
+
+    crystals = [outside_crystal(size, first + i) for i in range(count)]
+    with h5py.File(path, "w") as f:
+        for name in ("iobs", "mask", "obj", "support"):
+            f.create_dataset("intensity" if name == "iobs" else name,
+                             data=np.stack([getattr(c, name) for c in crystals]),
+                             compression="gzip", compression_opts=1)
+        f.attrs["generator"] = "bench/outside_crystals.py"
+        f.attrs["params"] = json.dumps([c.params for c in crystals])
+
+
+def main():
+    parser = argparse.ArgumentParser(description="Write a probe set of outside crystals.")
+    parser.add_argument("-o", "--out", required=True, help="HDF5 file to write")
+    parser.add_argument("--size", type=int, default=64)
+    parser.add_argument("--count", type=int, default=16)
+    parser.add_argument("--first", type=int, default=0, help="index of the first crystal")
+    args = parser.parse_args()
+    write_probe_set(args.out, args.size, args.count, args.first)
+
+
+if __name__ == "__main__":
+    main()

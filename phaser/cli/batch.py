@@ -68,7 +68,7 @@ def _batch(inputs, out, scheduler, workers, threads_per_worker, force, quiet, ru
                            psf_widths=o["psf_widths"], coarse=o["coarse"])
         plan = cfg.plan()
         if o["dry_run"]:
-            typer.echo(plan.describe() + "\n(each input)")
+            typer.echo(plan.describe(shape_known=False) + "\n(each input)")
             return None
         for line in plan.dropped:
             typer.echo(f"phaser: not run: {line}", err=True)

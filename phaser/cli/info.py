@@ -26,10 +26,12 @@ def info(
             for line in describe_initializers():
                 typer.echo("  " + line)
         if backends:
-            from phaser.kernels import available_backends
+            from phaser.kernels import available_backends, unavailable_backends
             from phaser.kernels.fft import available_engines
 
             typer.echo("backends: " + ", ".join(available_backends()))
+            for line in unavailable_backends():
+                typer.echo("  " + line)
             typer.echo("fft engines: " + ", ".join(available_engines()))
         if beamlines:
             from phaser.geometry.beamlines import available_beamlines, describe_beamlines

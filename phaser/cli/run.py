@@ -147,7 +147,7 @@ def _run(input, algo, iters, init, init_options, flags, backend, seed, mask, sup
                        metrics_every, threads, runs, keep, select, sw_threshold, free_fraction,
                        post, starts=starts, psf_widths=psf_widths, coarse=coarse)
     if dry_run:
-        typer.echo(cfg.plan().describe())
+        typer.echo(cfg.plan().describe(shape_known=False))
         return
     out = out or Path(f"{input.stem}_phaser.cxi")
     file_format(out, allowed=("hdf5", "npz"))  # fail before the work, not after

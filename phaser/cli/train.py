@@ -28,6 +28,7 @@ def train(
     resample: Optional[str] = typer.Option(None, "--resample", help="LOW,HIGH: resample each training pattern at a pixel step drawn in this range per axis (crystal size and resampling as in users' data), e.g. 0.8,1.3.", show_default=False),
     gaps: float = typer.Option(0.0, "--gaps", help="Probability that a training pattern gets a detector gap in its mask."),
     probe: int = typer.Option(16, "--probe", help="Validation crystals refined for 50 iterations after each epoch (success rate in the log; 0: none)."),
+    probe_set: Optional[Path] = typer.Option(None, "--probe-set", help="Also score the network after each epoch on this probe set (crystals of another generator: bench/outside_crystals.py --out), as --init nn would use it; also on --resume.", show_default=False),
     validation: float = typer.Option(0.1, "--validation", help="Fraction of the set held out for validation."),
     max_samples: Optional[int] = typer.Option(None, "--max-samples", help="Use only the first N samples of the set.", show_default=False),
     steps: int = typer.Option(64, "--steps", help="Fine-tuning: augmented samples per epoch."),
@@ -40,13 +41,13 @@ def train(
     """Train a network prior on simulated data, or fine-tune one on measured patterns."""
     with user_errors():
         _train(data or [], out, resume, max_minutes, model, loss, finetune, init_from, epochs,
-               batch_size, lr, width, min_photons, resample, gaps, probe, validation,
-               max_samples, steps, no_augment, seed, threads, force, quiet)
+               batch_size, lr, width, min_photons, resample, gaps, probe, probe_set,
+               validation, max_samples, steps, no_augment, seed, threads, force, quiet)
 
 
 def _train(data, out, resume, max_minutes, model, loss, finetune, init_from, epochs,
-           batch_size, lr, width, min_photons, resample, gaps, probe, validation,
-           max_samples, steps, no_augment, seed, threads, force, quiet):
+           batch_size, lr, width, min_photons, resample, gaps, probe, probe_set,
+           validation, max_samples, steps, no_augment, seed, threads, force, quiet):
     import shlex
     import sys
 
@@ -66,12 +67,15 @@ def _train(data, out, resume, max_minutes, model, loss, finetune, init_from, epo
                   "batch_size": batch_size, "lr": lr}
         summary = loop.resume(out, data=data[0] if data else None, threads=threads,
                               progress=not quiet, command=command, max_minutes=max_minutes,
-                              expect=expect)
+                              expect=expect, probe_set=probe_set)
     elif not data:
         raise ConfigError("--data is required (a simulated set, or measured patterns with --finetune)")
     elif finetune is not None:
         from phaser.io import load_data
 
+        if probe_set is not None:
+            raise ConfigError("--probe-set scores a training run; fine-tuning has no truth to "
+                              "score against")
         patterns = [load_data(p) for p in data]
         summary = loop.finetune(finetune, patterns, out, epochs=epochs or 10, steps=steps,
                                 batch_size=batch_size or 8, lr=lr or 2e-4, seed=seed,
@@ -87,7 +91,8 @@ def _train(data, out, resume, max_minutes, model, loss, finetune, init_from, epo
                              gaps=gaps, probe=probe, max_minutes=max_minutes,
                              validation=validation, max_samples=max_samples,
                              augment=not no_augment, seed=seed, threads=threads, force=force,
-                             progress=not quiet, command=command, init_from=init_from)
+                             progress=not quiet, command=command, init_from=init_from,
+                             probe_set=probe_set)
     state = "done" if summary["finished"] else "stopped; continue with --resume"
     typer.echo(f"epoch {summary['epoch']} ({state}): validation loss {summary['val_loss']:.4g}, "
                f"chi2 {summary['val_chi2']:.4g}  -> {summary['best']}")

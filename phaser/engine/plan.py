@@ -198,12 +198,17 @@ class Plan:
         out["total_iterations"] = self.total_iterations()
         return out
 
-    def describe(self):
-        """The plan as a few lines of text (``phaser run --dry-run``)."""
+    def describe(self, shape_known=True):
+        """The plan as a few lines of text (``phaser run --dry-run``); without
+        `shape_known` (a plan made before the pattern is read) a coarse stage says on
+        which patterns it runs."""
         if self.coarse is not None:
             c = self.coarse
             lines = [f"coarse stage  the central 1/{c.factor} of reciprocal space per axis, "
                      f"{c.plan.total_iterations()} iterations there:"]
+            if not shape_known:
+                lines.insert(1, f"  (where every axis has at least {COARSE_MIN_SIZE * c.factor}"
+                                " voxels; a smaller pattern runs the race at full size)")
             lines += ["  " + line for line in c.plan.describe().splitlines()
                       if not line.startswith("iterations")]
             model = ("under its model" if self.coarse_sigma is None

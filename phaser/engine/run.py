@@ -139,7 +139,8 @@ class Reconstructor:
             init_support = obj != 0
         if support is not None:
             init_support = check_support(support, iobs.shape, "support")
-            obj = obj * (init_support != 0)
+            if not _vanishes_outside(obj, init_support):  # else no copy (a coarse start)
+                obj = obj * (init_support != 0)
         obj = np.asarray(obj, OBJECT_DTYPE)
         free = np.asarray(free) != 0
         # Free pixels must not steer the run, not even through the starting scale.
@@ -223,6 +224,11 @@ class Reconstructor:
                                             shape=np.shape(iobs))
         self.psf_sigma = 0.0 if psf is not None else plan.models[0]
         self._ran, self._t_iter, self._iterations_run = [], 0.0, 0
+        backend = get_backend(self.config.backend, self.config.threads)
+        if hasattr(backend, "check_room"):  # a device: a pattern too large is refused now
+            stages = [plan] + ([plan.coarse.plan] if plan.coarse is not None else [])
+            backend.check_room(np.shape(iobs), psf is not None or any(
+                any(p.models) or "PSF" in p.algorithm for p in stages))
         try:
             if plan.coarse is not None:
                 operator = self._setup_from_coarse(plan, iobs, mask, free, overwrite_data)
@@ -363,6 +369,12 @@ def free_pixel_rng(seed):
     """Generator of the free pixels: its own stream of `seed`, so that every run of a
     multi-run reconstruction, and the initializer, are independent of it."""
     return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(0xF1EE,)))
+
+
+def _vanishes_outside(obj, support):
+    """Whether `obj` is zero wherever `support` is, checked plane by plane (no temporary
+    array of the whole size)."""
+    return not any(np.any(plane[inside == 0]) for plane, inside in zip(obj, support))
 
 
 def _data_scale(obj, iobs, mask):

@@ -22,8 +22,11 @@ class NNPrior:
 
     Parameters
     ----------
-    model : str or os.PathLike, optional
-        ONNX prior exported by ``phaser export``; default the bundled model.
+    model : str, os.PathLike or PriorModel, optional
+        ONNX prior exported by ``phaser export``; default the bundled model.  An object
+        with the attributes ``size``, ``oversampling``, ``support_threshold`` and the
+        method ``predict`` of :class:`~phaser.nn_priors.model.PriorModel` is used as it is
+        (a network in training, scored as this start would use it).
     threads : int, optional
         onnxruntime threads.
     dilate : int, optional
@@ -43,7 +46,7 @@ class NNPrior:
 
         if isinstance(dilate, bool) or not isinstance(dilate, (int, np.integer)) or dilate < 0:
             raise ConfigError(f"support dilation must be a non-negative integer, got {dilate!r}")
-        self.model = PriorModel(model, threads=threads)
+        self.model = model if hasattr(model, "predict") else PriorModel(model, threads=threads)
         self.dilate = int(dilate)
         self.oversampling = oversampling
 

@@ -8,17 +8,39 @@ naming the missing package; it never falls back silently to another backend.
 
 import importlib
 import importlib.util
+import os
 
 from phaser.errors import ConfigError
 
-__all__ = ["get_backend", "available_backends", "BACKENDS"]
+__all__ = ["get_backend", "available_backends", "unavailable_backends", "BACKENDS",
+           "OPENMP_SPIN"]
+
+OPENMP_SPIN = {"GOMP_SPINCOUNT": "3000", "KMP_BLOCKTIME": "0"}
+"""How long the OpenMP threads wait, spinning, for more work before they sleep, unless
+the user sets ``OMP_WAIT_POLICY`` or these variables.  Two OpenMP runtimes share the
+cores: numba's (its parallel loops) and the one pyFFTW's FFTW brings (its threads).  With
+the runtime's default (300,000 spins) the threads of one starve those of the other on a
+small machine (18 ms instead of 1 ms per 64³ iteration on 2 cores); sleeping at once
+(``OMP_WAIT_POLICY=PASSIVE``) makes every parallel loop and FFT pay a wake-up, which on
+2 cores costs a 32³ FFT four times its work (0.18 against 0.04 ms), a 64³ HIO iteration
+1.7 ms against 1.2 and the default's 64³ reconstruction, whose race runs on 32³, 4.0 s
+against 2.5.  A short spin (GNU's count; Intel's and LLVM's runtimes
+sleep at once) keeps both: ``bench/openmp_spin.py`` has the figures.  The runtimes read it
+when they load, so it is set here, before :mod:`phaser.kernels.fft` or the numba backend
+loads one."""
+
+if "OMP_WAIT_POLICY" not in os.environ:
+    for _name, _value in OPENMP_SPIN.items():
+        os.environ.setdefault(_name, _value)
 
 BACKENDS = {
     "numpy": ("phaser.kernels.numpy_backend", "NumpyBackend", "numpy"),
     "numba": ("phaser.kernels.numba_backend", "NumbaBackend", "numba"),
-    "cupy": ("phaser.kernels.cupy_backend", "CupyBackend", "cupy"),
+    "cupy": ("phaser.kernels.cupy_backend", "CupyBackend", "numba"),
 }
-"""Backend name -> (module, class, package it needs)."""
+"""Backend name -> (module, class, package its module needs).  A backend whose device is
+missing refuses in its constructor, in one line (the cupy backend: no CUDA device, or
+CuPy not installed, outside Numba's CUDA simulator)."""
 
 _INSTANCES = {}
 
@@ -69,3 +91,14 @@ def available_backends():
             continue
         names.append(name)
     return names
+
+
+def unavailable_backends():
+    """``"name: why"`` for each registered backend that does not load here."""
+    lines = []
+    for name in BACKENDS:
+        try:
+            get_backend(name)
+        except ConfigError as exc:
+            lines.append(f"{name}: {exc}")
+    return lines

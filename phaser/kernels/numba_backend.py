@@ -6,17 +6,11 @@ views of C-contiguous arrays, in single precision, with float64 accumulators for
 
 import functools
 import math
-import os
 
-# Numba's OpenMP threads spin-wait after each parallel loop by default, stealing both
-# cores from the FFTW threads that run next: 18 ms instead of 1 ms per 64^3 iteration on a
-# 2-core machine.  A passive wait policy must be set before the OpenMP runtime loads.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+import numba
+import numpy as np
 
-import numba  # noqa: E402
-import numpy as np  # noqa: E402
-
-from phaser.kernels.numpy_backend import NumpyBackend, check_shrink_wrap_method  # noqa: E402
+from phaser.kernels.numpy_backend import NumpyBackend, check_shrink_wrap_method
 
 __all__ = ["FROM_REFERENCE", "NumbaBackend"]
 

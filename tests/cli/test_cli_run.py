@@ -273,7 +273,8 @@ def test_dry_run_prints_the_plan_and_writes_nothing(invoke, data, tmp_path, monk
     res = invoke("run", data, "--dry-run", "--out", "r.cxi")
     assert res.exit_code == 0, res.output
     plan = ReconstructionConfig().plan()
-    assert res.stdout.strip() == plan.describe()
+    assert res.stdout.strip() == plan.describe(shape_known=False)
+    assert "a smaller pattern runs the race at full size" in res.stdout
     assert "race" in res.stdout and f"{plan.total_iterations()} in all" in res.stdout
     assert sorted(p.name for p in tmp_path.iterdir()) == before
 
@@ -376,3 +377,19 @@ def test_ctrl_c_stops_after_an_iteration(invoke, data, tmp_path, save):
     assert result.plan["total_iterations"] == 1000000
     assert event["event"] == "interrupted" and 0 < event["iteration"] < 1000000
     assert result.history["iteration"][-1] == event["iteration"]
+
+
+def test_the_cupy_backend_without_a_device_is_one_line_and_nothing_written(invoke, data,
+                                                                          tmp_path):
+    from phaser.kernels.cupy_backend import device_status
+
+    ok, line = device_status()
+    if ok:
+        pytest.skip(f"the cupy backend runs here ({line})")
+    res = invoke("run", data, "--backend", "cupy", "--out", "r.cxi", "-q")
+    assert res.exit_code == 1
+    assert res.stderr.strip() == f"phaser: error: {line}"
+    assert "phaser-cdi[gpu]" in line or "no CUDA device" in line
+    assert not (tmp_path / "r.cxi").exists()
+    res = invoke("info", "--backends")
+    assert res.exit_code == 0 and f"  cupy: {line}" in res.stdout.splitlines()

@@ -28,6 +28,16 @@ def test_each_registered_backend_loads_where_its_package_is_installed(name):
         message = str(info.value)
         assert f"backend {name!r}" in message and package in message and "\n" not in message
         pytest.skip(f"backend {name!r} needs {package!r}, not installed here")
+    if name == "cupy":
+        from phaser.kernels.cupy_backend import device_status
+
+        ok, line = device_status()
+        if not ok:  # no device (nor the simulator): it says so in one line
+            with pytest.raises(ConfigError) as info:
+                get_backend(name)
+            assert str(info.value) == line and "\n" not in line
+            assert "phaser-cdi[gpu]" in line or "no CUDA device" in line
+            pytest.skip(f"backend 'cupy': {line}")
     be = get_backend(name)
     assert be.name == name
     assert name in available_backends()

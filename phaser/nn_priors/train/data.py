@@ -1,4 +1,5 @@
-"""Training data: simulated sets (with labels) and measured patterns (without), augmented.
+"""Training data: simulated sets (with labels) and measured patterns (without), augmented;
+probe sets, on which a run scores its network as ``phaser run --init nn`` would use it.
 
 Every sample is a dict of tensors: ``input`` (2, M, M, M), the network input of
 :func:`phaser.nn_priors.grid.network_input`; ``modulus`` (M, M, M), ``sqrt(I)`` scaled to a
@@ -20,7 +21,7 @@ from scipy import ndimage
 
 from phaser.nn_priors.grid import estimate_oversampling, network_input, to_model_grid
 
-__all__ = ["Augment", "SimulatedPatterns", "MeasuredPatterns", "sample_dict"]
+__all__ = ["Augment", "MeasuredPatterns", "ProbeSet", "SimulatedPatterns", "sample_dict"]
 
 
 class Augment:
@@ -219,3 +220,52 @@ class MeasuredPatterns(torch.utils.data.Dataset):
             rng = np.random.default_rng([self.seed, self.epoch, int(i)])
             iobs, mask = self.augment(rng, iobs, mask)
         return sample_dict(iobs, mask)
+
+
+class ProbeSet:
+    """Patterns with their truth, on which a training run scores its network after every
+    epoch as ``phaser run --init nn`` uses it (resampled to the network's grid from each
+    pattern's own oversampling), apart from its validation set: crystals from another
+    generator (``bench/outside_crystals.py --out``) show what training buys on crystals
+    the network was not built around.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        HDF5 file of ``intensity`` (float32), ``mask`` (uint8, 1 = masked), ``obj``
+        (complex64, the truth) and ``support`` (uint8), one row per pattern (file layout,
+        q = 0 at the centre).
+
+    Raises
+    ------
+    phaser.errors.InputError
+        Missing file, or one without these arrays of one shape.
+    """
+
+    KEYS = ("intensity", "mask", "obj", "support")
+
+    def __init__(self, path):
+        import h5py
+
+        from phaser.errors import InputError
+
+        try:
+            with h5py.File(path, "r") as f:
+                missing = [k for k in self.KEYS if k not in f]
+                if missing:
+                    raise InputError(f"{path} is not a probe set: no {', '.join(missing)}")
+                arrays = {k: f[k][...] for k in self.KEYS}
+        except OSError as exc:
+            raise InputError(f"cannot read probe set {path}: {exc}".splitlines()[0]) from None
+        shapes = {a.shape for a in arrays.values()}
+        if len(shapes) != 1 or len(next(iter(shapes))) != 4:
+            raise InputError(f"{path}: the probe set's arrays must be stacks of 3-D arrays of "
+                             f"one shape, got {', '.join(str(a.shape) for a in arrays.values())}")
+        self.path = str(path)
+        self.iobs = arrays["intensity"].astype(np.float32, copy=False)
+        self.mask = arrays["mask"].astype(np.uint8, copy=False)
+        self.obj = arrays["obj"].astype(np.complex64, copy=False)
+        self.support = arrays["support"] != 0
+
+    def __len__(self):
+        return len(self.iobs)

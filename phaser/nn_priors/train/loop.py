@@ -15,11 +15,11 @@ import numpy as np
 import torch
 
 from phaser.errors import ConfigError, InputError
-from phaser.nn_priors.train.data import Augment, MeasuredPatterns, SimulatedPatterns
+from phaser.nn_priors.train.data import Augment, MeasuredPatterns, ProbeSet, SimulatedPatterns
 from phaser.nn_priors.train.losses import fourier_chi2, make_loss
 from phaser.nn_priors.train.networks import build_model, fourier_modulus
 
-__all__ = ["train", "resume", "finetune", "load_checkpoint"]
+__all__ = ["train", "resume", "finetune", "load_checkpoint", "probe_set_scores"]
 
 CHECKPOINT_FORMAT = "phaser-prior-checkpoint"
 PROBE_ALGORITHM = "ER**10 * SW * ER**10 * HIO**30"
@@ -32,7 +32,7 @@ SCORED = 64
 def train(data, out, *, model="autophase", loss="unsupervised", epochs=10, batch_size=8,
           lr=2e-3, width=8, validation=0.1, max_samples=None, augment=True, min_photons=1e3,
           resample=None, gaps=0.0, seed=0, threads=None, force=False, progress=True, command="", max_minutes=None,
-          probe=16, init_from=None):
+          probe=16, init_from=None, probe_set=None):
     """Train a prior network on a simulated data set.
 
     Parameters
@@ -82,6 +82,11 @@ def train(data, out, *, model="autophase", loss="unsupervised", epochs=10, batch
         starts from, with a fresh optimiser and learning-rate schedule: a longer training
         on new data without losing the earlier one.  The log counts samples and CPU hours
         from the earlier run's totals, so the learning curve spans both.
+    probe_set : str or os.PathLike, optional
+        A :class:`~phaser.nn_priors.train.data.ProbeSet` (crystals of another generator)
+        on which the network is also scored after each epoch (:func:`probe_set_scores`):
+        ``probe_iou``, ``probe_phase_rms``, ``probe_success50`` and ``probe_chi2_50`` in
+        the log.
 
     Returns
     -------
@@ -103,6 +108,8 @@ def train(data, out, *, model="autophase", loss="unsupervised", epochs=10, batch
     if not is_dataset(data):
         raise InputError(f"{data} is not a data set written by 'phaser simulate'")
     _check_out(out, force)  # before the data are read
+    if probe_set is not None:
+        ProbeSet(probe_set)  # readable, before anything runs
     source = load_checkpoint(init_from) if init_from is not None else None
     with SimulatedDataset(data) as ds:
         n_total, description, identity = len(ds), ds.describe(), _identity(ds)
@@ -122,8 +129,8 @@ def train(data, out, *, model="autophase", loss="unsupervised", epochs=10, batch
         "epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed,
         "augment": augment, "min_photons": min_photons,
         "resample": None if resample is None else [float(v) for v in resample], "gaps": gaps,
-        "probe": probe,
-        "probe_algorithm": PROBE_ALGORITHM, "command": command,
+        "probe": probe, "probe_algorithm": PROBE_ALGORITHM,
+        "probe_set": None if probe_set is None else str(probe_set), "command": command,
     }
     net = build_model(model, shape[0], width)
     start = None
@@ -155,7 +162,7 @@ def _continue_from(source, path, header):
 
 
 def resume(out, *, data=None, threads=None, progress=True, command="", max_minutes=None,
-           expect=None):
+           expect=None, probe_set=None):
     """Continue a training run from its latest checkpoint (``out/last.pt``).
 
     The network, optimiser, learning-rate schedule, sample count, CPU time and best
@@ -175,6 +182,9 @@ def resume(out, *, data=None, threads=None, progress=True, command="", max_minut
     expect : dict, optional
         Settings the caller asked for (``model``, ``width``, ``loss``, ...); any that
         differs from the run's gives an error rather than a silently different network.
+    probe_set : str or os.PathLike, optional
+        Score the network on this probe set from now on (as for :func:`train`), in place
+        of the run's own, if any: it changes what the log records, not the training.
 
     Raises
     ------
@@ -208,6 +218,9 @@ def resume(out, *, data=None, threads=None, progress=True, command="", max_minut
                          "or simulation settings)")
     if ckpt["progress"]["epoch"] >= header["epochs"]:
         raise InputError(f"{out} has finished its {header['epochs']} epochs; nothing to resume")
+    if probe_set is not None:
+        ProbeSet(probe_set)
+        header["probe_set"] = str(probe_set)
     _set_threads(threads)
     header["data"] = {**header["data"], "path": str(data)}
     header["resumed"] = [*header.get("resumed", []), command]
@@ -339,6 +352,7 @@ def _fit(net, header, loss_fn, train_set, val_set, out, *, progress, max_minutes
     if max_minutes is not None and not max_minutes > 0:
         raise ConfigError(f"max minutes must be positive, got {max_minutes!r}")
     (out / "config.json").write_text(json.dumps(header, indent=2, default=str))
+    probes = ProbeSet(header["probe_set"]) if header.get("probe_set") else None
     drop_last = len(train_set) >= batch_size
     steps_per_epoch = len(train_set) // batch_size if drop_last else 1
     opt = torch.optim.Adam(net.parameters(), lr=lr)
@@ -360,6 +374,7 @@ def _fit(net, header, loss_fn, train_set, val_set, out, *, progress, max_minutes
         record = {"epoch": 0, "session": 1, "samples": start["samples"],
                   "cpu_hours": start["cpu_seconds"] / 3600, "train_loss": None,
                   **_validate(net, loss_fn, val_set, batch_size, header.get("probe", 0)),
+                  **({} if probes is None else probe_set_scores(net, header, probes)),
                   "lr": 0.0, "seconds": 0.0}
         log.write(json.dumps(record) + "\n")
     wall0, cpu0 = time.perf_counter(), time.process_time()
@@ -400,6 +415,8 @@ def _fit(net, header, loss_fn, train_set, val_set, out, *, progress, max_minutes
                       "cpu_hours": done["cpu_seconds"] / 3600,
                       "train_loss": float(np.mean(losses)),
                       **_validate(net, loss_fn, val_set, batch_size, header.get("probe", 0)),
+                      **({} if probes is None else probe_set_scores(net, header, probes)),
+                  **({} if probes is None else probe_set_scores(net, header, probes)),
                       "lr": sched.get_last_lr()[0],
                       "seconds": done["wall_seconds"]}
             best = record["val_loss"] < done["best_val_loss"]
@@ -494,3 +511,76 @@ def _probe(val_set, starts, threshold):
         ok.append(recovery_scores(result.obj, truth, support)["success"])
         chi2.append(result.chi2)
     return {"val_success50": float(np.mean(ok)), "val_chi2_50": float(np.median(chi2))}
+
+
+class _NetworkPrior:
+    """A network in training, seen as :class:`~phaser.nn_priors.model.PriorModel` (its
+    grid, oversampling, support threshold and prediction), for
+    :class:`~phaser.initializers.nn.NNPrior`."""
+
+    def __init__(self, net, header):
+        self.net = net
+        self.size = (header["size"],) * 3
+        self.oversampling = tuple(float(v) for v in header["oversampling"])
+        self.support_threshold = float(net.support_threshold)
+
+    @torch.no_grad()
+    def predict(self, x):
+        amp, phase = self.net(torch.from_numpy(np.asarray(x, np.float32)[None]))
+        return amp[0].numpy(), phase[0].numpy()
+
+
+def probe_set_scores(net, header, probes):
+    """How the network does on a probe set as ``phaser run --init nn`` uses it.
+
+    Each pattern gets the start :class:`~phaser.initializers.nn.NNPrior` gives (its
+    oversampling estimated, resampled to the network's grid and back, cut to the predicted
+    support), which is scored against the truth (:func:`phaser.analysis.recovery_scores`,
+    as ``bench/eval_priors.py`` scores the start alone) and refined by
+    :data:`PROBE_ALGORITHM`.
+
+    Parameters
+    ----------
+    net : torch.nn.Module
+        The network (put in evaluation mode).
+    header : dict
+        The run's (its grid and oversampling).
+    probes : phaser.nn_priors.train.data.ProbeSet
+
+    Returns
+    -------
+    dict
+        ``probe_iou`` and ``probe_phase_rms`` (medians, prediction alone),
+        ``probe_success50`` (fraction recovered after the 50 iterations) and
+        ``probe_chi2_50`` (median chi²).  A pattern on which the initializer fails
+        (no crystal predicted) counts as IoU 0 and a failure.
+    """
+    from phaser.analysis import recovery_scores
+    from phaser.config import ReconstructionConfig
+    from phaser.engine.run import Reconstructor
+    from phaser.errors import PhaserError
+    from phaser.initializers.nn import NNPrior
+
+    net.eval()
+    prior = NNPrior(_NetworkPrior(net, header))
+    config = ReconstructionConfig(algorithm=PROBE_ALGORITHM, seed=0)
+    iou, phase_rms, ok, chi2 = [], [], [], []
+    for i in range(len(probes)):
+        iobs, mask = probes.iobs[i], probes.mask[i]
+        truth, support = probes.obj[i], probes.support[i]
+        try:
+            obj, start = prior(iobs, mask)
+        except PhaserError:
+            iou.append(0.0)
+            phase_rms.append(np.pi)
+            ok.append(False)
+            continue
+        scores = recovery_scores(obj, truth, support)
+        iou.append(scores["iou"])
+        phase_rms.append(scores["phase_rms"])
+        result = Reconstructor(config, command="").run(iobs, mask, support=start, obj=obj)
+        ok.append(recovery_scores(result.obj, truth, support)["success"])
+        chi2.append(result.chi2)
+    return {"probe_iou": float(np.median(iou)), "probe_phase_rms": float(np.median(phase_rms)),
+            "probe_success50": float(np.mean(ok)),
+            "probe_chi2_50": float(np.median(chi2)) if chi2 else float("nan")}

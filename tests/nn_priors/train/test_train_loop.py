@@ -183,3 +183,72 @@ def test_a_run_started_from_another_runs_network(tiny_set, tiny_run, tmp_path):
     with pytest.raises(ConfigError, match="holds a network with width 2, not 4"):
         train(tiny_set, tmp_path / "wide", width=4, progress=False, init_from=tiny_run / "last.pt")
     assert not (tmp_path / "wide").exists()
+
+
+def _probe_file(path, count=2, size=16):
+    """A probe set of `count` crystals of phaser's simulator (any generator will do)."""
+    import h5py
+
+    sims = [phaser.simulate(size, rng=40 + i, oversampling=2.5) for i in range(count)]
+    with h5py.File(path, "w") as f:
+        f["intensity"] = np.stack([s.iobs for s in sims])
+        f["mask"] = np.stack([s.mask for s in sims])
+        f["obj"] = np.stack([s.obj for s in sims])
+        f["support"] = np.stack([s.support for s in sims])
+    return path
+
+
+def test_a_probe_set_is_scored_after_every_epoch_and_can_be_added_on_resume(tiny_set, tmp_path):
+    probes = _probe_file(tmp_path / "probes.h5")
+    options = dict(loss="combined", epochs=2, batch_size=4, width=2, validation=0.2, probe=0,
+                   seed=1, progress=False, threads=1)
+    train(tiny_set, tmp_path / "run", probe_set=probes, **options)
+    records = _log(tmp_path / "run")
+    assert len(records) == 2
+    for record in records:
+        assert 0 <= record["probe_iou"] <= 1 and record["probe_phase_rms"] >= 0
+        assert record["probe_success50"] in (0.0, 0.5, 1.0)
+    # Added to a run that had none: from the next epoch on, and said in its config.
+    train(tiny_set, tmp_path / "late", max_minutes=1e-9, **options)
+    resume(tmp_path / "late", progress=False, threads=1, probe_set=probes)
+    first, second = _log(tmp_path / "late")
+    assert "probe_iou" not in first and 0 <= second["probe_iou"] <= 1
+    config = json.loads((tmp_path / "late" / "config.json").read_text())
+    assert config["probe_set"] == str(probes)
+
+
+def test_probe_set_scores_use_the_network_as_the_nn_start_does(tiny_run, tmp_path):
+    """Scored through NNPrior: a network whose prediction is empty fails every crystal."""
+    from phaser.nn_priors.train.data import ProbeSet
+    from phaser.nn_priors.train.loop import probe_set_scores
+
+    ckpt = load_checkpoint(tiny_run / "last.pt")
+    net = build_model(ckpt["header"]["model"], ckpt["header"]["size"], ckpt["header"]["width"])
+    net.load_state_dict(ckpt["state_dict"])
+    probes = ProbeSet(_probe_file(tmp_path / "probes.h5"))
+    scores = probe_set_scores(net, ckpt["header"], probes)
+    assert 0 <= scores["probe_iou"] <= 1 and np.isfinite(scores["probe_chi2_50"])
+
+    class Nothing(torch.nn.Module):  # predicts no crystal
+        support_threshold = net.support_threshold
+
+        def forward(self, x):
+            zeros = torch.zeros(x.shape[:1] + x.shape[2:])
+            return zeros, zeros
+
+    empty = probe_set_scores(Nothing(), ckpt["header"], probes)
+    assert empty["probe_iou"] == 0 and empty["probe_success50"] == 0
+    assert np.isnan(empty["probe_chi2_50"])
+
+
+def test_bad_probe_sets(tiny_set, tmp_path):
+    import h5py
+
+    with h5py.File(tmp_path / "half.h5", "w") as f:
+        f["intensity"] = np.zeros((1, 16, 16, 16), np.float32)
+    with pytest.raises(InputError, match="not a probe set: no mask, obj, support"):
+        train(tiny_set, tmp_path / "run", probe_set=tmp_path / "half.h5", progress=False)
+    (tmp_path / "junk.h5").write_bytes(b"junk")
+    with pytest.raises(InputError, match="cannot read probe set"):
+        train(tiny_set, tmp_path / "run", probe_set=tmp_path / "junk.h5", progress=False)
+    assert not (tmp_path / "run").exists()

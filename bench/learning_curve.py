@@ -8,7 +8,9 @@ Reads ``metrics.jsonl`` of a run directory (one line per epoch, over every sessi
 run), preceded by the epochs of the runs its network was started from (``phaser train
 --init-from``, recorded in ``config.json``), and draws validation support IoU, phase RMS
 inside the crystal and success after 50 iterations against samples seen and CPU hours;
-prints the same as a Markdown table (the model card's).
+prints the same as a Markdown table (the model card's).  Epochs scored on a probe set
+(``phaser train --probe-set``: crystals of ``bench/outside_crystals.py``, which the network
+is not trained on) add its support IoU and success after 50 iterations beside them.
 """
 
 import argparse
@@ -38,13 +40,16 @@ def read_curve(run):
 
 def table(records):
     lines = ["| run | epoch | session | samples seen | CPU hours | val. loss | support IoU | "
-             "phase RMS (rad) | success after 50 | chi² after 50 |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "phase RMS (rad) | success after 50 | chi² after 50 | outside IoU | "
+             "outside success after 50 |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in records:
+        outside = (f"{r['probe_iou']:.3f} | {r['probe_success50']:.2f}" if "probe_iou" in r
+                   else "– | –")
         lines.append(f"| {r.get('run', '')} | {r['epoch']} | {r['session']} | {r['samples']:,} | "
                      f"{r['cpu_hours']:.2f} | {r['val_loss']:.3f} | {r['val_iou']:.3f} | "
                      f"{r['val_phase_rms']:.3f} | {r['val_success50']:.2f} | "
-                     f"{r['val_chi2_50']:.2g} |")
+                     f"{r['val_chi2_50']:.2g} | {outside} |")
     return "\n".join(lines)
 
 
@@ -60,7 +65,13 @@ def figure(records, title):
     for ax, key, label in zip(axes, ("val_iou", "val_phase_rms", "val_success50"),
                               ("support IoU (median)", "phase RMS in crystal, rad (median)",
                                "success after 50 iterations")):
-        ax.plot(samples, [r[key] for r in records], "o-")
+        ax.plot(samples, [r[key] for r in records], "o-", label="validation (own simulator)")
+        outside = key.replace("val_", "probe_")
+        probed = [r for r in records if outside in r]
+        if probed:
+            ax.plot([r["samples"] for r in probed], [r[outside] for r in probed], "s-",
+                    color="C3", label="outside generator (probe set)")
+            ax.legend(fontsize=7)
         ax.set_xlabel("training samples seen")
         ax.xaxis.set_major_formatter(lambda v, _: f"{v / 1000:.0f}k")
         ax.set_title(label, fontsize=10)

@@ -26,6 +26,34 @@ __all__ = [
 _AUTOCORR_THRESHOLD = 0.05
 
 
+def _friedel(a):
+    """`a` at ``-q``: mirrored about index ``n // 2`` along every axis (file layout)."""
+    for axis, n in enumerate(a.shape):
+        a = np.flip(a, axis)
+        if n % 2 == 0:
+            a = np.roll(a, 1, axis)
+    return a
+
+
+def _fill_from_neighbours(data, empty, passes=4):
+    """`data` with its `empty` pixels set to the mean of their known 3x3x3 neighbours,
+    repeated `passes` times for those still without one (0 after that)."""
+    if not empty.any():
+        return data
+    data = np.where(empty, 0, data).astype(np.float32)
+    known = (~empty).astype(np.float32)
+    for _ in range(passes):
+        total = ndimage.uniform_filter(data * known, 3, mode="wrap")
+        count = ndimage.uniform_filter(known, 3, mode="wrap")
+        fill = empty & (count > 1e-6)
+        data[fill] = total[fill] / count[fill]
+        known[fill] = 1
+        empty = empty & ~fill
+        if not empty.any():
+            break
+    return data
+
+
 def estimate_oversampling(iobs, mask=None, threshold=_AUTOCORR_THRESHOLD):
     """Oversampling ratio per axis, from the extent of the pattern's autocorrelation.
 
@@ -39,7 +67,12 @@ def estimate_oversampling(iobs, mask=None, threshold=_AUTOCORR_THRESHOLD):
     iobs : numpy.ndarray
         Intensity, file layout.
     mask : numpy.ndarray, optional
-        Nonzero = bad pixel (set to zero first).
+        Nonzero = bad pixel: it takes the value of its Friedel mate (the pixel at ``-q``)
+        where that one is measured, else the mean of its measured neighbours (grown a
+        voxel at a time, a few times), else 0.  A masked band zeroed near the peak (a
+        detector gap) would multiply the pattern by a window whose transform spreads the
+        autocorrelation across the whole array along the band's normal; ``|F(-q)|²`` is
+        ``|F(q)|²`` for a real object and close to it for a weakly strained crystal.
     threshold : float, optional
         Fraction of the autocorrelation's maximum.
 
@@ -52,7 +85,10 @@ def estimate_oversampling(iobs, mask=None, threshold=_AUTOCORR_THRESHOLD):
 
     data = np.asarray(iobs, np.float32)
     if mask is not None:
-        data = np.where(mask != 0, 0, data)
+        bad = np.asarray(mask) != 0
+        mate, mate_bad = _friedel(data), _friedel(bad)
+        data = np.where(bad, np.where(mate_bad, 0, mate), data)
+        data = _fill_from_neighbours(data, bad & mate_bad)
     # Single precision and every core: at 256^3 this is most of the prior's own time.
     auto = to_file(np.abs(scipy.fft.ifftn(to_engine(data), workers=-1)))
     blob = auto > threshold * auto.max()

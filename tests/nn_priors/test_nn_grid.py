@@ -21,6 +21,22 @@ def test_oversampling_estimate_per_axis_on_non_cubic_grids():
     assert abs(np.median(est) / np.median(cubic) - 1) < 0.2
 
 
+@pytest.mark.parametrize("start, width, rtol", [(29, 3, 0.1), (30, 4, 0.25)], ids=str)
+def test_a_detector_gap_near_the_peak_leaves_the_oversampling_estimate(start, width, rtol):
+    """A masked band zeroed beside or through q = 0 (index 32) spreads the autocorrelation
+    across the array: an oversampling of 2 read along the band's normal.  Its pixels now
+    take their Friedel mates' values, or their neighbours' where the mate is masked too;
+    through the peak itself the neighbours' mean flattens it, and the estimate is off by
+    a fifth, not by a half."""
+    sim = phaser.simulate(64, oversampling=(3.0, 4.0, 3.5), photons=1e8, max_phase=1.0, rng=8)
+    whole = estimate_oversampling(sim.iobs)
+    mask = np.zeros(sim.iobs.shape, np.uint8)
+    mask[:, start:start + width, :] = 1
+    gapped = np.where(mask != 0, 0, sim.iobs).astype(np.float32)
+    np.testing.assert_allclose(estimate_oversampling(gapped, mask), whole, rtol=rtol)
+    assert estimate_oversampling(gapped)[1] < 0.6 * whole[1]  # the gap unmasked misleads
+
+
 def test_network_input_is_scale_free_in_sqrt_channel():
     sim = phaser.simulate(16, rng=2)
     a = network_input(sim.iobs)

@@ -88,9 +88,9 @@ def project(psi, amp, mask, scale):
 
 
 @cuda.jit
-def project_blurred(psi, amp, mask, scale, icalc, n, p, metrics, sums):
-    """The projection with the blurred intensity as the model; with `metrics`, chi² and
-    deviance sums into ``sums[0:2]`` (before the projection)."""
+def project_sums(psi, amp, mask, scale, icalc, n, p, blurred, sums):
+    """:func:`project` (with `blurred`, the blurred intensity in `icalc` as the model),
+    and the chi² and deviance sums of the unmasked pixels, from `psi` before it."""
     cache = cuda.shared.array(BLOCK, float64)
     start, stride = cuda.grid(1), cuda.gridsize(1)
     chi = 0.0
@@ -99,89 +99,59 @@ def project_blurred(psi, amp, mask, scale, icalc, n, p, metrics, sums):
     for base in range(start - cuda.threadIdx.x, psi.size, stride):
         i = base + cuda.threadIdx.x
         if i < psi.size:
-            if mask[i]:
-                psi[i] = psi[i] * scale
-            else:
-                ic = icalc[(i // n) * p + i % n]
-                m = math.sqrt(max(ic, 0.0))
-                o = amp[i]
-                if metrics:
-                    chi += (m - o) * (m - o)
-                    dev += _deviance(float64(o) * o, float64(ic))
-                psi[i] = psi[i] * (o * scale / m) if m > 1e-30 else o * scale
-    if metrics:
-        _reduce(cache, sums, 0, chi)
-        _reduce(cache, sums, 1, 2.0 * dev)
-
-
-@cuda.jit
-def project_metrics(psi, amp, mask, scale, sums):
-    """:func:`project` and, from `psi` before it, chi² and deviance sums."""
-    cache = cuda.shared.array(BLOCK, float64)
-    start, stride = cuda.grid(1), cuda.gridsize(1)
-    chi = 0.0
-    dev = 0.0
-    for base in range(start - cuda.threadIdx.x, psi.size, stride):
-        i = base + cuda.threadIdx.x
-        if i < psi.size:
             q = psi[i]
             if mask[i]:
                 psi[i] = q * scale
             else:
-                m2 = float64(q.real) * q.real + float64(q.imag) * q.imag
+                if blurred:
+                    m2 = max(float64(icalc[(i // n) * p + i % n]), 0.0)
+                else:
+                    m2 = float64(q.real) * q.real + float64(q.imag) * q.imag
                 m = math.sqrt(m2)
-                o = amp[i]
+                o = float64(amp[i])
                 chi += (m - o) * (m - o)
-                dev += _deviance(float64(o) * o, m2)
+                dev += _deviance(o * o, m2)
                 psi[i] = q * (o * scale / m) if m > 1e-30 else o * scale
     _reduce(cache, sums, 0, chi)
     _reduce(cache, sums, 1, 2.0 * dev)
 
 
 @cuda.jit
-def metrics(psi, amp, mask, icalc, n, p, blurred, sums):
-    """Chi² and deviance sums of the unmasked pixels (the model ``|psi|**2``, or the
-    blurred intensity with `blurred`)."""
-    cache = cuda.shared.array(BLOCK, float64)
+def project_blurred(psi, amp, mask, scale, icalc, n, p):
+    """:func:`project` with the blurred intensity in `icalc` as the model."""
     start, stride = cuda.grid(1), cuda.gridsize(1)
-    chi = 0.0
-    dev = 0.0
-    for base in range(start - cuda.threadIdx.x, amp.size, stride):
-        i = base + cuda.threadIdx.x
-        if i < amp.size and not mask[i]:
-            if blurred:
-                m2 = max(float64(icalc[(i // n) * p + i % n]), 0.0)
-            else:
-                q = psi[i]
-                m2 = float64(q.real) * q.real + float64(q.imag) * q.imag
-            o = float64(amp[i])
-            d = math.sqrt(m2) - o
-            chi += d * d
-            dev += _deviance(o * o, m2)
-    _reduce(cache, sums, 0, chi)
-    _reduce(cache, sums, 1, 2.0 * dev)
+    for i in range(start, psi.size, stride):
+        if mask[i]:
+            psi[i] = psi[i] * scale
+        else:
+            m = math.sqrt(max(icalc[(i // n) * p + i % n], 0.0))
+            psi[i] = psi[i] * (amp[i] * scale / m) if m > 1e-30 else amp[i] * scale
 
 
 @cuda.jit
-def metrics_at(psi, amp, index, icalc, n, p, blurred, sums):
-    """:func:`metrics` over the flat indices `index` only."""
+def metrics(psi, amp, mask, index, icalc, n, p, blurred, listed, sums):
+    """Chi² and deviance sums of the unmasked pixels, or with `listed` of the pixels of
+    the flat indices `index` (the model ``|psi|**2``, or the blurred intensity with
+    `blurred`)."""
     cache = cuda.shared.array(BLOCK, float64)
     start, stride = cuda.grid(1), cuda.gridsize(1)
+    count = index.size if listed else amp.size
     chi = 0.0
     dev = 0.0
-    for base in range(start - cuda.threadIdx.x, index.size, stride):
+    for base in range(start - cuda.threadIdx.x, count, stride):
         j = base + cuda.threadIdx.x
-        if j < index.size:
-            i = index[j]
-            if blurred:
-                m2 = max(float64(icalc[(i // n) * p + i % n]), 0.0)
-            else:
-                q = psi[i]
-                m2 = float64(q.real) * q.real + float64(q.imag) * q.imag
-            o = float64(amp[i])
-            d = math.sqrt(m2) - o
-            chi += d * d
-            dev += _deviance(o * o, m2)
+        if j < count:
+            i = index[j] if listed else j
+            if listed or not mask[i]:
+                if blurred:
+                    m2 = max(float64(icalc[(i // n) * p + i % n]), 0.0)
+                else:
+                    q = psi[i]
+                    m2 = float64(q.real) * q.real + float64(q.imag) * q.imag
+                o = float64(amp[i])
+                d = math.sqrt(m2) - o
+                chi += d * d
+                dev += _deviance(o * o, m2)
     _reduce(cache, sums, 0, chi)
     _reduce(cache, sums, 1, 2.0 * dev)
 

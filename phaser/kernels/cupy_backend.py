@@ -250,31 +250,39 @@ class CupyBackend:
         """The modulus projection in place (see the contract)."""
         k, scale = self._k, np.float32(scale)
         flat = (self._flat(psi), self._flat(amp), self._flat(mask))
-        if icalc is not None:
+        if icalc is None:
+            real, n, p = self.xp.zeros(1, np.float32), 1, 1
+        else:
             real, n, p = self._real_flat(icalc, psi.shape)
-            sums = self._reduce(k.project_blurred, psi.size, *flat, scale, real, n, p, metrics)
-            return sums if metrics else None
         if metrics:
-            return self._reduce(k.project_metrics, psi.size, *flat, scale)
-        self._launch(k.project, psi.size, *flat, scale)
+            return self._reduce(k.project_sums, psi.size, *flat, scale, real, n, p,
+                                icalc is not None)
+        if icalc is None:
+            self._launch(k.project, psi.size, *flat, scale)
+        else:
+            self._launch(k.project_blurred, psi.size, *flat, scale, real, n, p)
         return None
 
     def metric_sums(self, psi, amp, mask, icalc=None):
         """Chi² and deviance sums of the unmasked pixels."""
-        real, n, p, blurred = self._icalc(icalc, amp.shape)
-        return self._reduce(self._k.metrics, amp.size, self._flat(psi), self._flat(amp),
-                            self._flat(mask), real, n, p, blurred)
+        return self._metrics(psi, amp, mask, None, icalc)
 
     def metric_sums_at(self, psi, amp, index, icalc=None):
         """:meth:`metric_sums` over the flat indices `index`."""
-        real, n, p, blurred = self._icalc(icalc, amp.shape)
-        return self._reduce(self._k.metrics_at, index.size, self._flat(psi), self._flat(amp),
-                            index, real, n, p, blurred)
+        return self._metrics(psi, amp, None, index, icalc)
 
-    def _icalc(self, icalc, shape):
+    def _metrics(self, psi, amp, mask, index, icalc):
+        none = self.xp.zeros(1, np.uint8)  # what a kernel is given for an unused array
         if icalc is None:
-            return self.xp.zeros(1, np.float32), 1, 1, False
-        return (*self._real_flat(icalc, shape), True)
+            real, n, p = self.xp.zeros(1, np.float32), 1, 1
+        else:
+            real, n, p = self._real_flat(icalc, amp.shape)
+        listed = index is not None
+        return self._reduce(self._k.metrics, index.size if listed else amp.size,
+                            self._flat(psi), self._flat(amp),
+                            none if listed else self._flat(mask),
+                            index if listed else none.astype(np.int32), real, n, p,
+                            icalc is not None, listed)
 
     def update_object(self, obj, psi, support, a, b):
         """ER / HIO / RAAR real-space update in place (see the contract)."""

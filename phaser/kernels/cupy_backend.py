@@ -92,6 +92,15 @@ class CupyBackend:
     threads : int, optional
         Host threads (for the few host-side steps); the device's own are the kernels'.
 
+    Attributes
+    ----------
+    device : str
+        What runs the kernels (a CUDA device's name, or the simulator).
+    max_blocks : int
+        Most blocks a launch takes (grid-stride loops cover the rest): 32 per
+        multiprocessor on a device, 2 under the simulator (of 8 threads,
+        :data:`~phaser.kernels.cuda_kernels.BLOCK`), where every thread is a Python one.
+
     Raises
     ------
     phaser.errors.ConfigError
@@ -118,9 +127,6 @@ class CupyBackend:
             self.max_blocks = 2
         else:
             self.max_blocks = 32 * int(cuda.get_current_device().MULTIPROCESSOR_COUNT)
-        """Most blocks a launch takes (grid-stride loops cover the rest): 32 per
-        multiprocessor on a device, 2 under the simulator (of 8 threads,
-        :data:`~phaser.kernels.cuda_kernels.BLOCK`), where every thread is a Python one."""
 
     def free_bytes(self):
         """Device memory free for a run: the driver's, and what CuPy's pool holds unused."""
@@ -158,15 +164,17 @@ class CupyBackend:
     def _launch(self, kernel, size, *args):
         kernel[self._blocks(size), self._k.BLOCK](*args)
 
-    def _reduce(self, kernel, size, *args, count=2):
-        """Launch a reduction kernel (its last argument the sums) and return its sums."""
+    def _reduce(self, kernel, size, *args, count=2, largest=()):
+        """Launch a reduction kernel (its last argument the blocks' partial sums) and
+        return its first `count` totals (the largest of the blocks' values for the slots
+        in `largest`)."""
         blocks = self._blocks(size)
         partial = self.xp.zeros((blocks, self._k.SUMS), np.float64)
         kernel[blocks, self._k.BLOCK](*args, partial)
         # Added in a fixed order, on the device; only the totals come back.
         sums = partial[:, :count].sum(axis=0)
-        if count == 4 and kernel is self._k.level_sums:
-            sums[3] = partial[:, 3].max()
+        for slot in largest:
+            sums[slot] = partial[:, slot].max()
         host = sums if self.xp is np else sums.get()
         return tuple(float(v) for v in host)
 
@@ -457,7 +465,7 @@ class CupyBackend:
         smooth = self.smoothed_modulus(obj, sigma)
         total, squares, count, top = self._reduce(self._k.level_sums, smooth.size,
                                                   self._flat(smooth), self._flat(support),
-                                                  count=4)
+                                                  count=4, largest=(3,))
         if method == "max" or count == 0:
             level = float(np.float32(threshold) * np.float32(top))
         elif method == "rms":

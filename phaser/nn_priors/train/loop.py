@@ -416,7 +416,6 @@ def _fit(net, header, loss_fn, train_set, val_set, out, *, progress, max_minutes
                       "train_loss": float(np.mean(losses)),
                       **_validate(net, loss_fn, val_set, batch_size, header.get("probe", 0)),
                       **({} if probes is None else probe_set_scores(net, header, probes)),
-                  **({} if probes is None else probe_set_scores(net, header, probes)),
                       "lr": sched.get_last_lr()[0],
                       "seconds": done["wall_seconds"]}
             best = record["val_loss"] < done["best_val_loss"]

@@ -198,13 +198,19 @@ def _probe_file(path, count=2, size=16):
     return path
 
 
-def test_a_probe_set_is_scored_after_every_epoch_and_can_be_added_on_resume(tiny_set, tmp_path):
+def test_a_probe_set_is_scored_after_every_epoch_and_can_be_added_on_resume(tiny_set, tmp_path,
+                                                                             monkeypatch):
+    from phaser.nn_priors.train import loop
+
+    scored = []
+    score = loop.probe_set_scores
+    monkeypatch.setattr(loop, "probe_set_scores", lambda *a: scored.append(1) or score(*a))
     probes = _probe_file(tmp_path / "probes.h5")
     options = dict(loss="combined", epochs=2, batch_size=4, width=2, validation=0.2, probe=0,
                    seed=1, progress=False, threads=1)
     train(tiny_set, tmp_path / "run", probe_set=probes, **options)
     records = _log(tmp_path / "run")
-    assert len(records) == 2
+    assert len(records) == 2 and len(scored) == 2  # once an epoch
     for record in records:
         assert 0 <= record["probe_iou"] <= 1 and record["probe_phase_rms"] >= 0
         assert record["probe_success50"] in (0.0, 0.5, 1.0)

@@ -84,10 +84,11 @@ def estimate_oversampling(iobs, mask=None, threshold=_AUTOCORR_THRESHOLD):
     import scipy.fft
 
     data = np.asarray(iobs, np.float32)
-    if mask is not None:
-        bad = np.asarray(mask) != 0
+    bad = None if mask is None else np.asarray(mask) != 0
+    if bad is not None and bad.any():
         mate, mate_bad = _friedel(data), _friedel(bad)
         data = np.where(bad, np.where(mate_bad, 0, mate), data)
+        del mate
         data = _fill_from_neighbours(data, bad & mate_bad)
     # Single precision and every core: at 256^3 this is most of the prior's own time.
     auto = to_file(np.abs(scipy.fft.ifftn(to_engine(data), workers=-1)))

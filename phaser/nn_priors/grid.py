@@ -18,6 +18,7 @@ from phaser.conventions import to_engine, to_file
 
 __all__ = [
     "estimate_oversampling",
+    "flip_about_centre",
     "network_input",
     "to_model_grid",
     "to_data_grid",
@@ -26,12 +27,17 @@ __all__ = [
 _AUTOCORR_THRESHOLD = 0.05
 
 
+def flip_about_centre(a, axis):
+    """Mirror about index ``n // 2`` (q = 0, or the crystal centre, in file layout) along
+    `axis`, keeping that index fixed."""
+    flipped = np.flip(a, axis)
+    return np.roll(flipped, 1, axis) if a.shape[axis] % 2 == 0 else flipped
+
+
 def _friedel(a):
     """`a` at ``-q``: mirrored about index ``n // 2`` along every axis (file layout)."""
-    for axis, n in enumerate(a.shape):
-        a = np.flip(a, axis)
-        if n % 2 == 0:
-            a = np.roll(a, 1, axis)
+    for axis in range(a.ndim):
+        a = flip_about_centre(a, axis)
     return a
 
 

@@ -19,7 +19,8 @@ import numpy as np
 import torch
 from scipy import ndimage
 
-from phaser.nn_priors.grid import estimate_oversampling, network_input, to_model_grid
+from phaser.nn_priors.grid import (estimate_oversampling, flip_about_centre, network_input,
+                                  to_model_grid)
 
 __all__ = ["Augment", "MeasuredPatterns", "ProbeSet", "SimulatedPatterns", "sample_dict"]
 
@@ -53,7 +54,7 @@ class Augment:
         if self.flips:
             for axis in range(3):
                 if rng.random() < 0.5:
-                    arrays = [_flip_about_centre(a, axis) for a in arrays]
+                    arrays = [flip_about_centre(a, axis) for a in arrays]
         if self.permute and len(set(iobs.shape)) == 1:
             order = tuple(rng.permutation(3))
             arrays = [np.transpose(a, order) for a in arrays]
@@ -102,12 +103,6 @@ def _with_gap(rng, mask):
     index[axis] = slice(start, start + width)
     mask[tuple(index)] = 1
     return mask
-
-
-def _flip_about_centre(a, axis):
-    """Mirror about index n // 2 (q = 0, or the crystal centre), keeping that index fixed."""
-    flipped = np.flip(a, axis)
-    return np.roll(flipped, 1, axis) if a.shape[axis] % 2 == 0 else flipped
 
 
 def sample_dict(iobs, mask, amplitude=None, phase=None):

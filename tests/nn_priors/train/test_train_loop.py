@@ -8,7 +8,8 @@ torch = pytest.importorskip("torch")
 import phaser  # noqa: E402
 from phaser.errors import ConfigError, InputError  # noqa: E402
 from phaser.nn_priors.train import finetune, load_checkpoint, resume, train  # noqa: E402
-from phaser.nn_priors.train.data import Augment, SimulatedPatterns, _flip_about_centre  # noqa: E402
+from phaser.nn_priors.grid import flip_about_centre  # noqa: E402
+from phaser.nn_priors.train.data import Augment, SimulatedPatterns  # noqa: E402
 from phaser.nn_priors.train.losses import make_loss  # noqa: E402
 from phaser.nn_priors.train.networks import build_model  # noqa: E402
 
@@ -41,9 +42,9 @@ def test_training_writes_checkpoints_and_a_metrics_log(tiny_run):
 
 def test_a_flip_of_the_crystal_flips_its_pattern_about_q0():
     sim = phaser.simulate(16, poisson=False, rng=7)
-    flipped = _flip_about_centre(sim.obj, 1)
+    flipped = flip_about_centre(sim.obj, 1)
     pattern = np.abs(np.fft.fftshift(np.fft.fftn(np.fft.ifftshift(flipped)))) ** 2
-    want = _flip_about_centre(sim.iobs, 1)
+    want = flip_about_centre(sim.iobs, 1)
     np.testing.assert_allclose(pattern / pattern.max(), want / want.max(), atol=1e-5)
     assert not np.allclose(want / want.max(), sim.iobs / sim.iobs.max(), atol=1e-3)
 

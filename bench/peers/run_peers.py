@@ -1,43 +1,52 @@
-"""Side-by-side peer benchmark: phaser against cohere-core (APS) on the same patterns.
+"""Side-by-side peer benchmark: phaser against cohere-core (APS) and PyNX (ESRF) on the
+same patterns.
 
-Set up cohere once (a separate virtual environment; cohere is never a phaser dependency),
-then run from the repository root::
+Set up each peer once (a separate virtual environment each; neither is a phaser
+dependency; PyNX, which is not on the package index, is built from its source), then run
+from the repository root::
 
     bash bench/peers/setup_cohere.sh
     python bench/peers/run_peers.py                     # bundled crop + 3 crystals, seeds 0..2
     python bench/peers/run_peers.py --crystals 1 --seeds 1 --iters 40 --out /tmp/peers.json
     python bench/peers/run_peers.py --size 128 --crystals 2 --seeds 1 --no-modes \
         --out bench/results/peers_128.json            # S0054 at 128³ + 2 crystals
+    PYNX_SRC=/path/to/pynx-2022.1/pynx bash bench/peers/setup_pynx.sh   # PyNX, from source
+    python bench/peers/run_peers.py --peers cohere pynx --seeds 1 --no-modes
+    python bench/peers/run_peers.py --size 256 --crystals 1 --seeds 1 --no-modes \
+        --peers cohere pynx --peer-iters 80 --out bench/results/peers_256.json
+        # one 256³ crystal; the peers' first 80 iterations (their time per iteration)
 
 For each pattern (the bundled 64³ Au crop, :func:`phaser.datasets.example_path`, and
 ``--crystals`` simulated 64³ faceted crystals with Gaussian strain, ``rng=930000 + i``) and
-each seed, phaser (its default, numba backend) and cohere-core
-(its standard recipe, 620 iterations, numpy backend; ``cohere_worker.py`` in the cohere
-venv) reconstruct the same pattern from their own random starts.  Both results are then
-scored here, by phaser's own functions, on the same footing:
+each seed, phaser (its default, numba backend), cohere-core (its standard recipe, 620
+iterations, numpy backend; ``cohere_worker.py`` in the cohere venv) and, with ``--peers
+cohere pynx``, PyNX 2022.1 (its ID01 runner's recipe, 800 iterations, on its CPU operators;
+``pynx_worker.py`` in the PyNX venv) reconstruct the same pattern from their own random
+starts.  The results are then scored here, by phaser's own functions, on the same footing:
 
 - the same free pixels (:func:`phaser.engine.free.free_pixels`, 5 %, drawn from the seed as
-  phaser's own runs draw them) are withheld from both programs;
+  phaser's own runs draw them) are withheld from every program;
 - each object is scaled to the data by least squares of its Fourier modulus on the fitted
   pixels (unmasked and not free);
 - chi² and LLK are :func:`phaser.engine.metrics.figures_of_merit` on the fitted pixels, the
   free LLK its LLK on the free pixels (as ``phaser.engine.runs._with_average_row`` does);
   where phaser refined a PSF (its default models partial coherence), the calculated
-  intensity is blurred by it, as in phaser's own fit; cohere's recipe has none;
+  intensity is blurred by it, as in phaser's own fit; the peers' recipes have none;
 - for simulated crystals, :func:`phaser.analysis.recovery_scores` against the ground truth
   (shape IoU, phase RMS, success; twin and translation are aligned away);
-- ``overlap`` (cohere rows): the normalised overlap of cohere's object with phaser's of the
+- ``overlap`` (peer rows): the normalised overlap of the peer's object with phaser's of the
   same seed after :func:`phaser.analysis.align_to_reference` (twin, shift, phase offset).
 
 Also reported: support size, wall time of the phasing itself (phaser's trials of its
-several random starts and its iterations; cohere's ``Rec.iterate``), iterations per second
+several random starts and its iterations; cohere's ``Rec.iterate``; PyNX's chain of
+operators), iterations per second
 (phaser's trial iterations counted), and per pattern a ``random object`` row
 (a random complex object in a centred half-size box, scaled the same way) as the floor
 any fit must beat.  A Markdown table of medians over seeds is printed and every run is
 written as JSON (``--out``, default ``bench/results/peers.json``).
 
 Threads: phaser uses every available core (``--threads`` to pin it); cohere's numpy library
-runs on one.  phaser's kernels are loaded by a 2-iteration warm-up run before any timing.
+and PyNX's CPU operators run on one.  phaser's kernels are loaded by a 2-iteration warm-up run before any timing.
 Wall times are only comparable on an otherwise idle machine.
 """
 
@@ -60,10 +69,12 @@ REPO = HERE.parent.parent
 DEFAULT_OUT = REPO / "bench" / "results" / "peers.json"
 DEFAULT_PYTHON = HERE / ".venv-cohere" / "bin" / "python"
 WORKER = HERE / "cohere_worker.py"
+PYNX_PYTHON = HERE / ".venv-pynx" / "bin" / "python"
+PYNX_WORKER = HERE / "pynx_worker.py"
 FREE_FRACTION = 0.05
 CRYSTAL_RNG = 930000
 
-__all__ = ["load_patterns", "run_phaser", "run_cohere", "score", "summarise",
+__all__ = ["load_patterns", "run_phaser", "run_cohere", "run_pynx", "score", "summarise",
            "markdown_table", "main"]
 
 
@@ -76,8 +87,8 @@ def load_patterns(crystals, size=64):
         Number of simulated crystals after the measured patterns: at 64, the bundled crop
         and the S0054 scan prepared as in the README, 64x128x128; at 128, that scan
         prepared at 128^3.
-    size : {64, 128}
-        Edge of the simulated crystals' box.
+    size : {64, 128, 256}
+        Edge of the simulated crystals' box (no measured pattern at 256).
 
     Returns
     -------
@@ -99,6 +110,8 @@ def load_patterns(crystals, size=64):
                            binning=(2, 1, 1))
         patterns.append({"name": "s0054_prepared_64x128x128", "iobs": prepared.iobs,
                          "mask": np.asarray(prepared.mask, np.uint8), "sim": None})
+    elif size == 256:
+        patterns = []  # the S0054 scan has fewer frames than 256
     else:
         prepared = prepare(*raw, detector_roi=(0, 256, 0, 256), roi=(size,) * 3)
         patterns = [{"name": f"s0054_prepared_{size}^3", "iobs": prepared.iobs,
@@ -197,15 +210,28 @@ def run_cohere(iobs, mask, free, seed, iters=None, python=DEFAULT_PYTHON, workdi
         ``obj``, ``support``, ``wall_s`` (``Rec.iterate``), ``setup_s``, ``iterations``,
         ``info``.
     """
-    params = {"seed": int(seed), "iterations": iters, "mask_mode": mask_mode}
+    return _run_worker(WORKER, python, iobs, mask, free, workdir,
+                       {"seed": int(seed), "iterations": iters, "mask_mode": mask_mode})
+
+
+def run_pynx(iobs, mask, free, seed, iters=None, python=PYNX_PYTHON, workdir=None):
+    """Reconstruct with PyNX's ID01 recipe on its CPU operators, through
+    ``pynx_worker.py`` in its venv; parameters and return as for :func:`run_cohere`
+    (``wall_s``: the algorithm chain; default 800 iterations)."""
+    return _run_worker(PYNX_WORKER, python, iobs, mask, free, workdir,
+                       {"seed": int(seed), "iterations": iters})
+
+
+def _run_worker(worker, python, iobs, mask, free, workdir, params):
+    """One reconstruction by a peer's worker script in the peer's venv."""
     with tempfile.TemporaryDirectory(prefix="peers.tmp", dir=workdir) as tmp:
         src, dst = Path(tmp) / "in.npz", Path(tmp) / "out.npz"
         np.savez(src, iobs=np.asarray(iobs, np.float32), mask=np.asarray(mask, np.uint8),
                  free=np.asarray(free, np.uint8), params=json.dumps(params))
-        proc = subprocess.run([str(python), str(WORKER), str(src), str(dst)],
+        proc = subprocess.run([str(python), str(worker), str(src), str(dst)],
                               capture_output=True, text=True, cwd=tmp)
         if proc.returncode != 0:
-            raise RuntimeError(f"cohere worker failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+            raise RuntimeError(f"{worker.name} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
         with np.load(dst) as f:
             return {"obj": f["obj"], "support": f["support"], "wall_s": float(f["wall_s"]),
                     "setup_s": float(f["setup_s"]), "iterations": int(f["iterations"]),
@@ -334,8 +360,14 @@ def main(argv=None):
     parser.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 (default 3)")
     parser.add_argument("--crystals", type=int, default=3,
                         help="simulated crystals after the measured patterns (default 3)")
-    parser.add_argument("--size", type=int, choices=(64, 128), default=64,
+    parser.add_argument("--size", type=int, choices=(64, 128, 256), default=64,
                         help="edge of the simulated crystals (and the S0054 box at 128)")
+    parser.add_argument("--peers", nargs="+", choices=("cohere", "pynx"), default=["cohere"],
+                        help="peers to run (each needs its venv: setup_cohere.sh, setup_pynx.sh)")
+    parser.add_argument("--peer-iters", type=int, default=None,
+                        help="the peers' iterations alone (their recipes' proportions), to "
+                             "measure their time per iteration where a whole recipe takes "
+                             "too long; each row says how many ran")
     parser.add_argument("--no-modes", action="store_true",
                         help="skip phaser --runs 10 --keep 5 on the measured patterns")
     parser.add_argument("--iters", type=int, default=None,
@@ -346,11 +378,14 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=None, help="phaser's CPU threads (default all)")
     parser.add_argument("--cohere-python", type=Path, default=DEFAULT_PYTHON,
                         help="python of the cohere venv (made by setup_cohere.sh)")
+    parser.add_argument("--pynx-python", type=Path, default=PYNX_PYTHON,
+                        help="python of the PyNX venv (made by setup_pynx.sh)")
     parser.add_argument("--mask-mode", choices=("free", "zero"), default="free",
                         help="cohere's bad pixels: left free (default) or zeroed as its preprocessing does")
     args = parser.parse_args(argv)
-    if not Path(args.cohere_python).exists():
-        parser.error(f"{args.cohere_python} not found: run bash bench/peers/setup_cohere.sh first")
+    for peer, python in (("cohere", args.cohere_python), ("pynx", args.pynx_python)):
+        if peer in args.peers and not Path(python).exists():
+            parser.error(f"{python} not found: run bash bench/peers/setup_{peer}.sh first")
 
     import phaser
 
@@ -360,7 +395,7 @@ def main(argv=None):
                args.threads)
     workdir = HERE / "results"
     workdir.mkdir(exist_ok=True)
-    runs, cohere_info = [], None
+    runs, cohere_info, pynx_info = [], None, None
     started = time.perf_counter()
     for pattern in patterns:
         iobs, mask, sim = pattern["iobs"], pattern["mask"], pattern["sim"]
@@ -370,10 +405,17 @@ def main(argv=None):
         for seed in range(args.seeds):
             free = free_selection(mask, seed)
             ph = run_phaser(iobs, mask, free, seed, args.iters, args.threads)
-            co = run_cohere(iobs, mask, free, seed, args.iters, args.cohere_python, workdir,
-                            args.mask_mode)
-            cohere_info = co["info"]
-            programs = [("phaser", ph, None), ("cohere", co, ph["obj"])]
+            peer_iters = args.peer_iters or args.iters
+            programs = [("phaser", ph, None)]
+            if "cohere" in args.peers:
+                co = run_cohere(iobs, mask, free, seed, peer_iters, args.cohere_python, workdir,
+                                args.mask_mode)
+                cohere_info = co["info"]
+                programs.append(("cohere", co, ph["obj"]))
+            if "pynx" in args.peers:
+                px = run_pynx(iobs, mask, free, seed, peer_iters, args.pynx_python, workdir)
+                pynx_info = px["info"]
+                programs.append(("pynx", px, ph["obj"]))
             if sim is None and seed == 0 and not args.no_modes:  # measured: multi-run too
                 programs.append(("phaser --runs 10 --keep 5",
                                  run_phaser_modes(iobs, mask, seed, iters=args.iters,
@@ -400,12 +442,14 @@ def main(argv=None):
     table = markdown_table(summary)
     print(table)
     report = {
-        "benchmark": "phaser vs cohere-core, same patterns, scored by phaser",
+        "benchmark": "phaser vs its peers (" + ", ".join(args.peers) + "), same patterns, scored by phaser",
         "command": " ".join([Path(sys.argv[0]).name] + (sys.argv[1:] if argv is None else list(argv))),
         "phaser": {"version": phaser.__version__, "backend": "numba", "threads": args.threads,
                    "schedule": "default", "iters": args.iters or 600,
                    "plan": ReconstructionConfig().plan().to_dict()},
         "cohere": cohere_info,
+        "pynx": pynx_info,
+        "peer_iters": args.peer_iters,
         "free_fraction": FREE_FRACTION,
         "machine": _machine(),
         "elapsed_s": time.perf_counter() - started,

@@ -395,6 +395,8 @@ def main(argv=None):
                args.threads)
     workdir = HERE / "results"
     workdir.mkdir(exist_ok=True)
+    if args.docs is not None:
+        args.docs.mkdir(parents=True, exist_ok=True)
     runs, cohere_info, pynx_info = [], None, None
     started = time.perf_counter()
     for pattern in patterns:

@@ -63,7 +63,6 @@ cohere's numpy library runs on one CPU thread (``scipy.fft`` defaults to one wor
 
 import contextlib
 import importlib.metadata
-import json
 import os
 import sys
 import tempfile
@@ -300,22 +299,16 @@ def _centring_shift(amplitude):
 
 
 def main(argv=None):
-    """Command line: ``cohere_worker.py IN.npz OUT.npz``."""
-    argv = sys.argv[1:] if argv is None else argv
-    if len(argv) != 2:
-        print(__doc__.split("\n\n")[1], file=sys.stderr)
-        return 2
-    src, dst = argv
-    with np.load(src) as f:
-        iobs, mask = f["iobs"], f["mask"]
-        free = f["free"] if "free" in f.files else None
-        params = json.loads(str(f["params"]))
-    out = reconstruct(iobs, mask, seed=int(params.get("seed", 0)),
-                      iterations=params.get("iterations"), recipe=params.get("recipe"),
-                      mask_mode=params.get("mask_mode", "free"), free=free)
-    out["info"] = json.dumps(out["info"])
-    np.savez(dst, **out)
-    return 0
+    """Command line: ``cohere_worker.py IN.npz OUT.npz`` (:func:`worker_io.worker_main`)."""
+    from worker_io import worker_main
+
+    def run(iobs, mask, free, params):
+        return reconstruct(iobs, mask, seed=int(params.get("seed", 0)),
+                           iterations=params.get("iterations"),
+                           recipe=params.get("recipe"), mask_mode=params.get("mask_mode", "free"),
+                           free=free)
+
+    return worker_main(run, __doc__.split("\n\n")[1], argv)
 
 
 if __name__ == "__main__":

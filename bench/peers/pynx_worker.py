@@ -31,7 +31,6 @@ the worker hands it the pattern shifted and takes the object back centred
 benchmark's free pixels are given as PyNX's own free-pixel mask (its free LLK).
 """
 
-import json
 import sys
 import time
 
@@ -125,21 +124,14 @@ def reconstruct(iobs, mask, seed=0, iterations=None, free=None):
 
 
 def main(argv=None):
-    """Command line: ``pynx_worker.py IN.npz OUT.npz``."""
-    argv = sys.argv[1:] if argv is None else argv
-    if len(argv) != 2:
-        print(__doc__.split("\n\n")[1], file=sys.stderr)
-        return 2
-    src, dst = argv
-    with np.load(src) as f:
-        iobs, mask = f["iobs"], f["mask"]
-        free = f["free"] if "free" in f.files else None
-        params = json.loads(str(f["params"]))
-    out = reconstruct(iobs, mask, seed=int(params.get("seed", 0)),
-                      iterations=params.get("iterations"), free=free)
-    out["info"] = json.dumps(out["info"])
-    np.savez(dst, **out)
-    return 0
+    """Command line: ``pynx_worker.py IN.npz OUT.npz`` (:func:`worker_io.worker_main`)."""
+    from worker_io import worker_main
+
+    def run(iobs, mask, free, params):
+        return reconstruct(iobs, mask, seed=int(params.get("seed", 0)),
+                           iterations=params.get("iterations"), free=free)
+
+    return worker_main(run, __doc__.split("\n\n")[1], argv)
 
 
 if __name__ == "__main__":

@@ -60,12 +60,9 @@ def _chain(recipe, iterations=None):
     detwin_at = raar // 4
     zero_until = int(raar * 0.6)
     fmin, fmax = recipe["support_fraction"]
-    cycles = sorted({0, raar, raar + er, detwin_at, zero_until,
-                     *range(0, raar + er, period)} - {None})
+    cycles = sorted({0, raar, raar + er, detwin_at, zero_until, *range(0, raar + er, period)})
     algo, zm = None, 1
-    for i0, i1 in zip(cycles[:-1], cycles[1:]):
-        if i1 == i0:
-            continue
+    for i0, i1 in zip(cycles[:-1], cycles[1:]):  # distinct, increasing
         n = i1 - i0
         if i1 == zero_until:
             zm = 0

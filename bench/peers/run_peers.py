@@ -46,8 +46,8 @@ any fit must beat.  A Markdown table of medians over seeds is printed and every 
 written as JSON (``--out``, default ``bench/results/peers.json``).
 
 Threads: phaser uses every available core (``--threads`` to pin it); cohere's numpy library
-and PyNX's CPU operators run on one.  phaser's kernels are loaded by a 2-iteration warm-up run before any timing.
-Wall times are only comparable on an otherwise idle machine.
+and PyNX's CPU operators run on one.  phaser's kernels are loaded by a 2-iteration warm-up
+run before any timing.  Wall times are only comparable on an otherwise idle machine.
 """
 
 import argparse

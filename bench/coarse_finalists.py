@@ -25,10 +25,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 def full_size(config, iobs, mask, free, obj, support, sigma):
     """The full-size stage of the default from a carried-up start, under model `sigma`."""
-    from phaser.engine.run import Reconstructor
+    from phaser.engine.plan import make_plan
+    from phaser.engine.solver import Reconstructor
 
     rec = Reconstructor(config, command="")
-    rec.plan = config.plan(shape=iobs.shape).resolve(sigma)
+    rec.plan = make_plan(config, shape=iobs.shape).resolve(sigma)
     rec.psf_sigma = sigma
     operator = rec.operator()
     rec.setup(iobs, mask, support, free, obj)
@@ -40,11 +41,11 @@ def finalists(name, iobs, mask, sim, top):
     """Rows of the best `top` coarse trials of one pattern."""
     from phaser.analysis import recovery_scores
     from phaser.config import ReconstructionConfig
-    from phaser.engine.coarse import coarse_stage
-    from phaser.engine.runs import shared_inputs
+    from phaser.engine.plan import make_plan
+    from phaser.engine.solver import coarse_stage, shared_inputs
 
     config = ReconstructionConfig(seed=0)
-    plan = config.plan(shape=iobs.shape)
+    plan = make_plan(config, shape=iobs.shape)
     _, mask, free = shared_inputs(config, iobs, mask)
     _, _, coarse = coarse_stage(config, plan.coarse, iobs, mask, free)
     race = next(e for e in coarse.events if e["event"] == "race")
@@ -53,7 +54,7 @@ def finalists(name, iobs, mask, sim, top):
     for k in np.argsort(last)[:top]:
         seed, sigma = race["seeds"][k], race["psf_sigmas"][k]
         one = dataclasses.replace(config, seed=seed, starts=1, psf_widths=(sigma,))
-        stage = dataclasses.replace(plan.coarse, plan=one.plan(shape=coarse.obj.shape))
+        stage = dataclasses.replace(plan.coarse, plan=make_plan(one, shape=coarse.obj.shape))
         obj, support, alone = coarse_stage(one, stage, iobs, mask, free)
         result = full_size(config, iobs, mask, free, obj, support, sigma)
         row = {"pattern": name, "trial": int(k), "seed": int(seed), "psf_sigma": sigma,

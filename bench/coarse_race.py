@@ -10,7 +10,7 @@ Run from the repository root (about a minute a crystal on 2 busy cores)::
 
 For each tuning crystal (``bench/race.py``'s: 64^3, Gaussian strain, oversampling 3, 10^6
 photons, seeds 951000+, in the groups ``coherent``, ``mixed``, ``psf0.5``, ``psf1.0``,
-``psf1.5``) the default's coarse stage runs once (:func:`phaser.engine.coarse.coarse_stage`:
+``psf1.5``) the default's coarse stage runs once (:func:`phaser.engine.solver.coarse_stage`:
 the race of the 16 trials on the central 32^3), and each candidate full-size stage starts
 from its winner; every result is scored against the truth
 (:func:`phaser.analysis.recovery_scores`).  The ``race at full size`` column is the
@@ -27,10 +27,11 @@ from pathlib import Path
 
 from phaser.analysis import recovery_scores
 from phaser.config import ReconstructionConfig
-from phaser.engine.coarse import coarse_stage
+from phaser.engine.solver import coarse_stage
 from phaser.engine.coherence import coherence_model
-from phaser.engine.run import Reconstructor
-from phaser.engine.runs import shared_inputs
+from phaser.engine.plan import make_plan
+from phaser.engine.solver import Reconstructor
+from phaser.engine.solver import shared_inputs
 from phaser.engine.schedule import coarse_algorithm, default_algorithm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -53,7 +54,7 @@ def one(group, seed, threads):
     """Every candidate from one coarse stage on one tuning crystal."""
     sim = crystal(group, seed)
     config = ReconstructionConfig(seed=0, threads=threads)
-    plan = config.plan(shape=sim.iobs.shape)
+    plan = make_plan(config, shape=sim.iobs.shape)
     _, mask, free = shared_inputs(config, sim.iobs, sim.mask)
     obj, support, coarse = coarse_stage(config, plan.coarse, sim.iobs, mask, free)
     [race] = [e for e in coarse.events if e["event"] == "race"]
@@ -88,7 +89,7 @@ def measured(threads):
     for name, iobs, mask, _ in s0054(64):
         config = ReconstructionConfig(seed=0, threads=threads)
         _, full_mask, free = shared_inputs(config, iobs, mask)
-        obj, support, coarse = coarse_stage(config, config.plan(shape=iobs.shape).coarse,
+        obj, support, coarse = coarse_stage(config, make_plan(config, shape=iobs.shape).coarse,
                                             iobs, full_mask, free)
         [race] = [e for e in coarse.events if e["event"] == "race"]
         row = {"pattern": name, "psf_sigma": race["psf_sigma"], "candidates": {}}

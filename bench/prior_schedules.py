@@ -28,7 +28,7 @@ from scipy import ndimage
 import phaser
 from phaser.analysis import recovery_scores
 from phaser.config import ReconstructionConfig
-from phaser.engine.run import Reconstructor
+from phaser.engine.solver import Reconstructor
 from phaser.engine.schedule import default_algorithm, prior_algorithm
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -34,10 +34,10 @@ import phaser
 from phaser.analysis import recovery_scores
 from phaser.config import ReconstructionConfig
 from phaser.engine.operators import SupportCollapseError, split_operator
-from phaser.engine.plan import start_seeds
+from phaser.engine.plan import make_plan, start_seeds
 from phaser.engine.race import trial_score
-from phaser.engine.run import Reconstructor
-from phaser.engine.runs import shared_inputs
+from phaser.engine.solver import Reconstructor
+from phaser.engine.solver import shared_inputs
 from phaser.engine.state import SharedAmplitudes
 from phaser.io.validate import check_intensity
 from phaser.kernels import get_backend
@@ -129,7 +129,7 @@ def race_all(sim, threads=None):
     trials, states = [], []
     with tempfile.TemporaryDirectory() as parking:
         for s in start_seeds(seed, 4):
-            for sigma in config.plan().models:
+            for sigma in make_plan(config).models:
                 rec.start_seed, rec.psf_sigma = s, sigma
                 st = rec.setup(amps, mask, None, free)
                 whole = rec.operator()

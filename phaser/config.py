@@ -135,12 +135,6 @@ class ReconstructionConfig:
     geometry: str | None = None
     """The ``--geometry`` file of the run (a record, see `input`)."""
 
-    def plan(self, start_given=False, psf_given=False, shape=None):
-        """What this configuration runs (:func:`phaser.engine.plan.make_plan`)."""
-        from phaser.engine.plan import make_plan
-
-        return make_plan(self, start_given, psf_given, shape)
-
     def postprocess_options(self):
         """Keyword arguments of :func:`phaser.analysis.postprocess` for this configuration."""
         return {"bragg": self.bragg, "lattice": self.lattice, "d_spacing": self.d_spacing,
@@ -172,6 +166,7 @@ class ReconstructionConfig:
                 raise ConfigError(f"--psf-widths takes distinct Gaussian widths in "
                                   f"[0, {MAX_PSF_WIDTH:g}] pixels, got {self.psf_widths!r}")
             object.__setattr__(self, "psf_widths", tuple(float(w) for w in widths))
+        # The engine's vocabularies load on first use: ``phaser --help`` imports this module.
         from phaser.analysis.modes import SELECTION_CRITERIA
 
         if self.select not in SELECTION_CRITERIA:

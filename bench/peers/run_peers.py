@@ -29,7 +29,7 @@ starts.  The results are then scored here, by phaser's own functions, on the sam
 - each object is scaled to the data by least squares of its Fourier modulus on the fitted
   pixels (unmasked and not free);
 - chi² and LLK are :func:`phaser.engine.metrics.figures_of_merit` on the fitted pixels, the
-  free LLK its LLK on the free pixels (as ``phaser.engine.runs._with_average_row`` does);
+  free LLK its LLK on the free pixels (as ``phaser.engine.multirun._with_average_row`` does);
   where phaser refined a PSF (its default models partial coherence), the calculated
   intensity is blurred by it, as in phaser's own fit; the peers' recipes have none;
 - for simulated crystals, :func:`phaser.analysis.recovery_scores` against the ground truth
@@ -134,7 +134,7 @@ def free_selection(mask, seed):
         uint8, file layout, 1 on free pixels.
     """
     from phaser.engine.free import free_pixels
-    from phaser.engine.run import free_pixel_rng
+    from phaser.engine.solver import free_pixel_rng
 
     return free_pixels(mask, FREE_FRACTION, free_pixel_rng(seed))
 
@@ -158,7 +158,7 @@ def run_phaser(iobs, mask, free, seed, iters=None, threads=None):
         ``obj``, ``support``, ``wall_s`` (iteration loop), ``setup_s``, ``iterations``.
     """
     from phaser.config import ReconstructionConfig
-    from phaser.engine.run import Reconstructor
+    from phaser.engine.solver import Reconstructor
 
     config = ReconstructionConfig(seed=seed, iters=iters, threads=threads)
     result = Reconstructor(config, command="bench/peers/run_peers.py").run(iobs, mask, free=free)
@@ -174,7 +174,7 @@ def run_phaser_modes(iobs, mask, seed, runs=10, keep=5, iters=None, threads=None
     """phaser's ``--runs 10 --keep 5`` (free pixels drawn from `seed`, as
     :func:`free_selection` draws them); wall time of all runs together."""
     from phaser.config import ReconstructionConfig
-    from phaser.engine.runs import run_many
+    from phaser.engine.multirun import run_many
     from phaser.engine.plan import make_plan
 
     config = ReconstructionConfig(seed=seed, iters=iters, threads=threads, runs=runs, keep=keep)
@@ -439,6 +439,7 @@ def main(argv=None):
                       f"llk {row['llk']:.2f} free {row['llk_free']:.2f} "
                       f"{row['iterations']} it in {row['wall_s']:.1f} s", file=sys.stderr)
     from phaser.config import ReconstructionConfig
+    from phaser.engine.plan import make_plan
 
     summary = summarise(runs)
     table = markdown_table(summary)
@@ -448,7 +449,7 @@ def main(argv=None):
         "command": " ".join([Path(sys.argv[0]).name] + (sys.argv[1:] if argv is None else list(argv))),
         "phaser": {"version": phaser.__version__, "backend": "numba", "threads": args.threads,
                    "schedule": "default", "iters": args.iters or 600,
-                   "plan": ReconstructionConfig().plan().to_dict()},
+                   "plan": make_plan(ReconstructionConfig()).to_dict()},
         "cohere": cohere_info,
         "pynx": pynx_info,
         "peer_iters": args.peer_iters,

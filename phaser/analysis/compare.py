@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from phaser.analysis.align import align_to_reference
+
 __all__ = ["SUCCESS_IOU", "SUCCESS_PHASE_RMS", "phase_rms", "recovery_scores", "support_iou"]
 
 SUCCESS_IOU = 0.9
@@ -91,8 +93,6 @@ def recovery_scores(obj, reference, support):
         ``iou``, ``phase_rms`` (radians) and ``success`` (``iou >= SUCCESS_IOU`` and
         ``phase_rms <= SUCCESS_PHASE_RMS``).
     """
-    from phaser.analysis.align import align_to_reference
-
     aligned, _ = align_to_reference(obj, reference, support)
     amp = np.abs(aligned)
     shape = amp > 0.5 * np.percentile(amp, 99.9)

@@ -20,6 +20,8 @@ import numpy as np
 
 from phaser.analysis.phase import centre_of_mass
 from phaser.errors import InputError
+from phaser.io.atomic import atomic_output, check_output
+from phaser.io.validate import check_phased
 
 __all__ = ["report_figure", "save_report", "PANEL_INCHES", "HISTORY_INCHES"]
 
@@ -147,7 +149,6 @@ def report_figure(result, *, title=None, source=None):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    from phaser.io.validate import check_phased
 
     check_phased(result, "the result")
     inside = np.asarray(result.support) != 0
@@ -242,8 +243,6 @@ def save_report(result, path, *, force=False, dpi=100, title=None, source=None):
         If the name does not end in ``.png``, the destination cannot be written, `dpi` is
         not positive, or the result holds no phase.
     """
-    from phaser.io.atomic import atomic_output, check_output
-
     if Path(path).suffix.lower() != ".png":
         raise InputError(f"{path}: the report is a PNG image; give a name ending in .png")
     if not dpi > 0:

@@ -1,49 +1,16 @@
-"""The ``phaser`` command line: a typer app with one module per command.
+"""The ``phaser`` command line: a typer app (:mod:`phaser.cli.app`) with one module per
+command.
 
 Commands import their heavy dependencies inside their bodies so ``phaser --help`` is quick.
-A :class:`phaser.errors.PhaserError` (bad input, bad option) is printed as one line on
-standard error and the command exits with status 1, leaving no output file.
 """
 
-import contextlib
 import sys
 
-import typer
-
-from phaser.errors import PhaserError
+from phaser.cli import (  # noqa: F401  (each adds its command to `app`)
+    batch, export, info, nns, orthogonalise, prepare, report, run, simulate, train)
+from phaser.cli.app import app, user_errors
 
 __all__ = ["app", "main", "user_errors"]
-
-app = typer.Typer(
-    name="phaser",
-    help="Fast 3D Bragg coherent diffraction imaging reconstructions.",
-    add_completion=False,
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    # Help texts are plain text: "[default: ...]" must not be read as rich markup.
-    rich_markup_mode=None,
-)
-
-
-@contextlib.contextmanager
-def user_errors():
-    """Turn user errors into one line on stderr and exit status 1 (no traceback)."""
-    try:
-        yield
-    except PhaserError as exc:
-        typer.echo(f"phaser: error: {exc}", err=True)
-        raise typer.Exit(1) from None
-    except KeyboardInterrupt:
-        typer.echo("phaser: interrupted; nothing was written", err=True)
-        raise typer.Exit(130) from None
-
-
-def _register():
-    from phaser.cli import (  # noqa: F401  (each adds its command to `app`)
-        batch, export, info, nns, orthogonalise, prepare, report, run, simulate, train)
-
-
-_register()
 
 
 def main():

@@ -5,13 +5,14 @@ values they give merge over a TOML file and the data's own record
 (:func:`phaser.geometry.merge_values`).
 """
 
-from pathlib import Path
 from typing import List, Optional
 
 import typer
 
+from phaser.errors import ConfigError
+
 __all__ = ["GEOMETRY", "BEAMLINE", "ENERGY", "DISTANCE", "PIXEL", "DELTA", "GAMMA", "ROCKING",
-           "STEP", "ANGLE", "flag_values", "resolve_geometry"]
+           "STEP", "ANGLE", "flag_values"]
 
 GEOMETRY = typer.Option(None, "--geometry", help="TOML file of the geometry (beamline, energy, distance, pixel, angles, rocking step); the flags below override it.", show_default=False)
 BEAMLINE = typer.Option(None, "--beamline", help="Beamline convention: its circles and detectors (phaser info --beamlines) [default with --spec: 34idc].", show_default=False)
@@ -29,8 +30,6 @@ def flag_values(beamline: Optional[str], energy: Optional[float], distance: Opti
                 pixel: Optional[str], delta: Optional[float], gamma: Optional[float],
                 rocking: Optional[str], step: Optional[float], angle: Optional[List[str]]):
     """Geometry values given on the command line (unset flags left out)."""
-    from phaser.errors import ConfigError
-
     angles = {}
     for pair in angle or ():
         name, sep, value = pair.partition("=")
@@ -54,18 +53,3 @@ def flag_values(beamline: Optional[str], energy: Optional[float], distance: Opti
         pixels = pixels[0] if len(pixels) == 1 else pixels
     return {"beamline": beamline, "energy": energy, "distance": distance, "pixel": pixels,
             "rocking": rocking, "step": step, "angles": angles or None}
-
-
-def resolve_geometry(*sources, file: Optional[Path] = None):
-    """Merge value sources (earlier first; the TOML `file` before the last) and build.
-
-    Returns ``(geometry, values)``, or ``(None, {})`` when nothing at all was given.
-    """
-    from phaser.geometry import build_geometry, load_geometry_values, merge_values
-
-    *earlier, flags = sources
-    from_file = load_geometry_values(file) if file is not None else {}
-    values = merge_values(*earlier, from_file, flags)
-    if not values:
-        return None, {}
-    return build_geometry(values), values

@@ -1,12 +1,14 @@
 """``phaser batch``: reconstruct many data files on a Dask cluster (see :mod:`phaser.dist.batch`)."""
 
 import inspect
+import shlex
+import sys
 from pathlib import Path
 from typing import Optional
 
 import typer
 
-from phaser.cli import app, user_errors
+from phaser.cli.app import app, user_errors
 from phaser.cli.run import run as _run_command
 
 __all__ = ["batch"]
@@ -49,11 +51,9 @@ def batch(
 
 
 def _batch(inputs, out, scheduler, workers, threads_per_worker, force, quiet, run_options):
-    import shlex
-    import sys
-
     from phaser.cli.run import _init_options, build_config
     from phaser.dist.batch import batch as run_batch
+    from phaser.engine.plan import make_plan
 
     with user_errors():
         o = run_options
@@ -66,7 +66,7 @@ def _batch(inputs, out, scheduler, workers, threads_per_worker, force, quiet, ru
                            {k: o[k] for k in ("bragg", "lattice", "d_spacing", "voxel_size",
                                               "q_axis")}, starts=o["starts"],
                            psf_widths=o["psf_widths"], coarse=o["coarse"])
-        plan = cfg.plan()
+        plan = make_plan(cfg)
         if o["dry_run"]:
             typer.echo(plan.describe(shape_known=False) + "\n(each input)")
             return None

@@ -12,7 +12,8 @@ from typing import Optional
 
 import typer
 
-from phaser.cli import app, user_errors
+from phaser.cli.app import app, user_errors
+from phaser.errors import ConfigError
 
 __all__ = ["export"]
 
@@ -31,8 +32,6 @@ def _export_vtk(source, out, *, force, voxel_size):
 
 
 def _export_onnx(source, out, *, force, voxel_size):
-    from phaser.errors import ConfigError
-
     if voxel_size is not None:
         raise ConfigError("--voxel-size applies to VTK exports, not to ONNX models")
     from phaser.nn_priors.train import export_onnx
@@ -59,8 +58,6 @@ def export(
 
 
 def _export(source, vtk, out, voxel_size, force):
-    from phaser.errors import ConfigError
-
     if (vtk is None) == (out is None):
         raise ConfigError("give one output: --vtk OUT.vti, or --out OUT with a known suffix")
     if vtk is not None:
@@ -81,8 +78,6 @@ def _export(source, vtk, out, voxel_size, force):
 
 
 def _voxel_size(text):
-    from phaser.errors import ConfigError
-
     try:
         values = tuple(float(v) for v in text.split(","))
     except ValueError:

@@ -5,7 +5,8 @@ from typing import Optional
 
 import typer
 
-from phaser.cli import app, user_errors
+from phaser.cli.app import app, user_errors
+from phaser.errors import ConfigError
 
 __all__ = ["info"]
 
@@ -44,6 +45,4 @@ def info(
 
             typer.echo(describe(file))
         elif not (initializers or backends or beamlines):
-            from phaser.errors import ConfigError
-
             raise ConfigError("give a FILE to describe, --initializers, --backends or --beamlines")

@@ -1,11 +1,14 @@
 """``phaser nns build``: a nearest-neighbour library from simulated sets or results."""
 
+import shlex
+import sys
+import time
 from pathlib import Path
 from typing import Optional
 
 import typer
 
-from phaser.cli import app, user_errors
+from phaser.cli.app import app, user_errors
 
 __all__ = ["nns_app", "build"]
 
@@ -26,10 +29,6 @@ def build(
 ):
     """Build a library of (embedding, object, support) for phaser run --init nns."""
     with user_errors():
-        import shlex
-        import sys
-        import time
-
         from tqdm import tqdm
 
         from phaser.dist import executor

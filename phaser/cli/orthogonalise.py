@@ -5,9 +5,10 @@ from typing import List, Optional
 
 import typer
 
-from phaser.cli import app, user_errors
-from phaser.cli._geometry import (ANGLE, BEAMLINE, DELTA, DISTANCE, ENERGY, GAMMA, GEOMETRY,
-                                  PIXEL, ROCKING, STEP, flag_values, resolve_geometry)
+from phaser.cli._geometry import (ANGLE, BEAMLINE, DELTA, DISTANCE, ENERGY, GAMMA, GEOMETRY, PIXEL,
+                                  ROCKING, STEP, flag_values)
+from phaser.cli.app import app, user_errors
+from phaser.errors import ConfigError
 
 __all__ = ["orthogonalise"]
 
@@ -41,8 +42,7 @@ def orthogonalise(
 def _orthogonalise(path, out, frame, voxel_size, keep_ramp, d_spacing, geometry_file, flags, force):
     import numpy as np
 
-    from phaser.errors import ConfigError
-    from phaser.geometry import FRAMES, Geometry
+    from phaser.geometry import FRAMES, Geometry, resolve_geometry
     from phaser.geometry.orthogonalise import orthogonalise_result
     from phaser.io import load_result, save_result
     from phaser.io.atomic import check_output

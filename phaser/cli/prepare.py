@@ -1,13 +1,16 @@
 """``phaser prepare``: turn a raw rocking scan into a CXI data file."""
 
+import shlex
+import sys
 from pathlib import Path
 from typing import List, Optional
 
 import typer
 
-from phaser.cli import app, user_errors
-from phaser.cli._geometry import (ANGLE, BEAMLINE, DELTA, DISTANCE, ENERGY, GAMMA, GEOMETRY,
-                                  PIXEL, ROCKING, STEP, flag_values, resolve_geometry)
+from phaser.cli._geometry import (ANGLE, BEAMLINE, DELTA, DISTANCE, ENERGY, GAMMA, GEOMETRY, PIXEL,
+                                  ROCKING, STEP, flag_values)
+from phaser.cli.app import app, user_errors
+from phaser.errors import ConfigError, InputError
 
 __all__ = ["prepare"]
 
@@ -51,8 +54,7 @@ def _scan_geometry(spec, scan, geometry_file, flags):
     Returns ``(values, record)``: the merged values (None when no geometry was given) and
     the spec scan's :class:`~phaser.geometry.ScanRecord` (None without ``--spec``).
     """
-    from phaser.errors import ConfigError
-    from phaser.geometry import get_beamline
+    from phaser.geometry import get_beamline, resolve_geometry
 
     if (spec is None) != (scan is None):
         raise ConfigError("--spec and --scan go together: give the spec file and the scan number")
@@ -69,12 +71,8 @@ def _scan_geometry(spec, scan, geometry_file, flags):
 
 def _prepare(frames, out, dark, white, detector_roi, roi, max_size, binning, threshold, geometry,
              force, quiet):
-    import shlex
-    import sys
-
     from tqdm import tqdm
 
-    from phaser.errors import ConfigError
     from phaser.io.atomic import check_output
     from phaser.io.paths import file_format
     from phaser.io.prepare import prepare as run_prepare
@@ -112,7 +110,6 @@ def _data_geometry(values, record, prepared):
     """The geometry of the prepared box: binning, and the rocking angle at its centre frame."""
     import numpy as np
 
-    from phaser.errors import InputError
     from phaser.geometry import build_geometry
 
     binning = tuple(prepared.step("crop")["bin"])
@@ -146,8 +143,6 @@ def _geometry_line(geometry, shape):
 
 def _ints(text, option, counts):
     """Comma-separated integers of an option; one clear error if malformed."""
-    from phaser.errors import ConfigError
-
     try:
         values = tuple(int(v) for v in text.split(","))
     except ValueError:

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import typer
 
-from phaser.cli import app, user_errors
+from phaser.cli.app import app, user_errors
 
 __all__ = ["report"]
 

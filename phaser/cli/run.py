@@ -1,23 +1,26 @@
 """``phaser run``: reconstruct a data file."""
 
 import contextlib
+import dataclasses
+import logging
+import shlex
+import sys
 from pathlib import Path
 from typing import Optional
 
 import typer
 
-from phaser.cli import app, user_errors
-from phaser.config import DEFAULT_PSF_WIDTHS
+from phaser.cli.app import app, user_errors
+from phaser.config import DEFAULT_PSF_WIDTHS, ReconstructionConfig, load_config, parse_option
+from phaser.errors import ConfigError
+from phaser.plugins import registry
 
-__all__ = ["attach_inputs", "build_config", "run"]
+__all__ = ["build_config", "run"]
 
 
 def _init_help():
     """``--init``'s help: the built-in initializers and the plugins installed here (their
     names only: listing them imports nothing)."""
-    from phaser.errors import ConfigError
-    from phaser.plugins import registry
-
     try:
         names = registry("phaser.initializers", "initializer")
     except ConfigError:
@@ -86,10 +89,6 @@ def build_config(config, algo, iters, init, init_options, flags, backend, seed, 
                  psf_widths=None, coarse=None):
     """The :class:`~phaser.config.ReconstructionConfig` of ``phaser run``'s options: the
     TOML file `config` (a path or None) under the command-line values that are not None."""
-    import dataclasses
-
-    from phaser.config import ReconstructionConfig, load_config
-
     cfg = load_config(config) if config else ReconstructionConfig()
     _check_flags(init or cfg.init, flags)
     if init is not None or init_options:
@@ -111,43 +110,26 @@ def build_config(config, algo, iters, init, init_options, flags, backend, seed, 
     return cfg
 
 
-def attach_inputs(result, input, mask=None, support=None, geometry_file=None, geometry=None):
-    """Record in `result` the files a run read (in its configuration) and the experiment's
-    geometry (the data file's, under `geometry_file`'s; `geometry` if already resolved), as
-    ``phaser run`` stores them."""
-    import numpy as np
-
-    result.config.update(input=str(input), mask=_str(mask), support=_str(support),
-                         geometry=_str(geometry_file))
-    if geometry is None:
-        geometry = _geometry(input, geometry_file, result.obj.shape)
-    if geometry is not None:
-        result.geometry = geometry
-        result.transform = np.asarray(geometry["detector_transform"])
-    return result
-
-
 def _run(input, algo, iters, init, init_options, flags, backend, seed, mask, support, out, force, config,
          metrics_every, threads, runs, keep, select, sw_threshold, free_fraction, post,
          geometry_file, save_on_interrupt, quiet, *, starts=None, psf_widths=None,
          coarse=None, dry_run=False):
-    import shlex
-    import sys
-
     from tqdm import tqdm
 
     from phaser.engine.interrupt import stop_at_iteration_end
+    from phaser.engine.multirun import spread
+    from phaser.engine.plan import make_plan
     from phaser.engine.run import run_configured
-    from phaser.engine.runs import spread
     from phaser.io import load_data, load_support, save_result
     from phaser.io.atomic import check_output
     from phaser.io.paths import file_format
+    from phaser.provenance import attach_inputs, geometry_record
 
     cfg = build_config(config, algo, iters, init, init_options, flags, backend, seed,
                        metrics_every, threads, runs, keep, select, sw_threshold, free_fraction,
                        post, starts=starts, psf_widths=psf_widths, coarse=coarse)
     if dry_run:
-        typer.echo(cfg.plan().describe(shape_known=False))
+        typer.echo(make_plan(cfg).describe(shape_known=False))
         return
     out = out or Path(f"{input.stem}_phaser.cxi")
     file_format(out, allowed=("hdf5", "npz"))  # fail before the work, not after
@@ -156,8 +138,8 @@ def _run(input, algo, iters, init, init_options, flags, backend, seed, mask, sup
     if not mask_array.any():
         mask_array = None  # the engine's own: a byte a voxel less held through the run
     support_array = load_support(support, iobs.shape) if support else None
-    geometry = _geometry(input, geometry_file, iobs.shape)  # bad geometry: before the work
-    plan = cfg.plan(shape=iobs.shape)
+    geometry = geometry_record(input, geometry_file, iobs.shape)  # bad geometry: before the work
+    plan = make_plan(cfg, shape=iobs.shape)
     for line in plan.dropped:  # the inputs are good: what of the plan will not run
         typer.echo(f"phaser: not run: {line}", err=True)
 
@@ -203,34 +185,9 @@ def _run(input, algo, iters, init, init_options, flags, backend, seed, mask, sup
                f"  -> {out}")
 
 
-def _geometry(input, geometry_file, shape):
-    """The geometry record of a run: the data file's values under ``--geometry``'s, or None.
-
-    A data file's incomplete CXI fields alone (energy, distance, pixel, no angles) give no
-    geometry and no error; anything a ``--geometry`` file takes part in must be complete.
-    """
-    from phaser.cli._geometry import resolve_geometry
-    from phaser.errors import ConfigError
-    from phaser.geometry import describe_geometry
-    from phaser.io.cxi import read_geometry_values
-    from phaser.io.paths import file_format
-
-    carried = read_geometry_values(input) if file_format(input) == "hdf5" else {}
-    try:
-        geometry, values = resolve_geometry(carried, {}, file=geometry_file)
-    except ConfigError:
-        if geometry_file is None:
-            return None
-        raise
-    return None if geometry is None else describe_geometry(geometry, shape, values)
-
-
 @contextlib.contextmanager
 def _initializer_log(show):
     """Print what initializers log at INFO (e.g. the library entries nns started from)."""
-    import logging
-    import sys
-
     if not show:
         yield
         return
@@ -252,8 +209,6 @@ _FLAG_OWNERS = {"model": "nn", "library": "nns", "neighbours": "nns", "previous"
 
 
 def _check_flags(init, flags):
-    from phaser.errors import ConfigError
-
     for key, owner in _FLAG_OWNERS.items():
         if flags.get(key) is not None and init != owner:
             raise ConfigError(f"--{key} is an option of --init {owner}, not of --init {init}")
@@ -261,8 +216,6 @@ def _check_flags(init, flags):
 
 def _init_options(pairs, **flags):
     """Initializer options from ``--init-option KEY=VALUE`` and the dedicated flags."""
-    from phaser.config import parse_option
-
     options = dict(parse_option(pair) for pair in pairs or ())
     for key, value in flags.items():
         if value is not None:
@@ -270,16 +223,10 @@ def _init_options(pairs, **flags):
     return options
 
 
-def _str(path):
-    return None if path is None else str(path)
-
-
 def _miller(text):
     """``111`` or ``1,1,1`` (commas needed for negative or two-digit indices) as ints."""
     if text is None:
         return None
-    from phaser.errors import ConfigError
-
     parts = text.split(",") if "," in text else list(text)
     try:
         return tuple(int(p) for p in parts)
@@ -290,8 +237,6 @@ def _miller(text):
 def _numbers(text, flag="--voxel-size", form="one number or z,y,x"):
     if text is None:
         return None
-    from phaser.errors import ConfigError
-
     try:
         values = tuple(float(v) for v in text.split(","))
     except ValueError:

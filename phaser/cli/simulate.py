@@ -1,12 +1,16 @@
 """``phaser simulate``: write a simulated BCDI data set (HDF5) for training and tests."""
 
 import math
+import shlex
+import sys
+import time
 from pathlib import Path
 from typing import Optional
 
 import typer
 
-from phaser.cli import app, user_errors
+from phaser.cli.app import app, user_errors
+from phaser.errors import ConfigError
 
 __all__ = ["simulate"]
 
@@ -41,12 +45,7 @@ def simulate(
 
 def _simulate(out, count, family, strain, size, oversampling, photons, max_phase, max_strain,
               bragg, psf_sigma, gaps, beamstop, seed, workers, scheduler, force, quiet):
-    import shlex
-    import sys
-    import time
-
     from phaser.dist import executor
-    from phaser.errors import ConfigError
     from phaser.io.paths import file_format
     from phaser.simulate import SimulationConfig, write_dataset
 
@@ -90,8 +89,6 @@ def _simulate(out, count, family, strain, size, oversampling, photons, max_phase
 
 def _values(text, option, integer=False):
     """Comma-separated numbers of an option, as a tuple; one clear error if malformed."""
-    from phaser.errors import ConfigError
-
     kind = "integer" if integer else "number"
     try:
         values = tuple(float(v) for v in text.split(","))
@@ -103,8 +100,6 @@ def _values(text, option, integer=False):
 
 
 def _one_or_three(text, option, integer=False):
-    from phaser.errors import ConfigError
-
     values = _values(text, option, integer)
     if len(values) not in (1, 3):
         raise ConfigError(f"{option} takes one value or three (z,y,x), got {text!r}")

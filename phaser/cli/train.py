@@ -1,11 +1,14 @@
 """``phaser train``: train a network prior, or fine-tune one on measured patterns."""
 
+import shlex
+import sys
 from pathlib import Path
 from typing import List, Optional
 
 import typer
 
-from phaser.cli import app, user_errors
+from phaser.cli.app import app, user_errors
+from phaser.errors import ConfigError
 
 __all__ = ["train"]
 
@@ -48,10 +51,6 @@ def train(
 def _train(data, out, resume, max_minutes, model, loss, finetune, init_from, epochs,
            batch_size, lr, width, min_photons, resample, gaps, probe, probe_set,
            validation, max_samples, steps, no_augment, seed, threads, force, quiet):
-    import shlex
-    import sys
-
-    from phaser.errors import ConfigError
     from phaser.nn_priors.train import loop  # one-line ConfigError without torch
 
     command = shlex.join(["phaser", *sys.argv[1:]])
@@ -100,8 +99,6 @@ def _train(data, out, resume, max_minutes, model, loss, finetune, init_from, epo
 
 def _range(text):
     """``LOW,HIGH`` of --resample as two positive floats (None stays None)."""
-    from phaser.errors import ConfigError
-
     if text is None:
         return None
     try:

@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+from phaser.errors import InputError
+
 __all__ = ["example_path"]
 
 _HERE = Path(__file__).resolve().parent
@@ -14,7 +16,5 @@ def example_path(name="au111_s0054_crop64.cxi"):
     """
     path = _HERE / name
     if not path.is_file():
-        from phaser.errors import InputError
-
         raise InputError(f"no bundled example named {name!r}")
     return path

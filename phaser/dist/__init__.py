@@ -12,6 +12,7 @@ import contextlib
 import logging
 
 from phaser.errors import ConfigError
+from phaser.kernels.fft import default_threads
 
 __all__ = ["connect", "dashboard_link", "executor"]
 
@@ -51,8 +52,6 @@ def connect(scheduler=None, workers=None, threads_per_worker=1):
         dask.distributed is not installed, the options are not positive, or the
         scheduler cannot be reached.
     """
-    from phaser.kernels.fft import default_threads
-
     distributed = _distributed()
     for name, value in (("workers", workers), ("threads per worker", threads_per_worker)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)

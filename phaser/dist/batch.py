@@ -2,7 +2,7 @@
 
 Every input is reconstructed as ``phaser run`` would with the same options, into
 ``OUT/<input name>.cxi``; with ``runs > 1`` each run is a task of its own and one more task
-ranks and combines them (:func:`phaser.engine.runs.combine_runs`).  Tasks read their input
+ranks and combines them (:func:`phaser.engine.multirun.combine_runs`).  Tasks read their input
 on the worker (a cluster shares its file system) and send the result back; the client
 writes each file atomically as it arrives, so a batch killed halfway leaves complete files
 only, and the same command run again skips every input whose result is there and was made
@@ -22,7 +22,21 @@ import math
 import time
 from pathlib import Path
 
+import numpy as np
+from tqdm import tqdm
+
+from phaser.analysis.phase import postprocess_result
+from phaser.config import ReconstructionConfig
+from phaser.dist import connect, dashboard_link
+from phaser.engine.multirun import combine_runs, one_run
+from phaser.engine.run import run_configured
+from phaser.engine.solver import shared_inputs
 from phaser.errors import ConfigError, PhaserError
+from phaser.io import load_data, load_result, load_support, save_result
+from phaser.io.atomic import atomic_output
+from phaser.io.cxi import read_configuration
+from phaser.io.paths import FORMATS
+from phaser.provenance import attach_inputs
 
 __all__ = ["SUMMARY_COLUMNS", "batch", "expand_inputs"]
 
@@ -57,8 +71,6 @@ def expand_inputs(inputs):
         Nothing is named, a pattern matches no file, or two inputs would write the same
         result file.
     """
-    from phaser.io.paths import FORMATS
-
     paths = []
     for item in inputs:
         item = Path(item)
@@ -123,9 +135,6 @@ def batch(inputs, out, config=None, *, mask=None, support=None, geometry=None,
     list of dict
         The summary table: one row per input (:data:`SUMMARY_COLUMNS`), in input order.
     """
-    from phaser.config import ReconstructionConfig
-    from phaser.dist import connect, dashboard_link
-
     config = config or ReconstructionConfig()
     if config.threads is None:
         config = dataclasses.replace(config, threads=threads_per_worker)
@@ -180,8 +189,6 @@ def _matches(stored, expected):
 
 def _existing(path, target, config, files, force):
     """The row of an input whose result need not be computed, or None to compute it."""
-    from phaser.io.cxi import read_configuration
-
     if not target.exists() or force:
         return None
     try:
@@ -192,7 +199,6 @@ def _existing(path, target, config, files, force):
         return _row(path, target, "failed",
                     reason=f"{target} exists with another configuration; use --force to "
                            "replace it")
-    from phaser.io import load_result
 
     return _row(path, target, "skipped", result=load_result(target))
 
@@ -216,11 +222,8 @@ def _row(path, target, status, *, reason="", result=None, seconds=math.nan, work
 def _compute(client, paths, out, config, files, force, progress, command, rows):
     """Submit every input's tasks, write results as they come, and fill `rows` (by path)
     as each input ends."""
-    import numpy as np
     from dask.distributed import as_completed
-    from tqdm import tqdm
 
-    from phaser.io import save_result
 
     finals, run_futures = {}, {}
     for path in paths:
@@ -284,8 +287,6 @@ def _task_info(start):
 
 
 def _load(path, files):
-    from phaser.io import load_data, load_support
-
     iobs, mask = load_data(Path(path), files["mask"] and Path(files["mask"]))
     support = load_support(Path(files["support"]), iobs.shape) if files["support"] else None
     return iobs, mask, support
@@ -293,16 +294,12 @@ def _load(path, files):
 
 def _finish(result, path, files):
     """The files a run read, and the geometry, as ``phaser run`` stores them."""
-    from phaser.cli.run import attach_inputs
-
     return attach_inputs(result, Path(path), files["mask"], files["support"],
                          files["geometry"] and Path(files["geometry"]))
 
 
 def _reconstruct(path, config, files, command):
     """Task: one input, one run, exactly as ``phaser run``."""
-    from phaser.engine.run import run_configured
-
     start = time.perf_counter()
     iobs, mask, support = _load(path, files)
     # The task's own copy of the data: its amplitudes may take their memory.
@@ -312,8 +309,6 @@ def _reconstruct(path, config, files, command):
 
 def _one_run(path, config, files, command, r):
     """Task: run `r` of an input's series: (summary, result or None, info)."""
-    from phaser.engine.runs import one_run, shared_inputs
-
     start = time.perf_counter()
     iobs, mask, support = _load(path, files)
     seed, mask, free = shared_inputs(config, iobs, mask)
@@ -323,9 +318,6 @@ def _one_run(path, config, files, command, r):
 
 def _combine(path, config, files, command, runs):
     """Task: rank and combine an input's runs, then post-process, as ``phaser run``."""
-    from phaser.analysis.phase import postprocess_result
-    from phaser.engine.runs import combine_runs, shared_inputs
-
     start = time.perf_counter()
     iobs, mask, _ = _load(path, files)
     seed, mask, free = shared_inputs(config, iobs, mask)
@@ -342,8 +334,6 @@ def _combine(path, config, files, command, runs):
 
 def _write_summary(out, table):
     """``summary.csv`` and ``summary.json`` in `out`, each written atomically."""
-    from phaser.io.atomic import atomic_output
-
     text = io.StringIO()
     writer = csv.DictWriter(text, SUMMARY_COLUMNS, lineterminator="\n")
     writer.writeheader()

@@ -6,17 +6,17 @@ times less.  The coarse reconstruction's Fourier transform is the central part o
 full-resolution one, so the full-grid start is exact Fourier interpolation: its transform
 placed in the middle of the full grid, zeros around, one inverse FFT.  The coarse support
 is scaled up (nearest neighbour) and grown by a voxel for the full-size shrink-wrap to
-refine.  :func:`coarse_stage` runs a plan's :class:`~phaser.engine.plan.Coarse` stage.
+refine.  :func:`phaser.engine.solver.coarse_stage` runs a plan's
+:class:`~phaser.engine.plan.Coarse` stage with these.
 """
 
-import dataclasses
-
 import numpy as np
+import scipy.fft
 from scipy import ndimage
 
 from phaser.conventions import OBJECT_DTYPE, SUPPORT_DTYPE
 
-__all__ = ["DILATE", "coarse_stage", "fourier_upsample", "q_crop", "scale_up"]
+__all__ = ["DILATE", "fourier_upsample", "q_crop", "scale_up"]
 
 DILATE = 1
 """Voxels by which the scaled-up support of the coarse stage's winner is grown."""
@@ -39,8 +39,6 @@ def fourier_upsample(obj, shape):
     The spectrum is placed in FFT order and the half-grid shift to the centred layout is a
     sign on it (for even sizes), so that the full-size array is made once.
     """
-    import scipy.fft
-
     spectrum = scipy.fft.fftn(np.fft.ifftshift(obj), workers=-1)
     freqs = [np.arange(-(m // 2), m - m // 2) for m in obj.shape]
     signs = 1.0
@@ -70,42 +68,3 @@ def scale_up(support, shape, dilate=DILATE):
     if dilate:
         out = ndimage.binary_dilation(out, iterations=dilate)
     return out.astype(SUPPORT_DTYPE)
-
-
-def coarse_stage(config, stage, iobs, mask, free, *, callbacks=(), on_interrupt="raise"):
-    """Run the coarse stage `stage` of a plan and carry its winner up to full size.
-
-    Parameters
-    ----------
-    config : phaser.config.ReconstructionConfig
-        The run's (its seed, threads, backend); the stage runs its race
-        (:attr:`~phaser.engine.plan.Coarse.plan`) on the central part of the pattern.
-    stage : phaser.engine.plan.Coarse
-    iobs, mask, free : ndarray
-        The full pattern, its mask and its free pixels (file layout): the coarse stage
-        fits none of the free pixels, so that the full-size free LLK stays unbiased.
-    callbacks : sequence of callable
-        Called after every coarse iteration (progress, Ctrl-C).
-    on_interrupt : {"raise", "finish"}
-        As for :class:`~phaser.engine.run.Reconstructor`.
-
-    Returns
-    -------
-    obj, support : ndarray
-        The full-size start (file layout).
-    result : phaser.result.Result
-        The coarse stage's own (its race event, timings, ``interrupted`` event).
-    """
-    from phaser.engine.run import Reconstructor
-
-    small, box = q_crop(iobs, stage.factor)
-    cfg = dataclasses.replace(config, coarse=1, runs=1, keep=1)
-    rec = Reconstructor(cfg, callbacks=callbacks, command="coarse stage",
-                        on_interrupt=on_interrupt)
-    result = rec.run(np.ascontiguousarray(small),
-                     None if mask is None else np.ascontiguousarray(np.asarray(mask)[box]),
-                     free=np.ascontiguousarray(np.asarray(free)[box]))
-    support = scale_up(result.support, np.shape(iobs))
-    obj = fourier_upsample(result.obj, np.shape(iobs))
-    obj *= support
-    return obj, support, result

@@ -51,17 +51,14 @@ import numpy as np
 
 from phaser.engine.operators import (Chain, Operator, Repeat, in_order, map_operators,
                                      register_operator, split_operator)
+from phaser.engine.refine import ML, ML_AFTER_PSF
 from phaser.errors import ConfigError
-from phaser.kernels.numpy_backend import (core_grid, core_half_widths, periodic_distance,
-                                          radial_window)
+from phaser.kernels.common import core_grid, core_half_widths, periodic_distance, radial_window
 
 __all__ = ["DECONVOLUTION_FLOOR", "DECONVOLUTION_START", "DECONVOLUTION_UPDATE",
-           "DECONVOLVED_FRACTION", "ML_AFTER_PSF", "PSF", "PSF_MODELS", "PSF_TAPER",
+           "DECONVOLVED_FRACTION", "PSF", "PSF_MODELS", "PSF_TAPER",
            "check_psf_order", "coherence_model", "compact_psf", "full_psf", "psf_model",
            "psf_sigma", "psf_window"]
-
-ML_AFTER_PSF = ("ML refinement does not model partial coherence: run it before PSF in the "
-                "algorithm, or leave PSF out")
 
 PSF_MODELS = ("gaussian", "lorentzian", "pseudo-voigt")
 """Shapes of the starting PSF; all isotropic, of full width at half maximum ``fwhm``."""
@@ -109,7 +106,7 @@ def psf_model(shape, model="pseudo-voigt", fwhm=1.0, eta=0.05, half_widths=None)
         Lorentzian fraction of the pseudo-Voigt, in [0, 1].
     half_widths : tuple of int, optional
         Make it only on the core of these half widths (pixels from the origin along each
-        axis, :func:`~phaser.kernels.numpy_backend.core_index`), zero beyond: the engine
+        axis, :func:`~phaser.kernels.common.core_index`), zero beyond: the engine
         keeps a PSF that way, a few thousand values instead of the whole grid.  Each
         component is normalised on the core, so that `eta` is the Lorentzian fraction of
         the PSF as it is applied.  Default: the whole grid.
@@ -388,8 +385,6 @@ def check_psf_order(op):
     ConfigError
         ``ML`` runs after ``PSF``: the refinement's loss has no PSF in it.
     """
-    from phaser.engine.refine import ML
-
     seen_psf = False
     for factor in in_order(op):
         seen_psf = seen_psf or isinstance(factor, PSF)

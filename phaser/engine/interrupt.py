@@ -4,7 +4,7 @@
 the first Ctrl-C only raises a flag, which the callback it hands out turns into
 :class:`RunInterrupted` once the iteration in progress is complete, so the object, the
 support and the history are consistent; a second Ctrl-C interrupts at once.  A
-:class:`~phaser.engine.run.Reconstructor` built with ``on_interrupt="finish"`` then
+:class:`~phaser.engine.solver.Reconstructor` built with ``on_interrupt="finish"`` then
 finalises a complete result marked by an ``interrupted`` event; otherwise the
 interruption propagates and nothing is written.
 """

@@ -14,7 +14,7 @@ object takes the Fourier-projected value ``P_M(x)``; outside it becomes
 from dataclasses import dataclass, fields
 
 from phaser.errors import ConfigError, PhaserError
-from phaser.kernels.numpy_backend import SHRINK_WRAP_METHODS
+from phaser.kernels.common import SHRINK_WRAP_METHODS
 
 __all__ = ["ER", "HIO", "MAX_SUPPORT_FRACTION", "MIN_SUPPORT_VOXELS", "OPERATORS", "RAAR",
            "Chain", "Detwin", "Operator", "Repeat", "ShrinkWrap", "SupportCollapseError",

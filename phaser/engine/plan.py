@@ -5,7 +5,7 @@ and partial-coherence models tried, the race that chooses between these trials, 
 of independent runs and how they are combined.  It is built once
 (:func:`make_plan`), printed before anything runs (``phaser run --dry-run``), stored with
 the result (:attr:`phaser.result.Result.plan`) and executed by the engine
-(:meth:`phaser.engine.run.Reconstructor.run`, :mod:`phaser.engine.race`); nothing outside
+(:meth:`phaser.engine.solver.Reconstructor.run`, :mod:`phaser.engine.race`); nothing outside
 it changes what runs, and its :meth:`~Plan.total_iterations` is every iteration that runs.
 
 The race
@@ -38,13 +38,22 @@ V. Favre-Nicolin, S. Leake and Y. Chushkin, "Free log-likelihood as an unbiased 
 coherent diffraction imaging", Scientific Reports 10, 2664 (2020).
 """
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
-__all__ = ["COARSE_FACTOR", "COARSE_MIN_SIZE", "DEFAULT_STARTS",
-           "FINE_FRACTION", "MIN_RUNG", "RACE", "RACE_METRICS_EVERY", "Coarse", "Plan", "Rung",
-           "make_plan", "start_seeds"]
+from phaser.config import DEFAULT_PSF_WIDTHS
+from phaser.engine.operators import in_order
+from phaser.engine.refine import ML
+from phaser.engine.schedule import PRIOR_INITIALIZERS, coarse_algorithm, parse_algorithm
+
+__all__ = ["COARSE_FACTOR", "COARSE_MIN_SIZE", "DEFAULT_STARTS", "FINE_FRACTION", "MIN_RUNG",
+           "POLISH", "RACE", "RACE_METRICS_EVERY", "Coarse", "Plan", "Rung", "make_plan",
+           "start_seeds"]
+
+POLISH = "ER**20"
+"""Iterations from the first mode, inside the majority support, that make the result fit
+the data (see :func:`~phaser.engine.multirun.run_many`)."""
 
 DEFAULT_STARTS = 4
 """Random starts the default schedule tries (an explicit ``--algo`` runs one)."""
@@ -132,7 +141,7 @@ class Plan:
         The race between the trials (empty with a single trial).
     runs, keep : int
         Independent runs, and how many of the best are combined
-        (:func:`phaser.engine.runs.run_many`).
+        (:func:`phaser.engine.multirun.run_many`).
     polish : str or None
         What runs on the combined runs (with more than one kept).
     dropped : tuple of str
@@ -165,8 +174,6 @@ class Plan:
 
     def resolve(self, sigma):
         """The plan as it ran, once the coarse stage has chosen the model `sigma`."""
-        from dataclasses import replace
-
         return self if self.coarse is None else replace(self, coarse_sigma=float(sigma))
 
     def run_iterations(self):
@@ -183,8 +190,6 @@ class Plan:
         """Every iteration the plan runs: each run's, and the polish of the combined runs."""
         total = self.runs * self.run_iterations()
         if self.polish is not None:
-            from phaser.engine.schedule import parse_algorithm
-
             total += parse_algorithm(self.polish).n_iterations
         return total
 
@@ -274,12 +279,6 @@ def make_plan(config, start_given=False, psf_given=False, shape=None):
     :attr:`Plan.dropped`.  The race of the default schedule runs on a coarse grid where
     the pattern allows it (:class:`Coarse`).
     """
-    from phaser.config import DEFAULT_PSF_WIDTHS
-    from phaser.engine.operators import in_order
-    from phaser.engine.refine import ML
-    from phaser.engine.runs import POLISH
-    from phaser.engine.schedule import PRIOR_INITIALIZERS
-
     op = config.operator()
     explicit = config.algorithm is not None
     starts = config.starts if config.starts is not None else (1 if explicit else DEFAULT_STARTS)
@@ -321,10 +320,6 @@ def make_plan(config, start_given=False, psf_given=False, shape=None):
 def _with_coarse_stage(plan, config, explicit, psf_given, shape):
     """`plan` with its race moved to a coarse grid (:class:`Coarse`), where it has one and
     the configuration and the pattern's `shape` allow it."""
-    from dataclasses import replace
-
-    from phaser.engine.schedule import coarse_algorithm
-
     factor = COARSE_FACTOR if config.coarse is None else config.coarse
     if factor == 1:
         return plan

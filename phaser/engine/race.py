@@ -37,7 +37,7 @@ def race(rec, plan, seed, iobs, mask, support, free, psf=None):
 
     Parameters
     ----------
-    rec : phaser.engine.run.Reconstructor
+    rec : phaser.engine.solver.Reconstructor
         Sets up each trial (its callbacks see every trial iteration: progress, Ctrl-C).  A
         :class:`~phaser.engine.interrupt.RunInterrupted` leaves it holding the trial that
         was interrupted (state, seed, model and the operator it ran).
@@ -46,7 +46,7 @@ def race(rec, plan, seed, iobs, mask, support, free, psf=None):
     seed : int
         The run's seed (:func:`~phaser.engine.plan.start_seeds` draws the others from it).
     iobs, mask, support, free, psf
-        As for :meth:`~phaser.engine.run.Reconstructor.setup` (`iobs` best a
+        As for :meth:`~phaser.engine.solver.Reconstructor.setup` (`iobs` best a
         :class:`~phaser.engine.state.SharedAmplitudes`, which every trial's state holds
         instead of a copy of its own); `free` is required, so that every trial is scored
         on the same pixels.

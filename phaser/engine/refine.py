@@ -20,11 +20,15 @@ from dataclasses import dataclass, replace
 
 from phaser.engine.operators import Operator, register_operator
 from phaser.errors import ConfigError
-from phaser.kernels.numpy_backend import REFINE_LOSSES
+from phaser.kernels.common import REFINE_LOSSES
 
-__all__ = ["ML", "REFINE_LOSSES", "REFINE_METHODS"]
+__all__ = ["ML", "ML_AFTER_PSF", "REFINE_LOSSES", "REFINE_METHODS"]
 
 log = logging.getLogger(__name__)
+
+ML_AFTER_PSF = ("ML refinement does not model partial coherence: run it before PSF in the "
+                "algorithm, or leave PSF out")
+"""The refusal of an algorithm that refines after ``PSF`` has switched partial coherence on."""
 
 REFINE_METHODS = ("cg", "gd")
 """Search directions: nonlinear conjugate gradients (Polak-Ribiere, restarted when the
@@ -137,8 +141,6 @@ class ML(Operator):
 
     def __call__(self, state):
         if state.psf_core is not None:
-            from phaser.engine.coherence import ML_AFTER_PSF
-
             raise ConfigError(ML_AFTER_PSF)
         be = state.backend
         amp, mask, support = state.amp, state.mask, state.support

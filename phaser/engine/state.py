@@ -1,11 +1,14 @@
 """The reconstruction state: object, support, data and history, in engine layout on a backend."""
 
+import logging
+import os
+
 import numpy as np
 
 from phaser.conventions import to_engine, to_file
-from phaser.engine.coherence import (DECONVOLUTION_FLOOR, DECONVOLUTION_START,
-                                     DECONVOLUTION_UPDATE, full_psf)
-from phaser.kernels.numpy_backend import core_half_widths, radial_window
+from phaser.engine.coherence import (DECONVOLUTION_FLOOR, DECONVOLUTION_START, DECONVOLUTION_UPDATE,
+                                     full_psf)
+from phaser.kernels.common import core_half_widths, radial_window
 from phaser.result import HISTORY_KEYS
 
 __all__ = ["SharedAmplitudes", "State"]
@@ -166,8 +169,6 @@ class State:
 
     def note(self, kind, **details):
         """Record (and log) something the run did on its own, e.g. a re-tuned support."""
-        import logging
-
         event = {"iteration": self.iteration, "event": kind, **details}
         self.events.append(event)
         logging.getLogger("phaser.engine").warning(
@@ -239,8 +240,6 @@ class State:
         (:mod:`phaser.engine.race`): its arrays go to files in `directory` and its work
         buffers are freed, so that a parked state holds no memory of the data's size;
         :meth:`unpark` brings it back as it was."""
-        import os
-
         be = self.backend
         self.psi = self._psf_buf = None
         be.release()  # the FFT plans let go of the work buffer
@@ -256,8 +255,6 @@ class State:
 
     def unpark(self):
         """Bring back a state :meth:`park` set aside (its files are removed)."""
-        import os
-
         be = self.backend
         for name, path in self._parked.items():
             array = np.load(path)
@@ -273,8 +270,6 @@ class State:
 
     def discard(self):
         """Remove the files of a parked state that will not be brought back."""
-        import os
-
         for path in self._parked.values():
             os.remove(path)
         self._parked = {}

@@ -16,10 +16,6 @@ derivative along one axis::
 Beamline conventions are plugins (:mod:`phaser.geometry.beamlines`).
 """
 
-import math
-
-import numpy as np
-
 from phaser.geometry.beamlines import (
     APS_34IDC,
     Beamline,
@@ -28,11 +24,13 @@ from phaser.geometry.beamlines import (
     available_beamlines,
     get_beamline,
 )
-from phaser.geometry.config import build_geometry, load_geometry_values, merge_values
+from phaser.geometry.config import (build_geometry, load_geometry_values, merge_values,
+                                    resolve_geometry)
 from phaser.geometry.model import Geometry
 from phaser.geometry.orthogonalise import FRAMES, Orthogonalised, orthogonalise, orthogonalise_result
 from phaser.geometry.transform import (
     crystal_rotation,
+    describe_geometry,
     direct_matrix,
     q_sample_frame,
     q_vectors,
@@ -62,38 +60,6 @@ __all__ = [
     "q_vectors",
     "reciprocal_matrix",
     "reference_index",
+    "resolve_geometry",
 ]
 
-
-def describe_geometry(geometry, shape, values=None):
-    """What a result stores about its geometry (:attr:`phaser.result.Result.geometry`).
-
-    Parameters
-    ----------
-    geometry : Geometry
-    shape : tuple of 3 int
-        Shape of the data array.
-    values : dict, optional
-        The geometry values it was built from (stored so it can be rebuilt and amended).
-
-    Returns
-    -------
-    dict
-        JSON-compatible: ``geometry`` (:meth:`Geometry.to_dict`), ``values``, ``q`` (the
-        q of the array's reference voxel in the laboratory, 1/Å), ``q_norm``,
-        ``d_spacing`` (2π/|q|, Å), ``detector_transform`` (the direct-space matrix, nm
-        per index step), ``rotation`` (laboratory to the arrays' frame: the identity in
-        the detector frame) and ``shape``.
-    """
-    q = q_vectors(geometry, shape, tuple(reference_index(shape)))
-    norm = float(np.linalg.norm(q))
-    return {
-        "geometry": geometry.to_dict(),
-        "values": dict(values or {}),
-        "q": [float(v) for v in q],
-        "q_norm": norm,
-        "d_spacing": 2 * math.pi / norm,
-        "detector_transform": direct_matrix(geometry, shape).tolist(),
-        "rotation": np.eye(3).tolist(),
-        "shape": [int(n) for n in shape],
-    }

@@ -18,6 +18,7 @@ import numpy as np
 
 from phaser.errors import ConfigError, InputError
 from phaser.geometry.model import Geometry
+from phaser.io.spec import read_spec_scan
 from phaser.plugins import load_plugin, registry
 
 __all__ = ["GROUP", "Detector", "Beamline", "SpecBeamline", "ScanRecord", "APS_34IDC",
@@ -180,8 +181,6 @@ class SpecBeamline(Beamline):
     detector_header: str = ""
 
     def read_scan(self, path, scan):
-        from phaser.io.spec import read_spec_scan
-
         record = read_spec_scan(path, scan)
         words = record.command.split()
         if len(words) < 5 or words[0] not in ("ascan", "dscan", "a2scan", "d2scan"):

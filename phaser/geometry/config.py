@@ -35,7 +35,7 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
-__all__ = ["KEYS", "load_geometry_values", "merge_values", "build_geometry"]
+__all__ = ["KEYS", "load_geometry_values", "merge_values", "build_geometry", "resolve_geometry"]
 
 KEYS = ("beamline", "energy", "distance", "pixel", "detector", "rocking", "step", "angles",
         "centre", "binning", "sample_circles", "detector_circles", "detector_axes")
@@ -126,3 +126,28 @@ def build_geometry(values, *, notes=None):
         detector=values.get("detector"), centre=values.get("centre"), binning=binning,
         notes=notes,
     )
+
+
+def resolve_geometry(*sources, file=None):
+    """Merge geometry value sources and build the geometry they describe.
+
+    Parameters
+    ----------
+    *sources : dict
+        Geometry values (:data:`KEYS`), earlier ones overridden by later ones; the last
+        one (typically a command line's) also overrides `file`.
+    file : path-like, optional
+        A TOML geometry file (:func:`load_geometry_values`), merged before the last source.
+
+    Returns
+    -------
+    tuple
+        ``(geometry, values)``: the :class:`~phaser.geometry.model.Geometry` and the merged
+        values, or ``(None, {})`` when no source gave anything.
+    """
+    *earlier, flags = sources
+    from_file = load_geometry_values(file) if file is not None else {}
+    values = merge_values(*earlier, from_file, flags)
+    if not values:
+        return None, {}
+    return build_geometry(values), values

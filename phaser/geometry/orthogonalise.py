@@ -18,13 +18,17 @@ in the laboratory frame, q in the crystal frame), axis 2 along its x.
 """
 
 import math
+from dataclasses import replace
 from typing import NamedTuple
 
 import numpy as np
 from scipy import ndimage
 
+from phaser.analysis.phase import mean_phase_gradient
+from phaser.analysis.phase import postprocess as make_maps
 from phaser.errors import ConfigError
-from phaser.geometry.transform import crystal_rotation, frame_voxel_sizes
+from phaser.geometry.model import Geometry
+from phaser.geometry.transform import crystal_rotation, describe_geometry, frame_voxel_sizes
 
 __all__ = ["FRAMES", "Orthogonalised", "orthogonalise", "orthogonalise_result", "frame_rotation",
            "MAX_VOXELS"]
@@ -84,8 +88,6 @@ def frame_rotation(frame, q=None):
 
 def _phase_gradient(obj, inside):
     """Wrap-robust mean phase gradient per index (z, y, x) over pairs inside the support."""
-    from phaser.analysis.phase import mean_phase_gradient
-
     if not inside.any():
         return np.zeros(3)
     return mean_phase_gradient(obj, inside)
@@ -207,12 +209,6 @@ def orthogonalise_result(result, *, frame="crystal", voxel_size=None, geometry=N
         permutation), ``geometry`` (with the laboratory-to-frame ``rotation``) and, with
         `postprocess`, its maps.
     """
-    from dataclasses import replace
-
-    from phaser.analysis.phase import postprocess as make_maps
-    from phaser.geometry import describe_geometry
-    from phaser.geometry.model import Geometry
-
     if result.frame != "detector":
         raise ConfigError(f"the result is already in the {result.frame} frame")
     obj = np.asarray(result.obj)

@@ -44,6 +44,7 @@ __all__ = [
     "direct_matrix",
     "crystal_rotation",
     "frame_voxel_sizes",
+    "describe_geometry",
 ]
 
 _UNIT = {"x": np.array([1.0, 0.0, 0.0]), "y": np.array([0.0, 1.0, 0.0]),
@@ -135,7 +136,7 @@ def q_sample_frame(geometry, shape, index):
 
     Parameters
     ----------
-    geometry : Geometry
+    geometry : phaser.geometry.model.Geometry
     shape : tuple of 3 int
         Shape of the data array (frames, rows, columns).
     index : tuple of 3 array_like
@@ -221,3 +222,37 @@ def crystal_rotation(q):
     k = axis / s
     kx = np.array([[0.0, -k[2], k[1]], [k[2], 0.0, -k[0]], [-k[1], k[0], 0.0]])
     return np.eye(3) + s * kx + (1.0 - c) * (kx @ kx)
+
+
+def describe_geometry(geometry, shape, values=None):
+    """What a result stores about its geometry (:attr:`phaser.result.Result.geometry`).
+
+    Parameters
+    ----------
+    geometry : phaser.geometry.model.Geometry
+    shape : tuple of 3 int
+        Shape of the data array.
+    values : dict, optional
+        The geometry values it was built from (stored so it can be rebuilt and amended).
+
+    Returns
+    -------
+    dict
+        JSON-compatible: ``geometry`` (:meth:`~phaser.geometry.model.Geometry.to_dict`),
+        ``values``, ``q`` (the q of the array's reference voxel in the laboratory, 1/Å),
+        ``q_norm``, ``d_spacing`` (2π/|q|, Å), ``detector_transform`` (the direct-space
+        matrix, nm per index step), ``rotation`` (laboratory to the arrays' frame: the
+        identity in the detector frame) and ``shape``.
+    """
+    q = q_vectors(geometry, shape, tuple(reference_index(shape)))
+    norm = float(np.linalg.norm(q))
+    return {
+        "geometry": geometry.to_dict(),
+        "values": dict(values or {}),
+        "q": [float(v) for v in q],
+        "q_norm": norm,
+        "d_spacing": 2 * math.pi / norm,
+        "detector_transform": direct_matrix(geometry, shape).tolist(),
+        "rotation": np.eye(3).tolist(),
+        "shape": [int(n) for n in shape],
+    }

@@ -1,10 +1,12 @@
 """Random start in the support of the pattern's autocorrelation."""
 
 import numpy as np
+import scipy.fft
 
 from phaser.conventions import SUPPORT_DTYPE, to_engine, to_file
 from phaser.errors import ConfigError
 from phaser.initializers._start import random_object
+from phaser.kernels.fft import default_threads
 
 __all__ = ["AutocorrInit", "autocorrelation_support"]
 
@@ -30,10 +32,6 @@ def autocorrelation_support(iobs, mask=None, threshold=0.05):
     numpy.ndarray
         Uint8 support, file layout (centred).
     """
-    import scipy.fft
-
-    from phaser.kernels.fft import default_threads
-
     # Single precision throughout (complex64 transform, float32 modulus): this runs on the
     # full grid before the engine's own arrays exist, and must not set the peak memory.
     data = to_engine(np.asarray(iobs, np.float32))

@@ -5,6 +5,8 @@ from scipy import ndimage
 
 from phaser.conventions import OBJECT_DTYPE, SUPPORT_DTYPE
 from phaser.errors import ConfigError, InputError
+from phaser.nn_priors.grid import estimate_oversampling, network_input, to_data_grid, to_model_grid
+from phaser.nn_priors.model import PriorModel
 
 __all__ = ["NNPrior", "prior_support"]
 
@@ -42,8 +44,6 @@ class NNPrior:
     """
 
     def __init__(self, model=None, threads=None, dilate=1, oversampling=None):
-        from phaser.nn_priors.model import PriorModel
-
         if isinstance(dilate, bool) or not isinstance(dilate, (int, np.integer)) or dilate < 0:
             raise ConfigError(f"support dilation must be a non-negative integer, got {dilate!r}")
         self.model = model if hasattr(model, "predict") else PriorModel(model, threads=threads)
@@ -52,9 +52,6 @@ class NNPrior:
 
     def predict(self, iobs, mask=None):
         """The prior's complex object on the data grid (file layout)."""
-        from phaser.nn_priors.grid import (estimate_oversampling, network_input, to_data_grid,
-                                           to_model_grid)
-
         iobs = np.asarray(iobs, np.float32)
         if iobs.ndim != 3:
             raise InputError(f"the nn initializer needs a 3-D pattern, got shape {iobs.shape}")

@@ -5,8 +5,11 @@ import logging
 import numpy as np
 from scipy import ndimage
 
+from phaser.analysis import align_support, align_to_reference
 from phaser.conventions import OBJECT_DTYPE, SUPPORT_DTYPE
 from phaser.errors import ConfigError, InputError
+from phaser.nn_priors.grid import estimate_oversampling, to_data_grid, to_model_grid
+from phaser.nns.library import load_library
 
 __all__ = ["NNSInit"]
 
@@ -51,8 +54,6 @@ class NNSInit:
     """
 
     def __init__(self, library, neighbours=4, dilate=1, oversampling=None):
-        from phaser.nns.library import load_library
-
         for name, value, low in (("neighbours", neighbours, 1), ("dilate", dilate, 0)):
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
                 raise ConfigError(f"--{name} must be an integer >= {low}, got {value!r}")
@@ -63,8 +64,6 @@ class NNSInit:
 
     def query(self, iobs, mask=None):
         """Nearest entries to a pattern: indices, distances and the resampling steps."""
-        from phaser.nn_priors.grid import estimate_oversampling, to_model_grid
-
         lib = self.library
         iobs = np.asarray(iobs, np.float32)
         if iobs.ndim != 3:
@@ -82,9 +81,6 @@ class NNSInit:
         return indices, distances, steps
 
     def __call__(self, iobs, mask, *, rng=None):
-        from phaser.analysis import align_support, align_to_reference
-        from phaser.nn_priors.grid import to_data_grid
-
         indices, distances, steps = self.query(iobs, mask)
         lib = self.library
         best, support = lib.entry(indices[0])

@@ -5,6 +5,7 @@ from scipy import ndimage
 
 from phaser.conventions import OBJECT_DTYPE, SUPPORT_DTYPE
 from phaser.errors import ConfigError, InputError
+from phaser.io import load_result
 
 __all__ = ["PreviousResult"]
 
@@ -25,8 +26,6 @@ class PreviousResult:
     """
 
     def __init__(self, previous, dilate=1):
-        from phaser.io import load_result
-
         if isinstance(dilate, bool) or not isinstance(dilate, (int, np.integer)) or dilate < 0:
             raise ConfigError(f"support dilation must be a non-negative integer, got {dilate!r}")
         self.path = str(previous)

@@ -127,6 +127,7 @@ def describe(path):
     InputError
         If the file is missing, unreadable or invalid.
     """
+    # Loaded for such files only: both subpackages are heavy and import phaser.io's readers.
     from phaser.nns.library import describe_library, is_library
     from phaser.simulate.dataset import SimulatedDataset, is_dataset
 

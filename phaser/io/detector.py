@@ -13,6 +13,7 @@ record.  :func:`phaser.io.prepare.prepare` chains them and keeps the records.
 import math
 
 import numpy as np
+from scipy import ndimage
 
 from ..conventions import INTENSITY_DTYPE
 from ..errors import InputError
@@ -185,8 +186,6 @@ def find_hot_pixels(stack, bad=None, *, sigma=10.0, ratio=5.0):
     numpy.ndarray
         (rows, cols) bool.
     """
-    from scipy import ndimage
-
     total = stack.sum(axis=0, dtype=np.float64)
     if bad is not None:
         total[bad] = 0

@@ -32,7 +32,11 @@ import datetime
 import json
 import math
 
+import h5py
 import numpy as np
+from scipy import ndimage
+
+from phaser import __version__
 
 from ..conventions import INTENSITY_DTYPE, MASK_DTYPE
 from ..errors import InputError
@@ -152,8 +156,6 @@ def find_peak(stack, mask=None, *, smooth=3):
     crystal with small strain, and it is unaffected by the background, by other peaks,
     and by the asymmetric tails that strain gives to the pattern.
     """
-    from scipy import ndimage
-
     a = stack
     if mask is not None:
         a = np.where(mask, np.float32(0), stack)
@@ -552,10 +554,6 @@ def write_prepared(path, prepared, *, force=False, command=None, attribution=Non
         If the suffix is not an HDF5 one, the file exists without `force`, or it cannot
         be written.  The file appears complete or not at all.
     """
-    import h5py
-
-    from phaser import __version__
-
     file_format(path, allowed=("hdf5",))
     check_output(path, force=force)
     mask = check_mask(prepared.mask, prepared.iobs.shape, "mask")

@@ -22,10 +22,12 @@ real.
 import os
 
 import numpy as np
+from scipy import ndimage
 
 from ..conventions import INTENSITY_DTYPE, SUPPORT_DTYPE
 from ..errors import InputError
 from .atomic import atomic_output, check_output
+from .validate import check_phased
 
 __all__ = ["VTI_SUFFIX", "write_vti", "result_point_data", "save_vti"]
 
@@ -83,8 +85,6 @@ def write_vti(path, point_data, *, spacing=(1.0, 1.0, 1.0), origin=(0.0, 0.0, 0.
 
 def _fill_outside(values):
     """Non-finite voxels get the value of the nearest finite one (see the module notes)."""
-    from scipy import ndimage
-
     finite = np.isfinite(values)
     if finite.all():
         return values
@@ -159,8 +159,6 @@ def save_vti(result, path, *, force=False, voxel_size=None):
         voxel size is invalid, or the result holds no phase
         (:func:`~phaser.io.validate.check_phased`).
     """
-    from .validate import check_phased
-
     if not str(path).lower().endswith(VTI_SUFFIX):
         raise InputError(f"{path}: a VTK ImageData file name must end in {VTI_SUFFIX}")
     check_output(path, force=force)

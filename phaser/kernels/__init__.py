@@ -11,6 +11,7 @@ import importlib.util
 import os
 
 from phaser.errors import ConfigError
+from phaser.kernels.memory import return_freed_arrays_to_the_os
 
 __all__ = ["get_backend", "available_backends", "unavailable_backends", "BACKENDS",
            "OPENMP_SPIN"]
@@ -66,8 +67,6 @@ def get_backend(name="numba", threads=None):
         raise ConfigError(f"unknown backend {name!r}; choose from {', '.join(BACKENDS)}")
     key = (name, threads)
     if key not in _INSTANCES:
-        from phaser.kernels.memory import return_freed_arrays_to_the_os
-
         return_freed_arrays_to_the_os()
         module, cls, package = BACKENDS[name]
         if importlib.util.find_spec(package) is None:

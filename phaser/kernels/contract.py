@@ -22,7 +22,7 @@ Conventions of every method:
   FFTs compute in place, the real array sharing the memory with its rows padded
   (:func:`phaser.kernels.fft.real_view`, "the real part" below);
 - a PSF *core* is the box of voxels within given half widths of index 0
-  (:func:`phaser.kernels.numpy_backend.core_index`), in engine order;
+  (:func:`phaser.kernels.common.core_index`), in engine order;
 - sums and metrics come back as Python floats (accumulated in double precision);
 - methods named as in-place overwrite their output arguments and return None unless said.
 """
@@ -43,6 +43,11 @@ class Backend(Protocol):
     """CPU threads of its kernels and FFTs."""
 
     # -- memory ---------------------------------------------------------------------------
+    def check_room(self, shape, psf):
+        """Raise :class:`~phaser.errors.InputError`, before anything is allocated, when a
+        run on a pattern of `shape` (under a partial-coherence model with `psf`) would not
+        fit in the backend's memory; a host backend leaves that to the operating system."""
+
     def asarray(self, a, dtype=None):
         """A copy of host array `a` in backend memory, C-contiguous, as `dtype`."""
 
@@ -74,6 +79,11 @@ class Backend(Protocol):
         that shape."""
 
     # -- FFT ------------------------------------------------------------------------------
+    def plan(self, shape):
+        """Make ready (and cache) the FFTs of complex64 arrays of `shape`; the engine calls
+        it before a run's arrays exist, since planning may measure on scratch arrays.
+        Returns the plan, or None where the FFT library plans by itself."""
+
     def fft(self, src, dst):
         """``dst = fftn(src)``, unnormalised; `src` unchanged."""
 

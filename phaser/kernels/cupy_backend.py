@@ -19,12 +19,15 @@ thousand voxels.
 import math
 
 import numpy as np
+import scipy.fft
+import scipy.ndimage
+import scipy.sparse
+from scipy.sparse.csgraph import connected_components
 
 from phaser.conventions import to_engine
-from phaser.errors import ConfigError
-from phaser.kernels.fft import half_shape, half_view, real_view
-from phaser.kernels.numpy_backend import (_TINY, check_shrink_wrap_method, core_half_widths,
-                                          core_index)
+from phaser.errors import ConfigError, InputError
+from phaser.kernels.common import TINY, check_shrink_wrap_method, core_half_widths, core_index
+from phaser.kernels.fft import default_threads, half_shape, half_view, real_view
 
 __all__ = ["CupyBackend", "array_modules", "device_status"]
 
@@ -51,9 +54,6 @@ def array_modules():
     """``(xp, fft, ndimage)`` of the backend: CuPy's on a GPU, numpy's and scipy's under
     the simulator."""
     if simulated():
-        import scipy.fft
-        import scipy.ndimage
-
         return np, scipy.fft, scipy.ndimage
     import cupy
     import cupyx.scipy.fft
@@ -110,10 +110,11 @@ class CupyBackend:
     name = "cupy"
 
     def __init__(self, threads=None):
+        # The GPU's modules load with the backend, not with this module, so that
+        # device_status() answers on a machine without them.
         from numba import cuda
 
         from phaser.kernels import cuda_kernels
-        from phaser.kernels.fft import default_threads
 
         ok, line = device_status()
         if not ok:
@@ -146,8 +147,6 @@ class CupyBackend:
         phaser.errors.InputError
             One line naming the sizes.
         """
-        from phaser.errors import InputError
-
         per = BYTES_PER_VOXEL["psf" if psf else "coherent"]
         need = per * math.prod(shape)
         free = self.free_bytes()
@@ -336,7 +335,7 @@ class CupyBackend:
         """What a Richardson–Lucy step multiplies the PSF by (see the reference)."""
         shape = psi.shape
         icalc = real_view(buf, shape)
-        eps = np.float32(max(float(icalc.max()) * 1e-6, _TINY))
+        eps = np.float32(max(float(icalc.max()) * 1e-6, TINY))
         self.intensity_ratio(amp, mask, buf, eps)
         self.rfft(buf, shape)
         total = self.intensity(psi, work)
@@ -398,7 +397,7 @@ class CupyBackend:
         buf[...] = buf.real * buf.real + buf.imag * buf.imag
         self.irfft(buf, shape)
         band = real[..., :otf.shape[-1]] > np.float32(0.5 * support.size)
-        level = np.float32(max(floor, _TINY))
+        level = np.float32(max(floor, TINY))
         transfer = (otf.real <= level) if free else (otf.real > level)
         return xp.logical_and(band, transfer).view(np.uint8)
 
@@ -484,9 +483,6 @@ class CupyBackend:
         """Clear the support's pieces smaller than `fraction` of its largest (faces
         touching, periodic); returns the new size.  The labelling runs on the device; the
         merging across the box's faces on the host, on the labels of the faces only."""
-        import scipy.sparse
-        from scipy.sparse.csgraph import connected_components
-
         xp = self.xp
         labels, n = self._ndimage.label(support)
         n = int(n)

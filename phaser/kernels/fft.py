@@ -16,6 +16,7 @@ Both transforms are unnormalised (numpy's forward convention, and an inverse wit
 import logging
 import os
 import pickle
+import sys
 import threading
 from pathlib import Path
 
@@ -68,8 +69,6 @@ def _import_pyfftw():
     interface phaser does not use (``pyfftw.interfaces.dask_fft``): 14 MiB of resident
     memory in every run.  Dask stays importable; a process that has loaded it already
     keeps pyFFTW's interface."""
-    import sys
-
     hide = "pyfftw" not in sys.modules and "dask" not in sys.modules
     if hide:
         sys.modules["dask"] = None  # pyFFTW's `from dask.array.fft import ...` fails

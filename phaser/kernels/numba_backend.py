@@ -10,13 +10,14 @@ import math
 import numba
 import numpy as np
 
-from phaser.kernels.numpy_backend import NumpyBackend, check_shrink_wrap_method
+from phaser.kernels.common import check_shrink_wrap_method
+from phaser.kernels.numpy_backend import NumpyBackend
 
 __all__ = ["FROM_REFERENCE", "NumbaBackend"]
 
 FROM_REFERENCE = (
     # memory and transforms: numpy arrays and the same planned pyFFTW / scipy.fft plans
-    "asarray", "amplitudes", "put", "to_host", "copy", "empty_complex", "empty_half",
+    "check_room", "plan", "asarray", "amplitudes", "put", "to_host", "copy", "empty_complex", "empty_half",
     "half_view", "fft", "ifft", "rfft", "irfft", "release",
     # sequences of transforms and of this backend's own kernels
     "convolve_intensity", "psf_correlation",

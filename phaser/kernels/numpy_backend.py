@@ -5,33 +5,15 @@ Arrays live in host memory in engine layout (origin at the corner), float32/comp
 
 import numpy as np
 import scipy.ndimage
+import scipy.sparse
+from scipy.sparse.csgraph import connected_components
 
-from phaser.conventions import to_engine
-from phaser.errors import ConfigError
+from phaser.conventions import to_engine, to_file
+from phaser.kernels.common import TINY, check_shrink_wrap_method, core_grid, core_half_widths
 from phaser.kernels.fft import (default_threads, get_plan, get_real_plan, half_view, real_view,
-                               release_plans)
+                                release_plans)
 
-__all__ = ["REFINE_LOSSES", "SHRINK_WRAP_METHODS", "NumpyBackend", "check_shrink_wrap_method",
-           "core_grid", "core_half_widths", "core_index", "periodic_distance", "radial_window"]
-
-SHRINK_WRAP_METHODS = ("max", "rms", "mean")
-"""Reference levels for the shrink-wrap threshold: the maximum of the smoothed amplitude, or
-its root-mean-square or mean inside the current support."""
-
-
-def check_shrink_wrap_method(method):
-    """Raise :class:`~phaser.errors.ConfigError` unless `method` is a shrink-wrap level."""
-    if method not in SHRINK_WRAP_METHODS:
-        raise ConfigError(f"unknown shrink-wrap method {method!r}; choose from "
-                          f"{SHRINK_WRAP_METHODS}")
-
-
-REFINE_LOSSES = ("amplitude", "poisson")
-"""Losses of the gradient refinement (:meth:`NumpyBackend.ml_gradient`): the amplitude
-misfit ``sum((|psi| - amp)**2)`` and the Poisson negative log-likelihood
-``sum(Ic - Io * log(Ic))``, both over the pixels the mask leaves."""
-
-_TINY = np.float32(1e-30)
+__all__ = ["NumpyBackend"]
 
 
 class NumpyBackend:
@@ -52,6 +34,9 @@ class NumpyBackend:
         self.fft_engine = fft_engine
 
     # -- memory ---------------------------------------------------------------------------
+    def check_room(self, shape, psf):
+        """Host memory: nothing to check ahead (the operating system refuses what it lacks)."""
+
     def asarray(self, a, dtype=None):
         """Copy `a` into backend memory as a C-contiguous array of `dtype`."""
         return np.array(a, dtype=dtype, order="C", copy=True)
@@ -142,7 +127,7 @@ class NumpyBackend:
         sums = None
         if metrics:
             sums = _metric_sums(modulus, amp, free)
-        factor = np.where(free, scale, amp * scale / np.maximum(modulus, _TINY))
+        factor = np.where(free, scale, amp * scale / np.maximum(modulus, TINY))
         zero = (modulus == 0) & ~free
         psi *= factor
         psi[zero] = amp[zero] * scale
@@ -165,7 +150,8 @@ class NumpyBackend:
     # on "half" arrays that keep only the first ``n // 2 + 1`` columns of the last axis
     # (:func:`~phaser.kernels.fft.half_shape`) and hold the real array in the same memory,
     # rows padded (:func:`~phaser.kernels.fft.real_view`).  A PSF is kept only on its
-    # "core", the box of voxels within given half widths of the origin (:func:`core_index`).
+    # "core", the box of voxels within given half widths of the origin
+    # (:func:`~phaser.kernels.common.core_index`).
 
     def real_plan(self, shape):
         """The cached :class:`~phaser.kernels.fft.RealFFTPlan` for float32 arrays of `shape`."""
@@ -240,7 +226,7 @@ class NumpyBackend:
         """
         shape = psi.shape
         icalc = real_view(buf, shape)
-        eps = np.float32(max(float(icalc.max()) * 1e-6, _TINY))
+        eps = np.float32(max(float(icalc.max()) * 1e-6, TINY))
         self.intensity_ratio(amp, mask, buf, eps)
         self.rfft(buf, shape)
         total = self.intensity(psi, work)
@@ -258,12 +244,12 @@ class NumpyBackend:
 
     def psf_core(self, buf, shape, half_widths):
         """A new float32 array: the real part of `buf` on the core of `half_widths`
-        (:func:`core_index`)."""
+        (:func:`~phaser.kernels.common.core_index`)."""
         return np.ascontiguousarray(real_view(buf, shape)[core_grid(shape, half_widths)])
 
     def otf_from_core(self, core, shape, out):
         """``out = rfftn(psf)`` of the PSF that is `core` on its core (the half widths its
-        shape implies, :func:`core_half_widths`) and 0 elsewhere; returns `out`."""
+        shape implies, :func:`~phaser.kernels.common.core_half_widths`) and 0 elsewhere; returns `out`."""
         real = real_view(out, shape)
         real[...] = 0
         real[core_grid(shape, core_half_widths(core.shape, shape))] = core
@@ -317,7 +303,7 @@ class NumpyBackend:
         # Where the lag is in, whether the OTF is too (no second temporary); a deconvolution
         # divides by it there.
         above = np.less_equal if free else np.greater
-        above(otf.real, np.float32(max(floor, _TINY)), out=band, where=band)
+        above(otf.real, np.float32(max(floor, TINY)), out=band, where=band)
         return band.view(np.uint8)
 
     def project_completed(self, psi, target, mask, free, buf, scale):
@@ -472,10 +458,6 @@ class NumpyBackend:
         periodic box's faces too) of fewer voxels than `fraction` times its largest piece;
         returns the new size.  `work`, a complex64 array of the support's shape, may hold
         the labels."""
-        import scipy.ndimage
-        import scipy.sparse
-        from scipy.sparse.csgraph import connected_components
-
         if work is None:
             labels, n = scipy.ndimage.label(support)
         else:  # the labels in the work array's memory; scipy then returns their count
@@ -505,8 +487,6 @@ class NumpyBackend:
         """A new support: `support` without its voxels beyond its centre of mass along
         `axis` (in centred coordinates, q = 0 or r = 0 in the middle: the cut is a plane
         through the crystal whatever its place in the periodic box)."""
-        from phaser.conventions import to_engine, to_file
-
         centred = to_file(support)
         coords = np.nonzero(centred)[axis]
         if len(coords) == 0:
@@ -661,43 +641,3 @@ def _metric_sums(modulus, amp, free):
     with np.errstate(divide="ignore", invalid="ignore"):
         dev = np.where(io > 0, ic - io + io * np.log(io / ic), ic)
     return float(chi), float(2.0 * np.sum(dev))
-
-
-def core_index(n, half_width):
-    """Indices, in engine order, of the voxels of an axis of `n` within `half_width` of index
-    0 (periodically): ``0 .. half_width`` then ``n - half_width .. n - 1``; the whole axis
-    when that covers it."""
-    if half_width is None or 2 * half_width + 1 >= n:
-        return np.arange(n)
-    return np.r_[0:half_width + 1, n - half_width:n]
-
-
-def core_half_widths(core_shape, shape):
-    """The half widths whose core (:func:`core_index`) has `core_shape` on a grid of `shape`."""
-    return tuple(None if m == n else (m - 1) // 2 for m, n in zip(core_shape, shape))
-
-
-def core_grid(shape, half_widths):
-    """Open-mesh index of the core of `half_widths` (one per axis, None: the whole axis)."""
-    return np.ix_(*(core_index(n, c) for n, c in zip(shape, half_widths)))
-
-
-def periodic_distance(shape, half_widths=None):
-    """Periodic distance from index 0 (engine layout) of every voxel, or of those of the
-    core of `half_widths` (:func:`core_index`), float32."""
-    half_widths = (None,) * len(shape) if half_widths is None else half_widths
-    index = [core_index(n, c) for n, c in zip(shape, half_widths)]
-    r2 = np.zeros([len(i) for i in index], np.float32)
-    for axis, (n, i) in enumerate(zip(shape, index)):
-        d = np.minimum(i, n - i).astype(np.float32)
-        r2 += np.expand_dims(d * d, [a for a in range(len(shape)) if a != axis])
-    return np.sqrt(r2, out=r2)
-
-
-def radial_window(shape, radius, taper, half_widths=None):
-    """1 near the origin (engine layout), a cosine roll-off `taper` pixels wide, 0 from
-    `radius` on; float32, on the whole grid or on the core of `half_widths`."""
-    r = periodic_distance(shape, half_widths)
-    inner = max(radius - taper, 0.0)
-    ramp = np.clip((r - inner) / max(radius - inner, 1e-9), 0, 1)
-    return (0.5 * (1 + np.cos(np.pi * ramp))).astype(np.float32)

@@ -12,6 +12,7 @@ All arrays here are in file layout (q = 0, or the crystal, at index ``n // 2``).
 """
 
 import numpy as np
+import scipy.fft
 from scipy import ndimage
 
 from phaser.conventions import to_engine, to_file
@@ -87,8 +88,6 @@ def estimate_oversampling(iobs, mask=None, threshold=_AUTOCORR_THRESHOLD):
     tuple of float
         ``N / object extent`` per axis.
     """
-    import scipy.fft
-
     data = np.asarray(iobs, np.float32)
     bad = None if mask is None else np.asarray(mask) != 0
     if bad is not None and bad.any():

@@ -22,6 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from phaser.errors import ConfigError, InputError
+from phaser.nn_priors.grid import network_input, to_model_grid
+from phaser.nn_priors.model import PriorModel
 
 __all__ = ["EMBEDDINGS", "FeatureEmbedding", "EncoderEmbedding", "make_embedding"]
 
@@ -91,8 +93,6 @@ class EncoderEmbedding:
     name = "encoder"
 
     def __init__(self, model=None, oversampling=None, threads=None):
-        from phaser.nn_priors.model import PriorModel
-
         if oversampling is None:
             raise ConfigError("the encoder embedding needs the library's oversampling")
         self.prior = PriorModel(model, threads=threads)
@@ -109,8 +109,6 @@ class EncoderEmbedding:
 
     def __call__(self, iobs, mask=None):
         """Embedding of one pattern: a 1-D float32 vector."""
-        from phaser.nn_priors.grid import network_input, to_model_grid
-
         im, mm, _ = to_model_grid(iobs, mask, self.prior.size, self.prior.oversampling,
                                   self.oversampling)
         return self.prior.encode(network_input(im, mm)).ravel().astype(np.float32)

@@ -27,11 +27,18 @@ import json
 from functools import lru_cache
 from pathlib import Path
 
+import h5py
 import numpy as np
 
+from phaser import __version__
 from phaser.conventions import OBJECT_DTYPE, SUPPORT_DTYPE, to_engine, to_file
 from phaser.errors import InputError
+from phaser.io.atomic import atomic_output, check_output
+from phaser.io.cxi import file_format_attr
+from phaser.io.load import is_result_file, load_result
+from phaser.nn_priors.grid import estimate_oversampling
 from phaser.nns.embedding import make_embedding
+from phaser.simulate.dataset import SimulatedDataset, is_dataset
 
 __all__ = ["LIBRARY_FORMAT", "Library", "build_library", "describe_library", "is_library",
            "load_library"]
@@ -50,8 +57,6 @@ _COMPRESSION = {"compression": "gzip", "compression_opts": 1, "shuffle": True}
 
 class _SimulatedSource:
     def __init__(self, path):
-        from phaser.simulate.dataset import SimulatedDataset
-
         self.path = str(path)
         self.ds = SimulatedDataset(path)
         self.shape = tuple(self.ds._file["intensity"].shape[1:])
@@ -78,8 +83,6 @@ class _ResultSource:
     """A reconstruction: its pattern is the object's (noise-free) intensity."""
 
     def __init__(self, path):
-        from phaser.io import load_result
-
         self.path = str(path)
         result = load_result(path)
         support = np.asarray(result.support) != 0
@@ -112,9 +115,6 @@ class _ResultSource:
 
 
 def _open_source(path):
-    from phaser.io.load import is_result_file
-    from phaser.simulate.dataset import is_dataset
-
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such file")
@@ -175,12 +175,6 @@ def build_library(sources, out, *, embedding="features", model=None, components=
         Missing or unreadable sources, sources on different grids, a model without a
         latent output, an existing output without `force`.
     """
-    import h5py
-
-    from phaser import __version__
-    from phaser.io.atomic import atomic_output, check_output
-    from phaser.nn_priors.grid import estimate_oversampling
-
     if isinstance(components, bool) or not isinstance(components, (int, np.integer)) or components < 1:
         raise InputError(f"components must be a positive integer, got {components!r}")
     if not sources:
@@ -344,8 +338,6 @@ class Library:
     """
 
     def __init__(self, path):
-        import h5py
-
         self.path = str(path)
         if not Path(path).is_file():
             raise InputError(f"library {path} does not exist")
@@ -435,8 +427,6 @@ class Library:
 
     def entry(self, i):
         """Object (complex64) and support (uint8) of entry `i` on the full library grid."""
-        import h5py
-
         with h5py.File(self.path, "r") as f:
             half_obj, half_sup = f["object"][int(i)], f["support"][int(i)]
         obj = np.zeros(self.shape, OBJECT_DTYPE)
@@ -466,8 +456,6 @@ def load_library(path):
 
 def is_library(path):
     """Whether `path` is an HDF5 library written by :func:`build_library`."""
-    from phaser.io.cxi import file_format_attr
-
     return file_format_attr(path) == LIBRARY_FORMAT
 
 

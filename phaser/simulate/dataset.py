@@ -26,10 +26,14 @@ import multiprocessing
 import shutil
 from pathlib import Path
 
+import h5py
 import numpy as np
+from tqdm import tqdm
 
+from phaser import __version__
 from phaser.errors import InputError
 from phaser.io.atomic import atomic_output, check_output
+from phaser.io.cxi import file_format_attr
 from phaser.simulate.sample import SimulatedCrystal, SimulationConfig, sample_rng, simulate_sample
 
 __all__ = ["DATASET_FORMAT", "SimulatedDataset", "is_dataset", "write_dataset"]
@@ -92,9 +96,6 @@ def write_dataset(
     ValueError
         If `count` or `workers` is not a positive integer.
     """
-    import h5py
-    from tqdm import tqdm
-
     config = SimulationConfig() if config is None else config
     count, workers = _positive_int(count, "count"), _positive_int(workers, "workers")
     if seed is None:
@@ -196,15 +197,11 @@ def _positive_int(value, name):
 
 
 def _version():
-    from phaser import __version__
-
     return __version__
 
 
 def is_dataset(path):
     """Whether `path` is an HDF5 file written by :func:`write_dataset`."""
-    from phaser.io.cxi import file_format_attr
-
     return file_format_attr(path) == DATASET_FORMAT
 
 
@@ -233,8 +230,6 @@ class SimulatedDataset:
     """
 
     def __init__(self, path):
-        import h5py
-
         self.path = Path(path)
         try:
             self._file = h5py.File(self.path, "r")

@@ -13,6 +13,7 @@ from typing import NamedTuple
 import numpy as np
 
 from phaser.conventions import INTENSITY_DTYPE, OBJECT_DTYPE, SUPPORT_DTYPE, to_file
+from phaser.geometry import direct_matrix, q_vectors, reference_index
 from phaser.random import as_generator
 from phaser.simulate.forward import expected_intensity
 from phaser.simulate.sample import SimulatedCrystal
@@ -77,8 +78,6 @@ def simulate_detector_frame(geometry, shape=(64, 64, 64), *, family="faceted", s
     -------
     DetectorFrameCrystal
     """
-    from phaser.geometry import reference_index, direct_matrix, q_vectors
-
     rng = as_generator(rng)
     shape = tuple(int(n) for n in shape)
     body = draw_body(family, rng)

@@ -9,15 +9,10 @@ import numpy as np
 from phaser.conventions import INTENSITY_DTYPE, OBJECT_DTYPE, SUPPORT_DTYPE, to_file
 from phaser.random import as_generator
 from phaser.simulate._checks import as_shape
+from phaser.simulate.atomistic import atomistic_crystal
 from phaser.simulate.forward import detector_mask, expected_intensity
 from phaser.simulate.phase import gaussian_phase
-from phaser.simulate.shapes import (
-    FAMILIES,
-    Placement,
-    draw_body,
-    facet_normals,
-    random_rotation,
-)
+from phaser.simulate.shapes import FAMILIES, Placement, draw_body, facet_normals, random_rotation
 
 __all__ = [
     "SHAPE_FAMILIES",
@@ -261,8 +256,6 @@ def simulate_sample(config, rng=None):
     }
 
     if strain == "atomistic":
-        from phaser.simulate.atomistic import atomistic_crystal
-
         crystal = atomistic_crystal(
             body,
             placement,

@@ -12,7 +12,8 @@ import pytest
 import phaser
 from phaser.engine.metrics import chi2
 from phaser.config import ReconstructionConfig
-from phaser.engine.run import Reconstructor
+from phaser.engine.plan import make_plan
+from phaser.engine.solver import Reconstructor
 
 SUMMARY = re.compile(r"chi2 \S+\s+LLK \S+\s+.*\b(\d+) iterations in \S+ s \((\d+) it/s, (\w+)\)")
 
@@ -209,7 +210,7 @@ def test_failures_during_the_run_leave_nothing(invoke, data, tmp_path, monkeypat
 def _free(mask, seed):
     """The free pixels a run with `seed` and the default fraction keeps out."""
     from phaser.engine.free import free_pixels
-    from phaser.engine.run import free_pixel_rng
+    from phaser.engine.solver import free_pixel_rng
 
     return free_pixels(mask, 0.05, free_pixel_rng(seed))
 
@@ -230,7 +231,7 @@ def test_starts_race_and_every_iteration_is_counted(invoke, data, tmp_path):
                  "--coarse", 1)
     assert res.exit_code == 0, res.output
     # Two starts under the four default coherence models race; the winner goes on to 300.
-    plan = ReconstructionConfig(iters=300, starts=2, coarse=1).plan()
+    plan = make_plan(ReconstructionConfig(iters=300, starts=2, coarse=1))
     assert plan.trials == 8 and plan.total_iterations() > 300
     assert f" {plan.total_iterations()} iterations in " in res.stdout
     result = phaser.load_result(tmp_path / "r.cxi")
@@ -272,7 +273,7 @@ def test_dry_run_prints_the_plan_and_writes_nothing(invoke, data, tmp_path, monk
     before = sorted(p.name for p in tmp_path.iterdir())
     res = invoke("run", data, "--dry-run", "--out", "r.cxi")
     assert res.exit_code == 0, res.output
-    plan = ReconstructionConfig().plan()
+    plan = make_plan(ReconstructionConfig())
     assert res.stdout.strip() == plan.describe(shape_known=False)
     assert "a smaller pattern runs the race at full size" in res.stdout
     assert "race" in res.stdout and f"{plan.total_iterations()} in all" in res.stdout

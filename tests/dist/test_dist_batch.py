@@ -153,7 +153,7 @@ def test_a_dry_run_prints_the_plan_of_each_input_and_runs_nothing(scans, tmp_pat
     done = _cli("batch", scans, "--out", tmp_path / "out", "--algo", ALGO, "--starts", 3,
                 "--dry-run")
     assert done.exit_code == 0, done.output
-    plan = ReconstructionConfig(algorithm=ALGO, starts=3).plan()
+    plan = make_plan(ReconstructionConfig(algorithm=ALGO, starts=3))
     assert done.output == plan.describe(shape_known=False) + "\n(each input)\n"
     assert not (tmp_path / "out").exists()
 
@@ -182,7 +182,7 @@ def test_ctrl_c_leaves_complete_files_and_a_summary_then_the_batch_resumes(clust
         real_save(result, target, force=force)
         saved.append(target)
 
-    monkeypatch.setattr("phaser.io.save_result", save_then_interrupt)
+    monkeypatch.setattr("phaser.dist.batch.save_result", save_then_interrupt)
     with pytest.raises(KeyboardInterrupt):
         batch(inputs, out, cfg, scheduler=cluster.scheduler_address)
     import csv

@@ -8,8 +8,9 @@ import phaser
 from phaser.config import ReconstructionConfig
 from phaser.engine.coarse import fourier_upsample, q_crop, scale_up
 from phaser.engine.interrupt import RunInterrupted
-from phaser.engine.run import Reconstructor
-from phaser.engine.runs import shared_inputs
+from phaser.engine.plan import make_plan
+from phaser.engine.solver import Reconstructor
+from phaser.engine.solver import shared_inputs
 
 # Two starts under two models: four trials race to iteration 40 of 120 on the 32^3 grid.
 RACE = dict(iters=120, starts=2, seed=1)
@@ -46,7 +47,7 @@ def test_the_trials_race_on_the_coarse_grid_and_the_winner_runs_at_full_size(sim
     assert ("PSF(model='gaussian'" in result.algorithm) == (race["psf_sigma"] > 0)
     assert result.obj.shape == sim.iobs.shape
     # Every iteration run is counted, on either grid, and the plan says how many.
-    planned = config.plan(shape=sim.iobs.shape).total_iterations()
+    planned = make_plan(config, shape=sim.iobs.shape).total_iterations()
     assert len(seen) == result.timings["iterations_run"] == result.plan["total_iterations"] \
         == planned == coarse["iterations"] + 60
 

@@ -8,7 +8,7 @@ from phaser.config import ReconstructionConfig
 from phaser.conventions import to_engine, to_file
 from phaser.engine.coherence import (PSF, check_psf_order, compact_psf, full_psf, psf_model,
                                      psf_sigma, psf_window)
-from phaser.engine.run import Reconstructor
+from phaser.engine.solver import Reconstructor
 from phaser.engine.schedule import parse_algorithm
 from phaser.errors import ConfigError
 from phaser.kernels import available_backends, get_backend

@@ -15,7 +15,7 @@ import pytest
 
 import phaser
 from phaser.config import ReconstructionConfig
-from phaser.engine.run import Reconstructor
+from phaser.engine.solver import Reconstructor
 from phaser.engine.schedule import default_algorithm
 from phaser.kernels import available_backends, get_backend
 

@@ -23,7 +23,7 @@ def test_notation_and_iteration_count():
 def test_detwin_restores_the_support_and_runs_its_iterations():
     iobs = simulate(32, oversampling=3, photons=1e6, max_phase=1.5, rng=2).iobs
     seen = []
-    rec = phaser.engine.run.Reconstructor(phaser.config.ReconstructionConfig(seed=0),
+    rec = phaser.engine.solver.Reconstructor(phaser.config.ReconstructionConfig(seed=0),
                                           callbacks=[lambda s: seen.append(int(s.support.sum()))])
     state = rec.setup(iobs)
     before = state.support.copy()
@@ -43,7 +43,7 @@ def _overlaps(algorithm, sim):
     mixture = 0.5 * (truth + twin_image(truth))
     support = (sim.support | twin_image(sim.support).real.astype(np.uint8)) != 0
     config = phaser.config.ReconstructionConfig(seed=0, free_fraction=0)
-    rec = phaser.engine.run.Reconstructor(config)
+    rec = phaser.engine.solver.Reconstructor(config)
     state = rec.setup(sim.iobs, support=support)
     state.obj[...] = to_engine(mixture.astype(np.complex64))
     rec.step(algorithm)

@@ -44,7 +44,7 @@ def test_fraction_zero_and_reproducibility():
 
 def test_free_pixels_are_never_projected(iobs):
     """Absurd values on the free pixels change nothing but the free LLK."""
-    from phaser.engine.run import free_pixel_rng
+    from phaser.engine.solver import free_pixel_rng
 
     free = free_pixels(np.zeros(SHAPE, np.uint8), 0.05, free_pixel_rng(3)) != 0
     absurd = iobs.copy()

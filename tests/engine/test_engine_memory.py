@@ -11,7 +11,7 @@ import pytest
 import phaser
 from phaser.config import ReconstructionConfig
 from phaser.conventions import to_engine, to_file
-from phaser.engine.run import Reconstructor
+from phaser.engine.solver import Reconstructor
 from phaser.initializers._start import random_object
 from phaser.initializers.autocorr import autocorrelation_support
 
@@ -109,7 +109,7 @@ def test_a_start_that_vanishes_outside_its_support_is_not_copied_to_be_cut():
     is; one that is not is cut first, a full-size copy more; the state is the same."""
     import tracemalloc
 
-    from phaser.engine.run import _vanishes_outside
+    from phaser.engine.solver import _vanishes_outside
 
     sim = phaser.simulate(32, oversampling=3, photons=1e6, rng=4)
     support = autocorrelation_support(sim.iobs, sim.mask)

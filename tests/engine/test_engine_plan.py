@@ -5,11 +5,11 @@ import pytest
 from phaser.config import DEFAULT_PSF_WIDTHS, ReconstructionConfig
 from phaser.engine.plan import (COARSE_FACTOR, COARSE_MIN_SIZE, DEFAULT_STARTS, RACE, Plan,
                                 Rung, make_plan, start_seeds)
-from phaser.engine.runs import POLISH
+from phaser.engine.plan import POLISH
 
 
 def test_the_default_races_every_start_under_every_model_on_a_coarse_grid():
-    plan = ReconstructionConfig().plan()
+    plan = make_plan(ReconstructionConfig())
     race = plan.coarse.plan
     assert plan.coarse.factor == COARSE_FACTOR and not plan.dropped
     assert race.starts == DEFAULT_STARTS and race.models == DEFAULT_PSF_WIDTHS
@@ -25,16 +25,16 @@ def test_the_default_races_every_start_under_every_model_on_a_coarse_grid():
 
 def test_a_small_pattern_races_at_full_size():
     small = (2 * COARSE_MIN_SIZE - 2,) * 3
-    plan = ReconstructionConfig().plan(shape=small)
+    plan = make_plan(ReconstructionConfig(), shape=small)
     assert plan.coarse is None and plan.trials == 16 and not plan.dropped
-    assert ReconstructionConfig().plan(shape=(2 * COARSE_MIN_SIZE,) * 3).coarse is not None
-    assert ReconstructionConfig(coarse=1).plan().coarse is None
+    assert make_plan(ReconstructionConfig(), shape=(2 * COARSE_MIN_SIZE,) * 3).coarse is not None
+    assert make_plan(ReconstructionConfig(coarse=1)).coarse is None
     # Asked for, and impossible: said so.
-    [line] = ReconstructionConfig(coarse=2).plan(shape=small).dropped
+    [line] = make_plan(ReconstructionConfig(coarse=2), shape=small).dropped
     assert line.startswith("--coarse 2: the pattern") and "too small" in line
-    [line] = ReconstructionConfig(coarse=2, algorithm="HIO**100").plan().dropped
+    [line] = make_plan(ReconstructionConfig(coarse=2, algorithm="HIO**100")).dropped
     assert line == "--coarse 2: an explicit --algo runs as written"
-    assert ReconstructionConfig(starts=1, psf_widths=(0.0,)).plan().coarse is None
+    assert make_plan(ReconstructionConfig(starts=1, psf_widths=(0.0,))).coarse is None
 
 
 def test_coarse_must_be_a_positive_integer():
@@ -61,11 +61,11 @@ def test_iterations_count_each_trial_up_to_where_it_leaves_the_race():
 
 def test_an_explicit_algorithm_runs_as_written():
     algo = "ER**80 * (SW * HIO**20)**16"  # 400 iterations
-    plan = ReconstructionConfig(algorithm=algo).plan()
+    plan = make_plan(ReconstructionConfig(algorithm=algo))
     assert (plan.starts, plan.models, plan.rungs) == (1, (0.0,), ())
     assert plan.total_iterations() == 400 and plan.algorithm == algo
     # ... unless starts or models are asked for too.
-    asked = ReconstructionConfig(algorithm=algo, starts=2, psf_widths=(0, 1)).plan()
+    asked = make_plan(ReconstructionConfig(algorithm=algo, starts=2, psf_widths=(0, 1)))
     assert asked.trials == 4 and asked.rungs == (Rung(130, 1),)
     assert asked.total_iterations() == 4 * 130 + 270
 
@@ -80,7 +80,7 @@ def test_an_explicit_algorithm_runs_as_written():
      "--psf-widths 0,1: the algorithm runs ML, which models no PSF"),
 ])
 def test_what_cannot_run_is_dropped_and_named(options, line):
-    plan = ReconstructionConfig(**options).plan()
+    plan = make_plan(ReconstructionConfig(**options))
     assert plan.trials == 1 and not plan.rungs
     assert len(plan.dropped) == 1 and plan.dropped[0].startswith(line)
     assert plan.total_iterations() == plan.iterations
@@ -89,8 +89,8 @@ def test_what_cannot_run_is_dropped_and_named(options, line):
 
 def test_defaults_that_do_not_apply_are_not_named_as_dropped():
     # A prior's schedule tries no starts or models by default: nothing was asked for.
-    assert ReconstructionConfig(init="nn", iters=50).plan().dropped == ()
-    assert ReconstructionConfig(algorithm="HIO**30").plan().dropped == ()
+    assert make_plan(ReconstructionConfig(init="nn", iters=50)).dropped == ()
+    assert make_plan(ReconstructionConfig(algorithm="HIO**30")).dropped == ()
 
 
 def test_a_given_start_or_psf_is_the_only_trial():
@@ -103,7 +103,7 @@ def test_a_given_start_or_psf_is_the_only_trial():
 
 
 def test_the_plan_prints_and_serialises():
-    plan = ReconstructionConfig(runs=2, keep=2).plan()
+    plan = make_plan(ReconstructionConfig(runs=2, keep=2))
     text = plan.describe()
     for word in ("schedule", "starts", "models", "race", "runs", "iterations"):
         assert word in text

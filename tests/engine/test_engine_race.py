@@ -11,9 +11,10 @@ import phaser
 from phaser.config import ReconstructionConfig
 from phaser.engine import state as state_module
 from phaser.engine.interrupt import stop_at_iteration_end
-from phaser.engine.plan import Rung, start_seeds
+from phaser.engine.plan import Rung, make_plan, start_seeds
 from phaser.engine.race import trial_score
-from phaser.engine.run import Reconstructor, run_configured
+from phaser.engine.run import run_configured
+from phaser.engine.solver import Reconstructor
 from phaser.errors import ConfigError
 
 ALGO = "ER**20 * (SW * HIO**20)**5"  # 120 iterations: one rung, at 40
@@ -61,7 +62,7 @@ def test_every_iteration_run_is_in_the_plan(sim):
             count[0] += 1
 
         result = run_configured(config, sim.iobs, callbacks=[tick])
-        plan = config.plan()
+        plan = make_plan(config)
         assert count[0] == plan.total_iterations()
         if config.runs == 1:
             assert result.timings["iterations_run"] == plan.total_iterations()
@@ -73,7 +74,7 @@ def test_every_iteration_run_is_in_the_plan(sim):
 
 def test_trials_are_dropped_at_each_rung(sim):
     config = ReconstructionConfig(algorithm=LONG, seed=0, starts=4, psf_widths=(0, 0.5, 1, 1.5))
-    (first_rung, last_rung) = config.plan().rungs
+    (first_rung, last_rung) = make_plan(config).rungs
     assert first_rung.iteration == 20 and last_rung == Rung(100, 1)
     keep = first_rung.keep
     race = _event(run_configured(config, sim.iobs), "race")
@@ -94,7 +95,7 @@ def test_a_per_model_rung_keeps_the_best_start_under_each_model(sim, monkeypatch
 
     monkeypatch.setattr(plan_module, "RACE", ((1 / 15, 1, True), (1 / 3, 1, False)))
     config = ReconstructionConfig(algorithm=LONG, seed=0, starts=3, psf_widths=(0, 1))
-    assert config.plan().rungs == (Rung(20, 1, True), Rung(100, 1))
+    assert make_plan(config).rungs == (Rung(20, 1, True), Rung(100, 1))
     race = _event(run_configured(config, sim.iobs), "race")
     scores, sigmas = race["scores"], race["psf_sigmas"]
     went_on = {min((i for i in range(6) if sigmas[i] == m), key=lambda i: (scores[i][0], i))
@@ -118,7 +119,7 @@ def test_a_score_is_the_mean_log_free_llk_of_the_trials_second_half(sim):
     race = _event(run_configured(config, sim.iobs, sim.mask), "race")
     # The third trial's score, recomputed from its start run alone for 40 iterations.
     from phaser.engine.operators import split_operator
-    from phaser.engine.runs import shared_inputs
+    from phaser.engine.solver import shared_inputs
 
     _, mask, free = shared_inputs(config, sim.iobs, sim.mask)
     alone = Reconstructor(ReconstructionConfig(algorithm=ALGO, seed=1))
@@ -165,7 +166,7 @@ def test_the_race_chooses_the_coherence_model_of_a_blurred_pattern():
 def test_a_single_model_is_used_without_a_race():
     blurred = phaser.simulate(32, oversampling=3, photons=1e7, rng=2, psf_sigma=1.2)
     config = ReconstructionConfig(algorithm=ALGO, seed=0, psf_widths=(1.2,))
-    assert config.plan().rungs == ()
+    assert make_plan(config).rungs == ()
     result = Reconstructor(config).run(blurred.iobs, blurred.mask)
     assert result.algorithm.endswith("PSF(model='gaussian', fwhm=2.8258, every=0, deconvolve=1)")
     assert not [e for e in result.events if e["event"] == "race"]

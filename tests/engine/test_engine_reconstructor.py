@@ -7,7 +7,7 @@ import phaser
 from phaser.config import ReconstructionConfig
 from phaser.conventions import to_engine, to_file
 from phaser.engine.metrics import chi2, figures_of_merit, llk
-from phaser.engine.run import Reconstructor
+from phaser.engine.solver import Reconstructor
 from phaser.engine.state import State
 from phaser.errors import ConfigError, InputError
 from phaser.kernels import available_backends

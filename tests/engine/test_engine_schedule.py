@@ -8,8 +8,9 @@ import pytest
 from phaser.config import ReconstructionConfig
 from phaser.engine.operators import (ER, HIO, RAAR, Chain, Repeat, ShrinkWrap,
                                      SupportCollapseError, split_operator)
+from phaser.engine.plan import make_plan
 from phaser.engine.refine import ML
-from phaser.engine.run import Reconstructor
+from phaser.engine.solver import Reconstructor
 from phaser.engine.schedule import (
     DEFAULT_ITERATIONS,
     default_algorithm,
@@ -257,7 +258,7 @@ def test_after_the_coarse_race_the_winner_runs_the_coarse_schedule():
         "(SW(threshold=0.1, method='rms', min_piece=0.01) * ER**20)**3 * PSF * (SW * HIO**20)**2")
     assert coarse_algorithm(150).n_iterations == 150
     assert str(coarse_algorithm(9)) == str(default_algorithm(9))
-    assert ReconstructionConfig().plan().algorithm == str(coarse_algorithm(300))
+    assert make_plan(ReconstructionConfig()).algorithm == str(coarse_algorithm(300))
 
 
 def test_init_coarse_is_the_default_now():

@@ -9,7 +9,7 @@ from phaser.conventions import to_engine
 from phaser.engine.metrics import chi2
 from phaser.engine.operators import OPERATORS
 from phaser.engine.refine import ML
-from phaser.engine.run import Reconstructor
+from phaser.engine.solver import Reconstructor
 from phaser.errors import ConfigError
 from phaser.kernels import available_backends, get_backend
 from phaser.simulate import simulate

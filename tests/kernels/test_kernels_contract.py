@@ -169,7 +169,7 @@ def test_shrink_wrap(be, ref, data, method):
 
 @pytest.mark.parametrize("window", [None, (4.0, 2.0)])
 def test_partial_coherence(be, ref, data, window):
-    from phaser.kernels.numpy_backend import core_grid, radial_window
+    from phaser.kernels.common import core_grid, radial_window
 
     halves = (None,) * 3 if window is None else (4,) * 3  # the core: all, or a 9^3 box
     core = data["psf"][core_grid(SHAPE, halves)]

@@ -6,7 +6,7 @@ import scipy.ndimage
 
 from phaser.engine.operators import ER, HIO, RAAR
 from phaser.errors import ConfigError
-from phaser.kernels.numpy_backend import SHRINK_WRAP_METHODS
+from phaser.kernels.common import SHRINK_WRAP_METHODS
 
 SHAPE = (8, 10, 12)
 

@@ -15,12 +15,14 @@ pattern carries that function's interpolation); detector gaps added to the mask;
 binomial thinning of the counts to a random lower photon level.
 """
 
+import h5py
 import numpy as np
 import torch
 from scipy import ndimage
 
+from phaser.errors import InputError
 from phaser.nn_priors.grid import (estimate_oversampling, flip_about_centre, network_input,
-                                  to_model_grid)
+                                   to_model_grid)
 
 __all__ = ["Augment", "MeasuredPatterns", "ProbeSet", "SimulatedPatterns", "sample_dict"]
 
@@ -137,8 +139,6 @@ class SimulatedPatterns(torch.utils.data.Dataset):
     """
 
     def __init__(self, path, indices=None, augment=None, seed=0):
-        import h5py
-
         with h5py.File(path, "r") as f:
             n = f["intensity"].shape[0]
             self.indices = np.arange(n) if indices is None else np.asarray(indices)
@@ -240,10 +240,6 @@ class ProbeSet:
     KEYS = ("intensity", "mask", "obj", "support")
 
     def __init__(self, path):
-        import h5py
-
-        from phaser.errors import InputError
-
         try:
             with h5py.File(path, "r") as f:
                 missing = [k for k in self.KEYS if k not in f]

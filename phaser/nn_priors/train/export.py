@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from phaser import __version__
 from phaser.errors import InputError
 from phaser.io.atomic import atomic_output, check_output
 from phaser.nn_priors import metadata
@@ -71,7 +72,6 @@ def export_onnx(checkpoint, out, *, force=False, seed=0):
     import onnx
     import onnxruntime as ort
 
-    from phaser import __version__
 
     ckpt = load_checkpoint(checkpoint)
     h = ckpt["header"]

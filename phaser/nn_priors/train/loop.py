@@ -7,17 +7,24 @@ arguments and weights, the data description and the metrics, which is what
 :func:`phaser.nn_priors.train.export.export_onnx` needs.
 """
 
+import dataclasses
 import json
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
-from phaser.errors import ConfigError, InputError
+from phaser.analysis import recovery_scores
+from phaser.config import ReconstructionConfig
+from phaser.engine.solver import Reconstructor
+from phaser.errors import ConfigError, InputError, PhaserError
+from phaser.initializers.nn import NNPrior, prior_support
 from phaser.nn_priors.train.data import Augment, MeasuredPatterns, ProbeSet, SimulatedPatterns
-from phaser.nn_priors.train.losses import fourier_chi2, make_loss
-from phaser.nn_priors.train.networks import build_model, fourier_modulus
+from phaser.nn_priors.train.losses import LOSSES, fourier_chi2, make_loss
+from phaser.nn_priors.train.networks import MODELS, build_model, fourier_modulus
+from phaser.simulate.dataset import SimulatedDataset, is_dataset
 
 __all__ = ["train", "resume", "finetune", "load_checkpoint", "probe_set_scores"]
 
@@ -93,10 +100,6 @@ def train(data, out, *, model="autophase", loss="unsupervised", epochs=10, batch
     dict
         The last epoch's metrics, with the paths of ``best.pt`` and ``last.pt``.
     """
-    from phaser.nn_priors.train.losses import LOSSES
-    from phaser.nn_priors.train.networks import MODELS
-    from phaser.simulate.dataset import SimulatedDataset, is_dataset
-
     if model not in MODELS:
         raise ConfigError(f"unknown model {model!r}; choose from {', '.join(MODELS)}")
     if loss not in LOSSES:
@@ -193,8 +196,6 @@ def resume(out, *, data=None, threads=None, progress=True, command="", max_minut
     ConfigError
         `expect` asks for another architecture or training setting.
     """
-    from phaser.simulate.dataset import SimulatedDataset, is_dataset
-
     out = Path(out)
     ckpt = load_checkpoint(out / "last.pt")
     header = dict(ckpt["header"])
@@ -234,8 +235,6 @@ def resume(out, *, data=None, threads=None, progress=True, command="", max_minut
 def _identity(ds):
     """What identifies a simulated set (not where or when it was written), and the command
     that remakes it."""
-    import dataclasses
-
     config = json.loads(json.dumps(dataclasses.asdict(ds.config), default=list))
     return {"seed": ds.seed, "count": len(ds), "config": config,
             "command": ds.attrs.get("command") or ""}
@@ -344,8 +343,6 @@ def _fit(net, header, loss_fn, train_set, val_set, out, *, progress, max_minutes
     Each epoch's shuffling and augmentation are drawn from the run's seed and the epoch
     number, so a resumed run sees the same samples in the same order as an unbroken one.
     """
-    from tqdm import tqdm
-
     epochs, batch_size, lr = header["epochs"], header["batch_size"], header["lr"]
     if epochs < 1 or batch_size < 1:
         raise ConfigError("epochs and batch size must be at least 1")
@@ -457,8 +454,6 @@ def _validate(net, loss_fn, val_set, batch_size, probe=0):
     `probe` samples after :data:`PROBE_ALGORITHM` from the prediction, as ``phaser run
     --init nn`` starts it.
     """
-    from phaser.analysis import recovery_scores
-
     net.eval()
     loader = torch.utils.data.DataLoader(val_set, batch_size=batch_size)
     totals, parts, chi2, scores, starts = [], {}, [], [], []
@@ -494,11 +489,6 @@ def _validate(net, loss_fn, val_set, batch_size, probe=0):
 
 def _probe(val_set, starts, threshold):
     """Success rate and median chi² of :data:`PROBE_ALGORITHM` from predictions."""
-    from phaser.analysis import recovery_scores
-    from phaser.config import ReconstructionConfig
-    from phaser.engine.run import Reconstructor
-    from phaser.initializers.nn import prior_support
-
     config = ReconstructionConfig(algorithm=PROBE_ALGORITHM, seed=0)
     ok, chi2 = [], []
     for i, (obj, truth, support) in enumerate(starts):
@@ -554,12 +544,6 @@ def probe_set_scores(net, header, probes):
         ``probe_chi2_50`` (median chi²).  A pattern on which the initializer fails
         (no crystal predicted) counts as IoU 0 and a failure.
     """
-    from phaser.analysis import recovery_scores
-    from phaser.config import ReconstructionConfig
-    from phaser.engine.run import Reconstructor
-    from phaser.errors import PhaserError
-    from phaser.initializers.nn import NNPrior
-
     net.eval()
     prior = NNPrior(_NetworkPrior(net, header))
     config = ReconstructionConfig(algorithm=PROBE_ALGORITHM, seed=0)

@@ -10,7 +10,7 @@ import pytest
 import phaser
 from phaser.analysis import align_to_reference, phase_rms
 from phaser.engine.operators import SupportCollapseError
-from phaser.engine.runs import OUTLIER_FACTOR, spread
+from phaser.engine.multirun import OUTLIER_FACTOR, spread
 from phaser.errors import ConfigError, PhaserError
 from phaser.simulate import simulate
 
@@ -44,7 +44,7 @@ def test_runs_are_ranked_by_free_llk_and_summarised(multi):
 def test_first_mode_recovers_the_crystal_and_its_metrics_are_recorded(sim, multi):
     from phaser.engine.free import free_pixels
     from phaser.engine.metrics import figures_of_merit
-    from phaser.engine.run import free_pixel_rng
+    from phaser.engine.solver import free_pixel_rng
 
     aligned, _ = align_to_reference(multi.obj, sim.obj, sim.support)
     assert phase_rms(aligned, sim.obj, sim.support) < 0.1
@@ -174,14 +174,14 @@ def test_the_result_fits_the_data_at_least_as_well_as_the_best_kept_run(multi):
 def test_a_first_mode_that_fits_worse_than_a_kept_run_gives_way_to_it(sim, monkeypatch):
     """If the polished first mode fits the data less well than a kept run, the result is
     that run, and an event says so (here the decomposition is made to return noise)."""
-    from phaser.analysis import modes
+    from phaser.engine import multirun
 
     def noise(objects, n_modes=1):
         rng = np.random.default_rng(0)
         shape = objects[0].shape
         return [(rng.random(shape) * np.exp(2j * np.pi * rng.random(shape))).astype(np.complex64)], [1.0]
 
-    monkeypatch.setattr(modes, "orthogonal_modes", noise)
+    monkeypatch.setattr(multirun, "orthogonal_modes", noise)
     result = phaser.reconstruct(sim.iobs, seed=10, runs=3, keep=2, iters=120, starts=1)
     [event] = [e for e in result.events if e["event"] == "best_run_kept"]
     kept = [r for r in result.runs if r["kept"]]
@@ -197,8 +197,8 @@ def test_only_the_best_kept_runs_hold_their_arrays(sim, monkeypatch):
     import weakref
 
     from phaser.config import ReconstructionConfig
-    from phaser.engine import runs as runs_module
-    from phaser.engine.run import Reconstructor
+    from phaser.engine import multirun as runs_module
+    from phaser.engine.solver import Reconstructor
 
     refs = []  # a weak reference to every result a run finalised
     finalize = Reconstructor.finalize

@@ -22,16 +22,16 @@ import time
 
 import numpy as np
 
+from phaser.analysis import align_support, align_to_reference
+from phaser.analysis.modes import amplitude_criteria, orthogonal_modes
 from phaser.conventions import OBJECT_DTYPE, SUPPORT_DTYPE
+from phaser.engine.metrics import figures_of_merit
+from phaser.engine.operators import SupportCollapseError
+from phaser.engine.plan import POLISH, make_plan
+from phaser.engine.solver import Reconstructor, shared_inputs
 from phaser.errors import PhaserError
-from phaser.io.validate import check_mask, check_ndim
 
-__all__ = ["OUTLIER_FACTOR", "POLISH", "combine_runs", "one_run", "run_many", "shared_inputs",
-           "spread"]
-
-POLISH = "ER**20"
-"""Iterations from the first mode, inside the majority support, that make the result fit
-the data (see :func:`run_many`)."""
+__all__ = ["OUTLIER_FACTOR", "combine_runs", "one_run", "run_many", "spread"]
 
 OUTLIER_FACTOR = 2.0
 """A run is kept only if its free LLK (or LLK) is at most this many times the best run's."""
@@ -47,7 +47,7 @@ def run_many(config, iobs, mask=None, support=None, *, callbacks=(), command=Non
         Run ``r`` uses seed ``config.seed + r`` (a seed is drawn and recorded when none is
         given). Every run shares the same free pixels, so their free LLKs compare.
     iobs, mask, support : array_like
-        As for :meth:`phaser.engine.run.Reconstructor.setup`.
+        As for :meth:`phaser.engine.solver.Reconstructor.setup`.
     callbacks : sequence of callable, optional
         Passed to every run.
     command : str, optional
@@ -101,32 +101,12 @@ def run_many(config, iobs, mask=None, support=None, *, callbacks=(), command=Non
                         start=start, callbacks=callbacks)
 
 
-def shared_inputs(config, iobs, mask=None):
-    """What every run of a multi-run reconstruction shares: (seed, mask, free pixels).
-
-    The seed is ``config.seed``, or one drawn from the operating system when it is None;
-    the free pixels are drawn from it (:func:`phaser.engine.run.free_pixel_rng`), so that
-    the runs' free LLKs compare.
-    """
-    from phaser.engine.free import free_pixels
-    from phaser.engine.run import free_pixel_rng
-
-    seed = config.seed if config.seed is not None else int(np.random.SeedSequence().entropy % 2**31)
-    check_ndim(iobs, "intensity")
-    mask = np.zeros(np.shape(iobs), np.uint8) if mask is None else check_mask(mask, np.shape(iobs), "mask")
-    return seed, mask, free_pixels(mask, config.free_fraction, free_pixel_rng(seed))
-
-
 def one_run(config, seed, r, iobs, mask, support, free, *, callbacks=(), command=None,
             on_interrupt="raise"):
     """Run `r` of a multi-run reconstruction (seed ``seed + r``): its summary and result.
 
     The result is None when its support collapsed or exploded (the summary says which).
     """
-    from phaser.analysis.modes import amplitude_criteria
-    from phaser.engine.operators import SupportCollapseError
-    from phaser.engine.run import Reconstructor
-
     one = dataclasses.replace(config, seed=seed + r, runs=1, keep=1)
     rec = Reconstructor(one, callbacks, command=command, on_interrupt=on_interrupt)
     summary = {"seed": seed + r}
@@ -170,10 +150,6 @@ def combine_runs(config, seed, summaries, results, iobs, mask, free, *, command=
     -------
     phaser.result.Result
     """
-    from phaser.analysis import align_support, align_to_reference
-    from phaser.analysis.modes import orthogonal_modes
-    from phaser.engine.run import Reconstructor
-
     start = time.perf_counter() if start is None else start
     _keep_best(results, summaries, config)
     ok = [i for i, s in enumerate(summaries) if s["status"] in ("ok", "interrupted")]
@@ -242,7 +218,7 @@ def combine_runs(config, seed, summaries, results, iobs, mask, free, *, command=
         runs=summaries,
         command=command if command is not None else best.command,
         mode_weights=[float(w) for w in weights],
-        plan=config.plan(shape=np.shape(average)).to_dict(),
+        plan=make_plan(config, shape=np.shape(average)).to_dict(),
     )
     result.timings = dict(best.timings, total=time.perf_counter() - start)
     if summaries[-1]["status"] == "interrupted":
@@ -289,8 +265,6 @@ def _phase_spread(obj, average, support):
 def _with_average_row(history, average, iobs, mask, free, support_size, psf=None):
     """The best run's history plus a last row: the figures of merit of the result (with
     the best run's PSF, if it modelled partial coherence)."""
-    from phaser.engine.metrics import figures_of_merit
-
     iobs = np.asarray(iobs, np.float32)
     bad = mask != 0
     chi2, llk = figures_of_merit(average, iobs, bad | (free != 0), psf=psf)

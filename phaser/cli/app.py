@@ -1,0 +1,34 @@
+"""The ``phaser`` typer app that every command module adds its command to, and its error
+handling: a :class:`phaser.errors.PhaserError` (bad input, bad option) is printed as one
+line on standard error and the command exits with status 1, leaving no output file."""
+
+import contextlib
+
+import typer
+
+from phaser.errors import PhaserError
+
+__all__ = ["app", "user_errors"]
+
+app = typer.Typer(
+    name="phaser",
+    help="Fast 3D Bragg coherent diffraction imaging reconstructions.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    # Help texts are plain text: "[default: ...]" must not be read as rich markup.
+    rich_markup_mode=None,
+)
+
+
+@contextlib.contextmanager
+def user_errors():
+    """Turn user errors into one line on stderr and exit status 1 (no traceback)."""
+    try:
+        yield
+    except PhaserError as exc:
+        typer.echo(f"phaser: error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        typer.echo("phaser: interrupted; nothing was written", err=True)
+        raise typer.Exit(130) from None

@@ -8,7 +8,7 @@ Simulates `--small` 64³ and `--large` 128³ crystals (oversampling 3, 1e7 photo
 reconstructs them all with the default schedule, in the same run:
 
 - in one process, one after the other, with every core (``threads`` = the cores);
-- with :func:`phaser.dist.batch.batch` on a new ``LocalCluster`` of `--workers` single-threaded
+- with :func:`phaser.distributed.batch.batch` on a new ``LocalCluster`` of `--workers` single-threaded
   worker processes (the wall time includes starting the cluster and writing the results).
 
 The Dask overhead per task is what the workers' time adds up to beyond the tasks' own
@@ -28,7 +28,7 @@ import numpy as np
 
 import phaser
 from phaser.config import ReconstructionConfig
-from phaser.dist.batch import batch
+from phaser.distributed.batch import batch
 from phaser.kernels.fft import default_threads
 
 ROOT = Path(__file__).resolve().parents[1]

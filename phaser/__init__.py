@@ -24,7 +24,7 @@ _LAZY = {
     "load_data": ("phaser.io", "load_data"),
     "load_result": ("phaser.io", "load_result"),
     "Result": ("phaser.result", "Result"),
-    "batch": ("phaser.dist.batch", "batch"),
+    "batch": ("phaser.distributed.batch", "batch"),
     "simulate": ("phaser.simulate", None),  # the callable subpackage itself
 }
 

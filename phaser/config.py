@@ -7,7 +7,8 @@ those of a ``--config FILE.toml``.  The full configuration is stored with each r
 import dataclasses
 from dataclasses import dataclass, field, fields
 
-from phaser.errors import ConfigError
+from phaser.checks import check_choice, check_integer, check_number
+from phaser.errors import ConfigError, InputError
 
 try:
     import tomllib
@@ -22,11 +23,9 @@ MAX_PSF_WIDTH = 8.0
 
 DEFAULT_PSF_WIDTHS = (0.0, 0.5, 1.0, 1.5)
 """Partial-coherence models a run tries by default: the coherent model and Gaussian blurs
-of 0.5, 1 and 1.5 pixels (standard deviation).  Together they recover patterns blurred by up
-to 1.5 pixels and keep the coherent model's success on coherent ones
-(``bench/schedule_defaults.py``; the README has the table), for about 5 times the time of
-the coherent model alone; a trial that deconvolves stays within the memory target
-(``bench/memory.py``)."""
+of 0.5, 1 and 1.5 pixels (standard deviation).  Together they recover patterns blurred by
+up to 1.5 pixels and keep the coherent model's success on coherent ones
+(``bench/schedule_defaults.py``; the documentation's benchmarks)."""
 
 
 @dataclass(frozen=True)
@@ -142,74 +141,69 @@ class ReconstructionConfig:
 
     def __post_init__(self):
         if self.algorithm is not None and self.iters is not None:
-            raise ConfigError("--iters scales the default schedule; with --algo write the "
-                              "iteration counts in the algorithm string")
-        if self.iters is not None:
-            _check_int("iters", self.iters, 1)
-        if self.seed is not None:
-            _check_int("seed", self.seed, 0)
-        _check_int("metrics_every", self.metrics_every, 1)
-        if self.threads is not None:
-            _check_int("threads", self.threads, 1)
-        _check_int("runs", self.runs, 1)
-        if self.starts is not None:
-            _check_int("starts", self.starts, 1)
-        _check_int("keep", self.keep, 1)
-        if self.coarse is not None:
-            _check_int("coarse", self.coarse, 1)
+            raise ConfigError("`iters` scales the default schedule; with `algorithm` write the "
+                              "iteration counts in the algorithm string",
+                              options=("iters", "algorithm"))
+        for name, minimum in (("iters", 1), ("seed", 0), ("metrics_every", 1), ("threads", 1),
+                              ("runs", 1), ("starts", 1), ("keep", 1), ("coarse", 1)):
+            if getattr(self, name) is not None or name in ("metrics_every", "runs", "keep"):
+                check_integer(name, getattr(self, name), minimum)
         if self.psf_widths is not None:
             widths = self.psf_widths if isinstance(self.psf_widths, (list, tuple)) \
                 else (self.psf_widths,)
-            if not widths or not all(isinstance(w, (int, float)) and not isinstance(w, bool)
-                                     and 0 <= w <= MAX_PSF_WIDTH for w in widths) \
-                    or len(set(widths)) != len(widths):
-                raise ConfigError(f"--psf-widths takes distinct Gaussian widths in "
-                                  f"[0, {MAX_PSF_WIDTH:g}] pixels, got {self.psf_widths!r}")
-            object.__setattr__(self, "psf_widths", tuple(float(w) for w in widths))
+            try:
+                widths = tuple(check_number("psf_widths", w, 0, MAX_PSF_WIDTH) for w in widths)
+            except ConfigError:
+                widths = ()
+            if not widths or len(set(widths)) != len(widths):
+                raise ConfigError(f"`psf_widths` takes distinct Gaussian widths in "
+                                  f"[0, {MAX_PSF_WIDTH:g}] pixels, got {self.psf_widths!r}",
+                                  options=("psf_widths",))
+            object.__setattr__(self, "psf_widths", widths)
         # The engine's vocabularies load on first use: ``phaser --help`` imports this module.
         from phaser.analysis.modes import SELECTION_CRITERIA
 
-        if self.select not in SELECTION_CRITERIA:
-            raise ConfigError(f"--select must be one of {', '.join(SELECTION_CRITERIA)}, "
-                              f"got {self.select!r}")
+        check_choice("select", self.select, SELECTION_CRITERIA)
         if self.sw_threshold is not None:
             low_high = tuple(self.sw_threshold) if isinstance(self.sw_threshold, (list, tuple)) \
                 else (self.sw_threshold,) * 2
-            if len(low_high) != 2 or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
-                                             and 0 < v < 1 for v in low_high) \
-                    or low_high[0] > low_high[1]:
-                raise ConfigError("--sw-threshold takes one threshold or a range low,high "
-                                  f"within (0, 1), got {self.sw_threshold!r}")
-            object.__setattr__(self, "sw_threshold", tuple(float(v) for v in low_high))
+            if len(low_high) != 2 or low_high[0] > low_high[1]:
+                raise ConfigError("`sw_threshold` takes one threshold or a range low,high, got "
+                                  f"{self.sw_threshold!r}", options=("sw_threshold",))
+            object.__setattr__(self, "sw_threshold", tuple(
+                check_number("sw_threshold", v, 0, 1, low_open=True, high_open=True)
+                for v in low_high))
         if self.keep > self.runs:
-            raise ConfigError(f"--keep ({self.keep}) cannot exceed --runs ({self.runs})")
+            raise ConfigError(f"`keep` ({self.keep}) cannot exceed `runs` ({self.runs})",
+                              options=("keep", "runs"))
         if self.bragg is not None:
-            bragg = tuple(self.bragg)
-            if len(bragg) != 3 or not all(isinstance(h, int) and not isinstance(h, bool) for h in bragg) \
-                    or not any(bragg):
-                raise ConfigError(f"--bragg takes three integer Miller indices, not all 0, got {self.bragg!r}")
+            bragg = tuple(check_integer("bragg", h) for h in self.bragg)
+            if len(bragg) != 3 or not any(bragg):
+                raise ConfigError(f"`bragg` takes three integer Miller indices, not all 0, got "
+                                  f"{self.bragg!r}", options=("bragg",))
             object.__setattr__(self, "bragg", bragg)
         for name in ("lattice", "d_spacing"):
-            value = getattr(self, name)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
-                                      or not value > 0):
-                raise ConfigError(f"--{name.replace('_', '-')} must be a positive number of Angstrom, got {value!r}")
+            if getattr(self, name) is not None:
+                check_number(name, getattr(self, name), 0, low_open=True, unit="Angstrom")
         if self.voxel_size is not None:
-            size = (self.voxel_size,) if isinstance(self.voxel_size, (int, float)) else tuple(self.voxel_size)
-            if len(size) not in (1, 3) or not all(isinstance(v, (int, float)) and v > 0 for v in size):
-                raise ConfigError(f"--voxel-size takes one or three positive numbers (nm), got {self.voxel_size!r}")
+            size = (self.voxel_size,) if isinstance(self.voxel_size, (int, float)) \
+                else tuple(self.voxel_size)
+            if len(size) not in (1, 3):
+                raise ConfigError(f"`voxel_size` takes one or three sizes (nm), got "
+                                  f"{self.voxel_size!r}", options=("voxel_size",))
+            size = tuple(check_number("voxel_size", v, 0, low_open=True, unit="nm") for v in size)
             object.__setattr__(self, "voxel_size", size * 3 if len(size) == 1 else size)
         if self.q_axis not in (0, 1, 2) or isinstance(self.q_axis, bool):
-            raise ConfigError(f"--q-axis must be 0, 1 or 2, got {self.q_axis!r}")
-        if isinstance(self.free_fraction, bool) or not isinstance(self.free_fraction, (int, float)) \
-                or not 0 <= self.free_fraction <= 0.2:
-            raise ConfigError(f"--free-fraction must be a number in [0, 0.2], got {self.free_fraction!r}")
+            raise ConfigError(f"`q_axis` must be 0, 1 or 2, got {self.q_axis!r}",
+                              options=("q_axis",))
+        check_number("free_fraction", self.free_fraction, 0, 0.2)
         for name in ("init", "backend"):
             if not isinstance(getattr(self, name), str) or not getattr(self, name):
-                raise ConfigError(f"{name} must be a non-empty string")
+                raise ConfigError(f"`{name}` must be a non-empty string", options=(name,))
         if self.init == "coarse":
-            raise ConfigError("--init coarse is now the default's own coarse stage: leave "
-                              "--init out (--coarse N sets its factor)")
+            raise ConfigError("`init` coarse is now the default's own coarse stage: leave "
+                              "`init` out (`coarse` N sets its factor)",
+                              options=("init", "coarse"))
         if not isinstance(self.init_options, dict) or not all(isinstance(k, str) for k in self.init_options):
             raise ConfigError(f"init_options must be a table of named options, got {self.init_options!r}")
         object.__setattr__(self, "init_options", dict(self.init_options))
@@ -231,8 +225,7 @@ class ReconstructionConfig:
         is given.  (The plan may run its race on a coarse grid first,
         :mod:`phaser.engine.plan`.)"""
         from phaser.engine.schedule import (DEFAULT_ITERATIONS, PRIOR_INITIALIZERS,
-                                            default_algorithm, parse_algorithm,
-                                            prior_algorithm)
+                                            default_algorithm, parse_algorithm, prior_algorithm)
 
         if self.algorithm is None:
             if self.iters is not None and self.init in PRIOR_INITIALIZERS:
@@ -247,12 +240,6 @@ class ReconstructionConfig:
     def replace(self, **changes):
         """A copy with `changes` applied (None values are ignored) and validated."""
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
-
-
-def _check_int(name, value, minimum):
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        flag = name.replace("_", "-")
-        raise ConfigError(f"--{flag} must be an integer >= {minimum}, got {value!r}")
 
 
 def load_config(path):
@@ -296,7 +283,6 @@ def _toml_config(path):
 
 
 def _result_config(path):
-    from phaser.errors import InputError
     from phaser.io.cxi import read_configuration
 
     try:
@@ -324,7 +310,8 @@ def parse_option(pair):
     key, sep, text = pair.partition("=")
     key = key.strip()
     if not sep or not key.isidentifier():
-        raise ConfigError(f"--init-option takes KEY=VALUE, got {pair!r}")
+        raise ConfigError(f"`init_options` takes KEY=VALUE, got {pair!r}",
+                          options=("init_options",))
     try:
         return key, tomllib.loads(f"v = {text}")["v"]
     except tomllib.TOMLDecodeError:

@@ -7,7 +7,20 @@ class PhaserError(Exception):
     """Base class of errors caused by user input; the message is one line that names the problem.
 
     The command-line interface prints the message alone (no traceback) and exits non-zero.
+
+    Parameters
+    ----------
+    message : str
+        The line, naming options as the library knows them (``psf_widths``), between
+        backquotes.
+    options : sequence of str, optional
+        The options the message names: the command line writes each as its flag
+        (``--psf-widths``, :func:`phaser.cli.app.user_errors`).
     """
+
+    def __init__(self, message="", *, options=()):
+        super().__init__(message)
+        self.options = tuple(options)
 
 
 class InputError(PhaserError, ValueError):

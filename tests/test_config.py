@@ -32,25 +32,25 @@ def test_algorithm_is_parsed():
 @pytest.mark.parametrize(
     "kwargs, phrase",
     [
-        ({"iters": 0}, "--iters must be an integer >= 1, got 0"),
-        ({"iters": -1}, "--iters must be an integer >= 1, got -1"),
-        ({"iters": True}, "--iters must be an integer >= 1, got True"),
-        ({"iters": 2.5}, "--iters"),
-        ({"iters": "20"}, "--iters"),
-        ({"algorithm": "ER**5", "iters": 5}, "--iters scales the default schedule"),
+        ({"iters": 0}, "`iters` must be an integer >= 1, got 0"),
+        ({"iters": -1}, "`iters` must be an integer >= 1, got -1"),
+        ({"iters": True}, "`iters` must be an integer >= 1, got True"),
+        ({"iters": 2.5}, "`iters`"),
+        ({"iters": "20"}, "`iters`"),
+        ({"algorithm": "ER**5", "iters": 5}, "`iters` scales the default schedule"),
         ({"backend": "nope"}, "unknown backend 'nope'"),
         ({"backend": ""}, "backend"),
-        ({"init": ""}, "init must be a non-empty string"),
-        ({"init": 3}, "init must be a non-empty string"),
+        ({"init": ""}, "`init` must be a non-empty string"),
+        ({"init": 3}, "`init` must be a non-empty string"),
         ({"algorithm": "ER**"}, "malformed algorithm string 'ER**'"),
         ({"algorithm": "FOO"}, "unknown operator 'FOO'"),
         ({"algorithm": "HIO(beta=2)"}, "HIO beta"),
         ({"algorithm": ""}, "empty"),
-        ({"seed": -1}, "--seed"),
-        ({"seed": 1.5}, "--seed"),
-        ({"metrics_every": 0}, "--metrics-every"),
-        ({"threads": 0}, "--threads"),
-        ({"threads": False}, "--threads"),
+        ({"seed": -1}, "`seed`"),
+        ({"seed": 1.5}, "`seed`"),
+        ({"metrics_every": 0}, "`metrics_every`"),
+        ({"threads": 0}, "`threads`"),
+        ({"threads": False}, "`threads`"),
     ],
 )
 def test_invalid_values_raise_one_line_config_errors(kwargs, phrase):
@@ -102,10 +102,10 @@ def test_to_dict_round_trips_through_toml(tmp_path):
     [
         ("iters = 20\nbeta = 0.9\n", "unknown option(s) beta"),
         ("[reconstruction]\nalgo = 'ER'\n", "unknown option(s) algo"),
-        ("iters = 0\n", "--iters"),
-        ("iters = true\n", "--iters"),
-        ("iters = 1.5\n", "--iters"),
-        ("iters = 20\nalgorithm = 'ER**5'\n", "--iters scales the default schedule"),
+        ("iters = 0\n", "`iters`"),
+        ("iters = true\n", "`iters`"),
+        ("iters = 1.5\n", "`iters`"),
+        ("iters = 20\nalgorithm = 'ER**5'\n", "`iters` scales the default schedule"),
         ("algorithm = 'ER**'\n", "malformed algorithm"),
         ("backend = 'nope'\n", "unknown backend"),
         ("[reconstruction\niters = 2\n", "cannot read configuration"),
@@ -172,7 +172,7 @@ def test_parse_option_reads_toml_values_else_text(pair, expected):
 def test_parse_option_refuses_malformed_pairs(pair):
     from phaser.config import parse_option
 
-    with pytest.raises(ConfigError, match="--init-option takes KEY=VALUE"):
+    with pytest.raises(ConfigError, match="`init_options` takes KEY=VALUE"):
         parse_option(pair)
 
 

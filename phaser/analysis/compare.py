@@ -7,7 +7,7 @@ from phaser.analysis.align import align_to_reference
 __all__ = ["SUCCESS_IOU", "SUCCESS_PHASE_RMS", "phase_rms", "recovery_scores", "support_iou"]
 
 SUCCESS_IOU = 0.9
-"""Smallest shape IoU of a recovered crystal (the README's and the issues' criterion)."""
+"""Smallest shape IoU of a recovered crystal (the benchmarks' and the issues' criterion)."""
 SUCCESS_PHASE_RMS = 0.2
 """Largest phase RMS inside the crystal of a recovered crystal, radians."""
 

@@ -20,7 +20,7 @@ Conventions (stored with the maps, see :data:`UNITS`):
 - The sign: a crystal's scattered amplitude near G is the forward Fourier transform of
   ``s(r) exp(-i G·u(r))`` with q = k_f - k_i (each atom at R + u scatters with phase
   ``-q·(R + u)``), and phaser's forward model is numpy's forward FFT, so the object's
-  phase is ``-G·u``.  An expanded lattice (ε > 0) then puts the peak at lower |q|, as it
+  phase is ``-G·u``.  An expanded lattice (ε > 0) then puts the peak at lower ``|q|``, as it
   must; and because the twin image ``conj(obj(-r))`` flips both the phase and the
   position, the strain comes out with the same sign from either.
 - Phase in radians; displacement in ångström (the unit of the lattice parameter and the

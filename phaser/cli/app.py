@@ -8,7 +8,10 @@ import typer
 
 from phaser.errors import PhaserError
 
-__all__ = ["app", "user_errors"]
+__all__ = ["app", "flag", "message", "user_errors"]
+
+FLAGS = {"algorithm": "--algo", "init_options": "--init-option", "binning": "--bin"}
+"""Options whose flag is not their library name with dashes (:func:`flag`)."""
 
 app = typer.Typer(
     name="phaser",
@@ -21,13 +24,28 @@ app = typer.Typer(
 )
 
 
+def flag(name):
+    """The command line's flag for the library option `name`: ``psf_widths`` is
+    ``--psf-widths``."""
+    return FLAGS.get(name, "--" + name.replace("_", "-"))
+
+
+def message(exc):
+    """The one line of a :class:`~phaser.errors.PhaserError` as the command line says it:
+    the options it names (:attr:`~phaser.errors.PhaserError.options`) as flags."""
+    text = str(exc)
+    for name in getattr(exc, "options", ()):
+        text = text.replace(f"`{name}`", flag(name))
+    return text
+
+
 @contextlib.contextmanager
 def user_errors():
     """Turn user errors into one line on stderr and exit status 1 (no traceback)."""
     try:
         yield
     except PhaserError as exc:
-        typer.echo(f"phaser: error: {exc}", err=True)
+        typer.echo(f"phaser: error: {message(exc)}", err=True)
         raise typer.Exit(1) from None
     except KeyboardInterrupt:
         typer.echo("phaser: interrupted; nothing was written", err=True)

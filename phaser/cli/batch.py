@@ -1,6 +1,5 @@
-"""``phaser batch``: reconstruct many data files on a Dask cluster (see :mod:`phaser.dist.batch`)."""
+"""``phaser batch``: reconstruct many data files on a Dask cluster (see :mod:`phaser.distributed.batch`)."""
 
-import inspect
 import shlex
 import sys
 from pathlib import Path
@@ -9,14 +8,12 @@ from typing import Optional
 import typer
 
 from phaser.cli.app import app, user_errors
-from phaser.cli.run import run as _run_command
+from phaser.cli.options import RunOptions, with_run_options
 
 __all__ = ["batch"]
 
-_NOT_RUN_OPTIONS = ("input", "out", "force", "save_on_interrupt", "quiet")
-"""``phaser run`` parameters that ``phaser batch`` has in its own form, or not at all."""
-
-
+@app.command()
+@with_run_options
 def batch(
     inputs: list[str] = typer.Argument(..., help="Data files, folders of data files, or glob patterns (quoted).", show_default=False),
     out: Path = typer.Option(..., "--out", "-o", help="Folder of the results (INPUT_NAME.cxi each) and of summary.csv / summary.json.", show_default=False),
@@ -25,7 +22,7 @@ def batch(
     threads_per_worker: int = typer.Option(1, "--threads-per-worker", help="Threads of each task's FFTs and kernels (a local worker runs one task at a time); --threads overrides it for the tasks."),
     force: bool = typer.Option(False, "--force", help="Recompute and overwrite results that exist (by default they are skipped when made with the same options)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
-    **run_options,
+    options: RunOptions = None,
 ):
     """Reconstruct every input with phaser run's options, one result file each, on a Dask cluster.
 
@@ -33,7 +30,7 @@ def batch(
     """
     try:
         table = _batch(inputs, out, scheduler, workers, threads_per_worker, force, quiet,
-                       run_options)
+                       options)
     except _Interrupted:
         typer.echo(f"phaser: interrupted; the results written are complete, and the same "
                    f"command again finishes the rest (see {out / 'summary.csv'})", err=True)
@@ -50,31 +47,21 @@ def batch(
         raise typer.Exit(min(counts["failed"], 125))
 
 
-def _batch(inputs, out, scheduler, workers, threads_per_worker, force, quiet, run_options):
-    from phaser.cli.run import _init_options, build_config
-    from phaser.dist.batch import batch as run_batch
+def _batch(inputs, out, scheduler, workers, threads_per_worker, force, quiet, options):
+    from phaser.distributed.batch import batch as run_batch
     from phaser.engine.plan import make_plan
 
     with user_errors():
-        o = run_options
-        flags = dict(model=o["model"], library=o["library"], neighbours=o["neighbours"],
-                     previous=o["previous"])
-        cfg = build_config(o["config"], o["algo"], o["iters"], o["init"],
-                           _init_options(o["init_option"], **flags), flags, o["backend"],
-                           o["seed"], o["metrics_every"], o["threads"], o["runs"], o["keep"],
-                           o["select"], o["sw_threshold"], o["free_fraction"],
-                           {k: o[k] for k in ("bragg", "lattice", "d_spacing", "voxel_size",
-                                              "q_axis")}, starts=o["starts"],
-                           psf_widths=o["psf_widths"], coarse=o["coarse"])
+        cfg = options.config()
         plan = make_plan(cfg)
-        if o["dry_run"]:
+        if options.dry_run:
             typer.echo(plan.describe(shape_known=False) + "\n(each input)")
             return None
         for line in plan.dropped:
             typer.echo(f"phaser: not run: {line}", err=True)
         try:
-            return run_batch(inputs, out, cfg, mask=o["mask"], support=o["support"],
-                             geometry=o["geometry"], scheduler=scheduler, workers=workers,
+            return run_batch(inputs, out, cfg, mask=options.mask, support=options.support,
+                             geometry=options.geometry, scheduler=scheduler, workers=workers,
                              threads_per_worker=threads_per_worker, force=force,
                              progress=not quiet,
                              command=shlex.join(["phaser", *sys.argv[1:]]))
@@ -84,19 +71,3 @@ def _batch(inputs, out, scheduler, workers, threads_per_worker, force, quiet, ru
 
 class _Interrupted(Exception):
     """Ctrl-C during a batch, past the point where results were being written."""
-
-
-def _signature():
-    """``batch``'s own parameters, then every option of ``phaser run`` it shares."""
-    own = [p for p in inspect.signature(batch).parameters.values()
-           if p.kind is not inspect.Parameter.VAR_KEYWORD]
-    shared = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
-              for name, p in inspect.signature(_run_command).parameters.items()
-              if name not in _NOT_RUN_OPTIONS]
-    own = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) if p.default is not inspect.Parameter.empty
-           or p.name != "inputs" else p for p in own]
-    return inspect.Signature([*own, *shared])
-
-
-batch.__signature__ = _signature()
-app.command()(batch)

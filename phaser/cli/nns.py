@@ -31,7 +31,7 @@ def build(
     with user_errors():
         from tqdm import tqdm
 
-        from phaser.dist import executor
+        from phaser.distributed import executor
         from phaser.io.paths import file_format
         from phaser.nns import build_library
 

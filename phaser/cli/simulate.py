@@ -45,7 +45,7 @@ def simulate(
 
 def _simulate(out, count, family, strain, size, oversampling, photons, max_phase, max_strain,
               bragg, psf_sigma, gaps, beamstop, seed, workers, scheduler, force, quiet):
-    from phaser.dist import executor
+    from phaser.distributed import executor
     from phaser.io.paths import file_format
     from phaser.simulate import SimulationConfig, write_dataset
 

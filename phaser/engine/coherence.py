@@ -16,9 +16,8 @@ refuses to run after it.
 
 That projection is not a projection: it corrects only the blurred intensity, and leaves
 the fine structure under the blur to whatever the object has.  HIO on it stalls on most
-patterns blurred by a pixel or more, even from the true support and the true PSF
-(measured: 1 of 6 such crystals, against 6 of 6 coherent patterns of other crystals and 6
-of 6 of the same blurred ones deconvolved).  ``PSF(deconvolve=1)`` therefore
+patterns blurred by a pixel or more, even from the true support and the true PSF, while
+the same patterns deconvolved are recovered.  ``PSF(deconvolve=1)`` therefore
 phases the *deconvolved* pattern instead, with the ordinary coherent projection, until the
 next ``PSF``: the coherent intensity is band-limited (its transform is the object's
 autocorrelation, zero beyond that of the support), so within that band it is the measured
@@ -49,6 +48,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from phaser.checks import check_integer, check_number
 from phaser.engine.operators import (Chain, Operator, Repeat, in_order, map_operators,
                                      register_operator, split_operator)
 from phaser.engine.refine import ML, ML_AFTER_PSF
@@ -71,17 +71,16 @@ DECONVOLUTION_FLOOR = 0.02
 divides by: it amplifies the noise 50 times at most; the lags of the support's
 autocorrelation where the transfer function is smaller are left to the object
 (:meth:`~phaser.kernels.contract.Backend.project_completed`).  A Gaussian PSF of a pixel
-keeps lags up to 29 voxels of a 64-voxel box, one of 1.5 pixels up to 19.  On crystals
-blurred by 1.5 pixels 0.05 (lags to 17) was too high, in scratch probes; the default's
-success at each blur is in ``bench/schedule_defaults.py``'s table."""
+keeps lags up to 29 voxels of a 64-voxel box, one of 1.5 pixels up to 19; a higher floor
+cuts off lags that crystals blurred by 1.5 pixels need."""
 
 DECONVOLVED_FRACTION = 0.3
 """Fraction of the iterations before an algorithm's first ``PSF`` that a coherence model
 (:func:`coherence_model`) phases the deconvolved pattern for; the rest fit the measured
 one with the blur fixed.  In the default schedule the switch comes at iteration 150, before
 the race's last rung at 200 (:mod:`phaser.engine.plan`), whose scores then see how well each
-model fits the measured pattern: on the deconvolved pattern alone the coherent model's trials
-scored better than the right blur's on patterns blurred by 1.5 pixels, and were chosen."""
+model fits the measured pattern (on the deconvolved pattern alone the coherent model's
+trials score better than the right blur's, and would be chosen)."""
 
 DECONVOLUTION_START = 40
 """Band-limited extrapolations that fill the pixels without a measurement (from 0) before
@@ -274,17 +273,12 @@ class PSF(Operator):
         if self.model not in PSF_MODELS:
             raise ConfigError(f"PSF model must be one of {', '.join(PSF_MODELS)}, "
                               f"got {self.model!r}")
-        if isinstance(self.fwhm, bool) or not isinstance(self.fwhm, (int, float)) \
-                or not 0 <= self.fwhm <= 64:
-            raise ConfigError(f"PSF fwhm must be a number of pixels in [0, 64], got {self.fwhm!r}")
-        if isinstance(self.eta, bool) or not isinstance(self.eta, (int, float)) \
-                or not 0 <= self.eta <= 1:
-            raise ConfigError(f"PSF eta must be in [0, 1], got {self.eta!r}")
-        if isinstance(self.every, bool) or not isinstance(self.every, int) or self.every < 0:
-            raise ConfigError(f"PSF every must be a non-negative integer, got {self.every!r}")
-        if self.radius is not None and (
-                isinstance(self.radius, bool) or not isinstance(self.radius, (int, float))
-                or not (self.radius == 0 or self.fwhm / 2 < self.radius <= 64)):
+        check_number("PSF fwhm", self.fwhm, 0, 64, unit="pixels")
+        check_number("PSF eta", self.eta, 0, 1)
+        check_integer("PSF every", self.every, 0)
+        if self.radius is not None and not (
+                check_number("PSF radius", self.radius, 0, 64, unit="pixels") == 0
+                or self.fwhm / 2 < self.radius):
             raise ConfigError(f"PSF radius must be 0 (no limit) or a number of pixels above "
                               f"fwhm / 2 and at most 64, got {self.radius!r}")
         if self.deconvolve not in (0, 1) or isinstance(self.deconvolve, bool):

@@ -28,7 +28,8 @@ eight times fewer voxels, :mod:`phaser.engine.coarse`), and only the winner runs
 size, from the coarse winner carried up by Fourier interpolation and under the coherence
 model it won with.  The full-size stage phases the outer part of reciprocal space and fits
 the data: half the schedule in the shape of :func:`~phaser.engine.schedule.coarse_algorithm`
-(:data:`FINE_FRACTION`; ``bench/coarse_race.py`` and the README have the figures).
+(:data:`FINE_FRACTION`; ``bench/coarse_race.py`` and the documentation's benchmarks have
+the figures).
 
 References
 ----------
@@ -63,13 +64,9 @@ RACE = ((1 / 12, 8, False), (1 / 3, 1, False))
 iterations of the default, the 16 trials (4 starts x 4 models) run 50 iterations, the best
 8 go on to 200 (past the switch from the deconvolved to the measured pattern,
 :data:`~phaser.engine.coherence.DECONVOLVED_FRACTION`, which the choice between models
-needs), and the best of those runs on to 600: 2,400 iterations, against 3,800 when every
-trial ran to 200 and the best was run again from its start.  ``bench/race.py`` chose it
-on its tuning set as the cheapest two-rung race that picks the previous default's trial
-on every crystal there, so that it keeps that default's results (the README has the
-table); races that keep fewer trials, or decide earlier, lost strained crystals whose
-best start was not yet ahead, and blurred patterns whose model was not (on the tuning set,
-and two of 24 crystals on a test set)."""
+needs), and the best of those runs on to 600.  Races that keep fewer trials, or decide
+earlier, lose strained crystals whose best start is not yet ahead and blurred patterns
+whose model is not (``bench/race.py``; the documentation's benchmarks)."""
 
 RACE_METRICS_EVERY = 10
 """During the race, metrics are recorded at least this often, whatever the run's

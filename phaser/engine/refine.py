@@ -18,6 +18,7 @@ pass each, not a transform.
 import logging
 from dataclasses import dataclass, replace
 
+from phaser.checks import check_integer
 from phaser.engine.operators import Operator, register_operator
 from phaser.errors import ConfigError
 from phaser.kernels.common import REFINE_LOSSES
@@ -92,9 +93,8 @@ class ML(Operator):
     through zero intensity and the Poisson refinement sticks in local minima more often
     from a rough start; ``ML(20, loss="poisson") * ML(20)`` (amplitude first) reaches a
     lower LLK than either alone.  An iteration costs about 2.5 ER iterations with the
-    amplitude loss (two FFTs and a few passes over the array; measured 4.9 ms against
-    1.9 ms at 64³ with the numba backend on two cores) and about twice that with the
-    Poisson loss (a logarithm per pixel and pass), and holds four more complex arrays of
+    amplitude loss (two FFTs and a few passes over the array) and about twice that with
+    the Poisson loss (a logarithm per pixel and pass), and holds four more complex arrays of
     the data's size.
 
     References
@@ -122,9 +122,7 @@ class ML(Operator):
     method: str = "cg"
 
     def __post_init__(self):
-        if isinstance(self.iterations, bool) or not isinstance(self.iterations, int) \
-                or self.iterations < 1:
-            raise ConfigError(f"ML iterations must be a positive integer, got {self.iterations!r}")
+        check_integer("ML iterations", self.iterations, 1)
         if self.loss not in REFINE_LOSSES:
             raise ConfigError(f"ML loss must be one of {REFINE_LOSSES}, got {self.loss!r}")
         if self.method not in REFINE_METHODS:

@@ -9,6 +9,7 @@ import ast
 from dataclasses import fields
 
 import phaser.engine.coherence  # noqa: F401  (registers PSF in OPERATORS)
+from phaser.checks import check_integer
 from phaser.engine.operators import OPERATORS, Operator
 from phaser.errors import ConfigError
 
@@ -45,9 +46,8 @@ def default_algorithm(iters=DEFAULT_ITERATIONS):
     take in the crystal's weak edges once HIO has found it, and no piece under 1 % of the
     crystal apart from it), modelling partial coherence (a refined PSF) from the first ER
     iteration: for 600 iterations ``(SW(threshold=0.1, method='rms', min_piece=0.01) *
-    ER**20)**5 * PSF * (SW * HIO**20)**25``.  Both
-    were chosen on the measured S0054 scan (chi², free LLK) and simulated crystals
-    (success) with ``bench/schedule_defaults.py``; the README has the table.
+    ER**20)**5 * PSF * (SW * HIO**20)**25``, chosen on the measured S0054 scan (chi², free
+    LLK) and simulated crystals (success) with ``bench/schedule_defaults.py``.
 
     Each shrink-wrap follows its block, so a run started from a prior (``nn``, ``nns``,
     ``previous``) keeps the prior's support through the first block of HIO; with
@@ -86,9 +86,8 @@ def prior_algorithm(iters):
     iterations; then gradient refinement of the amplitude misfit (``ML``), which brings
     the fit to the noise level in far fewer iterations than ER.  For 50 iterations
     ``ML(iterations=10) * SW(threshold=0.1, method='rms', min_piece=0.01) * ER**4 * (SW * HIO**12)**3``:
-    a fifth ML, 8 % ER, the rest HIO.  It measured best after the bundled prior against
-    the scaled default and eight other shapes (``bench/prior_schedules.py``, crystals never
-    used in training; the README has the table).  There is no ``PSF``: ML does not model
+    a fifth ML, 8 % ER, the rest HIO (``bench/prior_schedules.py`` compares it with other
+    shapes; the documentation's benchmarks).  There is no ``PSF``: ML does not model
     partial coherence.  ML holds four more complex arrays of the data's size while it
     runs.  Below 10 iterations it is :func:`default_algorithm`.
 
@@ -125,8 +124,7 @@ def coarse_algorithm(iters):
 
 
 def _check_iters(iters):
-    if isinstance(iters, bool) or not isinstance(iters, int) or iters < 1:
-        raise ConfigError(f"--iters must be a positive integer, got {iters!r}")
+    check_integer("iters", iters, 1)
 
 
 def _blocks(op, n, sw, every=_SW_EVERY):
@@ -191,8 +189,7 @@ def _build(node):
         base, n = _build(node.left), _build(node.right)
         if not isinstance(base, Operator):
             raise ConfigError("'**' needs an operator on its left")
-        if isinstance(n, bool) or not isinstance(n, int):
-            raise ConfigError(f"the repeat count after '**' must be an integer, got {n!r}")
+        check_integer("the repeat count after '**'", n)
         return base**n
     if isinstance(node, ast.Name):
         return _operator(node.id, [], {})

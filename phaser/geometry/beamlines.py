@@ -153,7 +153,8 @@ class Beamline:
     def read_scan(self, path, scan):
         """Read a scan's geometry from the beamline's files (:class:`ScanRecord`)."""
         raise ConfigError(f"beamline {self.name} cannot read scan files; give the geometry"
-                          " (--energy, --distance, angles...) or a geometry TOML file")
+                          " (`energy`, `distance`, angles...) or a geometry TOML file",
+                          options=("energy", "distance"))
 
 
 @dataclass(frozen=True)
@@ -216,7 +217,7 @@ class SpecBeamline(Beamline):
                 detector = self.detector(name)
             except ConfigError:
                 raise InputError(f"{path}: scan {scan} uses detector {name!r}, unknown to"
-                                 f" beamline {self.name}; give --pixel") from None
+                                 f" beamline {self.name}; give `pixel`", options=("pixel",)) from None
         values = {"energy": energy, "distance": distance, "angles": angles,
                   "rocking": rocking, "step": step}
         notes = {"spec_file": str(path), "scan": int(scan), "command": record.command,

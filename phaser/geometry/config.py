@@ -81,8 +81,9 @@ def merge_values(*sources):
 def _custom_beamline(values):
     missing = [k for k in ("sample_circles", "detector_circles") if k not in values]
     if missing:
-        raise ConfigError("geometry: no beamline; give --beamline (phaser info --beamlines) or"
-                          f" describe the diffractometer ({', '.join(missing)} missing)")
+        raise ConfigError("geometry: give `beamline` NAME (phaser info --beamlines) or describe"
+                          f" the diffractometer ({', '.join(missing)} missing)",
+                          options=("beamline",))
     return Beamline(name="custom", description="described in the geometry file",
                     sample_circles=tuple(tuple(c) for c in values["sample_circles"]),
                     detector_circles=tuple(tuple(c) for c in values["detector_circles"]),
@@ -106,11 +107,11 @@ def build_geometry(values, *, notes=None):
         beamline = get_beamline(str(values["beamline"]))
     else:
         beamline = _custom_beamline(values)
-    for key, what in (("energy", "the X-ray energy (--energy, keV)"),
-                      ("distance", "the sample-detector distance (--distance, m)"),
-                      ("step", "the rocking step (--step, degrees per frame)")):
+    for key, what in (("energy", "the X-ray energy (`energy`, keV)"),
+                      ("distance", "the sample-detector distance (`distance`, m)"),
+                      ("step", "the rocking step (`step`, degrees per frame)")):
         if key not in values:
-            raise ConfigError(f"geometry: missing {what}")
+            raise ConfigError(f"geometry: missing {what}", options=(key,))
     rocking = values.get("rocking")
     if rocking is None:
         rocking = beamline.sample_circles[0][0]

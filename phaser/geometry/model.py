@@ -168,7 +168,7 @@ class Geometry:
 
     @property
     def wavenumber(self):
-        """|k| = 2π/λ in 1/Å."""
+        """``|k| = 2π/λ`` in 1/Å."""
         return 2 * math.pi / self.wavelength
 
     @property

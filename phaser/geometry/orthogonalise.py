@@ -196,7 +196,7 @@ def orthogonalise_result(result, *, frame="crystal", voxel_size=None, geometry=N
         The experiment's geometry; default the one stored in `result`.
     postprocess : bool
         Also make the maps (:func:`phaser.analysis.postprocess`): phase, displacement
-        u = -φ/|q| (Å) and the strain along q, with the d-spacing from the geometry.
+        ``u = -φ/|q|`` (Å) and the strain along q, with the d-spacing from the geometry.
     remove_ramp : bool
         Remove the phase ramp (the mean strain) before computing the strain maps.
     d_spacing : float, optional
@@ -214,8 +214,9 @@ def orthogonalise_result(result, *, frame="crystal", voxel_size=None, geometry=N
     obj = np.asarray(result.obj)
     if geometry is None:
         if "geometry" not in result.geometry:
-            raise ConfigError("the result has no geometry; give one (--geometry FILE or"
-                              " --beamline, --energy, --distance, angles...)")
+            raise ConfigError("the result has no geometry; give one (`geometry` FILE or"
+                              " `beamline`, `energy`, `distance`, angles...)",
+                              options=("geometry", "beamline", "energy", "distance"))
         geometry = Geometry.from_dict(result.geometry["geometry"])
         values = result.geometry.get("values", {})
     else:

@@ -68,7 +68,7 @@ def rotation(axis, angle):
 
 
 def circles_rotation(circles, angles):
-    """Product ``R_1 R_2 ... R_n`` of a stack of circles (outermost first)."""
+    """Product ``R_1 R_2 … R_n`` of a stack of circles (outermost first)."""
     out = np.eye(3)
     for (_, axis), angle in zip(circles, angles):
         out = out @ rotation(axis, angle)
@@ -240,7 +240,7 @@ def describe_geometry(geometry, shape, values=None):
     dict
         JSON-compatible: ``geometry`` (:meth:`~phaser.geometry.model.Geometry.to_dict`),
         ``values``, ``q`` (the q of the array's reference voxel in the laboratory, 1/Å),
-        ``q_norm``, ``d_spacing`` (2π/|q|, Å), ``detector_transform`` (the direct-space
+        ``q_norm``, ``d_spacing`` (``2π/|q|``, Å), ``detector_transform`` (the direct-space
         matrix, nm per index step), ``rotation`` (laboratory to the arrays' frame: the
         identity in the detector frame) and ``shape``.
     """

@@ -3,8 +3,9 @@
 import numpy as np
 from scipy import ndimage
 
+from phaser.checks import check_integer
 from phaser.conventions import OBJECT_DTYPE, SUPPORT_DTYPE
-from phaser.errors import ConfigError, InputError
+from phaser.errors import InputError
 from phaser.nn_priors.grid import estimate_oversampling, network_input, to_data_grid, to_model_grid
 from phaser.nn_priors.model import PriorModel
 
@@ -44,8 +45,7 @@ class NNPrior:
     """
 
     def __init__(self, model=None, threads=None, dilate=1, oversampling=None):
-        if isinstance(dilate, bool) or not isinstance(dilate, (int, np.integer)) or dilate < 0:
-            raise ConfigError(f"support dilation must be a non-negative integer, got {dilate!r}")
+        check_integer("support dilation (dilate)", dilate, 0)
         self.model = model if hasattr(model, "predict") else PriorModel(model, threads=threads)
         self.dilate = int(dilate)
         self.oversampling = oversampling
@@ -80,7 +80,7 @@ class NNPrior:
         amp = np.abs(obj)
         if not amp.max() > 0:
             raise InputError("the network prior predicted no crystal for this pattern; "
-                             "try --init autocorr")
+                             "try `init` autocorr", options=("init",))
         support = prior_support(amp, self.model.support_threshold, self.dilate)
         return (obj * support).astype(OBJECT_DTYPE), support.astype(SUPPORT_DTYPE)
 

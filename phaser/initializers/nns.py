@@ -6,8 +6,9 @@ import numpy as np
 from scipy import ndimage
 
 from phaser.analysis import align_support, align_to_reference
+from phaser.checks import check_integer
 from phaser.conventions import OBJECT_DTYPE, SUPPORT_DTYPE
-from phaser.errors import ConfigError, InputError
+from phaser.errors import InputError
 from phaser.nn_priors.grid import estimate_oversampling, to_data_grid, to_model_grid
 from phaser.nns.library import load_library
 
@@ -36,7 +37,7 @@ class NNSInit:
         Library file made by ``phaser nns build``.
     neighbours : int, optional
         Nearest entries averaged into the start.  Four did better than one on held-out
-        crystals and on the real scan (README, "Other starts").
+        crystals and on the real scan (the user guide, "Other starts").
     dilate : int, optional
         Voxels by which the support is grown.
     oversampling : float or sequence of float, optional
@@ -54,9 +55,8 @@ class NNSInit:
     """
 
     def __init__(self, library, neighbours=4, dilate=1, oversampling=None):
-        for name, value, low in (("neighbours", neighbours, 1), ("dilate", dilate, 0)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-                raise ConfigError(f"--{name} must be an integer >= {low}, got {value!r}")
+        check_integer("neighbours", neighbours, 1)
+        check_integer("support dilation (dilate)", dilate, 0)
         self.library = load_library(library)
         self.neighbours, self.dilate = int(neighbours), int(dilate)
         self.oversampling = oversampling

@@ -3,8 +3,9 @@
 import numpy as np
 from scipy import ndimage
 
+from phaser.checks import check_integer
 from phaser.conventions import OBJECT_DTYPE, SUPPORT_DTYPE
-from phaser.errors import ConfigError, InputError
+from phaser.errors import InputError
 from phaser.io import load_result
 
 __all__ = ["PreviousResult"]
@@ -26,8 +27,7 @@ class PreviousResult:
     """
 
     def __init__(self, previous, dilate=1):
-        if isinstance(dilate, bool) or not isinstance(dilate, (int, np.integer)) or dilate < 0:
-            raise ConfigError(f"support dilation must be a non-negative integer, got {dilate!r}")
+        check_integer("support dilation (dilate)", dilate, 0)
         self.path = str(previous)
         result = load_result(previous)
         self.obj = np.asarray(result.obj, OBJECT_DTYPE)

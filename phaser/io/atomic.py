@@ -33,7 +33,7 @@ def check_output(path, *, force=False):
     if p.is_dir():
         raise InputError(f"cannot write {path}: it is a directory")
     if p.exists() and not force:
-        raise InputError(f"{path} exists; use --force to overwrite")
+        raise InputError(f"{path} exists; use `force` to overwrite", options=("force",))
 
 
 @contextlib.contextmanager

@@ -238,19 +238,17 @@ def crop_field(field, frame_shape, detector_roi, name):
     if detector_roi is None:
         raise InputError(
             f"the {name} is {_fmt(field.shape)} but the frames are {_fmt(frame_shape)};"
-            " give --detector-roi Y0,Y1,X0,X1 (where the frames sit on the detector)"
-        )
+            " give `detector_roi` Y0,Y1,X0,X1 (where the frames sit on the detector)",
+            options=("detector_roi",))
     y0, y1, x0, x1 = detector_roi
     if (y1 - y0, x1 - x0) != frame_shape:
         raise InputError(
-            f"--detector-roi {y0},{y1},{x0},{x1} is {_fmt((y1 - y0, x1 - x0))} but the frames"
-            f" are {_fmt(frame_shape)}"
-        )
+            f"`detector_roi` {y0},{y1},{x0},{x1} is {_fmt((y1 - y0, x1 - x0))} but the frames"
+            f" are {_fmt(frame_shape)}", options=("detector_roi",))
     if y1 > field.shape[0] or x1 > field.shape[1]:
         raise InputError(
-            f"--detector-roi {y0},{y1},{x0},{x1} reaches beyond the {name}"
-            f" ({_fmt(field.shape)})"
-        )
+            f"`detector_roi` {y0},{y1},{x0},{x1} reaches beyond the {name}"
+            f" ({_fmt(field.shape)})", options=("detector_roi",))
     return field[y0:y1, x0:x1]
 
 

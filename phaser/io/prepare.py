@@ -256,8 +256,7 @@ def choose_box(shape, peak, size=None, binning=(1, 1, 1), *, max_size=DEFAULT_MA
             except ValueError:
                 raise InputError(
                     f"the peak at {name} = {p} is too close to the edge of the data"
-                    f" ({n} pixels) for a box around it; give --roi"
-                ) from None
+                    f" ({n} pixels) for a box around it; give `roi`", options=("roi",)) from None
         else:
             if not is_fft_friendly(want):
                 lower = fft_friendly_size(want)
@@ -265,9 +264,8 @@ def choose_box(shape, peak, size=None, binning=(1, 1, 1), *, max_size=DEFAULT_MA
                 while not is_fft_friendly(upper):
                     upper += 1
                 raise InputError(
-                    f"--roi {want} along {name} is not FFT-friendly (a product of 2, 3 and 5);"
-                    f" use {lower} or {upper}"
-                )
+                    f"`roi` {want} along {name} is not FFT-friendly (a product of 2, 3 and 5);"
+                    f" use {lower} or {upper}", options=("roi",))
         raw = want * b
         if raw > n:
             raise InputError(
@@ -323,9 +321,8 @@ def _triple(value, name, minimum):
     if len(values) == 1:
         values = values * 3
     if len(values) != 3 or any(v is not None and (int(v) != v or v < minimum) for v in values):
-        raise InputError(
-            f"{name} takes one integer or three (z,y,x), each at least {minimum}; got {value!r}"
-        )
+        raise InputError(f"`{name}` takes one integer or three (z,y,x), each at least {minimum};"
+                         f" got {value!r}", options=(name,))
     return tuple(None if v is None else int(v) for v in values)
 
 
@@ -397,18 +394,18 @@ def prepare(frames, dark=None, white=None, *, detector_roi=None, roi=None, binni
     >>> p.iobs.shape, p.peak                                      # doctest: +SKIP
     ((64, 64, 64), (99, 127, 128))
     """
-    roi = _triple(roi, "--roi", 2)
-    binning = _triple(binning, "--bin", 1)
+    roi = _triple(roi, "roi", 2)
+    binning = _triple(binning, "binning", 1)
     if detector_roi is not None:
         detector_roi = tuple(int(v) for v in detector_roi)
         if (len(detector_roi) != 4 or min(detector_roi) < 0
                 or detector_roi[1] <= detector_roi[0] or detector_roi[3] <= detector_roi[2]):
             raise InputError(
-                f"--detector-roi takes Y0,Y1,X0,X1 with 0 <= Y0 < Y1 and 0 <= X0 < X1;"
-                f" got {','.join(map(str, detector_roi))}"
-            )
+                f"`detector_roi` takes Y0,Y1,X0,X1 with 0 <= Y0 < Y1 and 0 <= X0 < X1;"
+                f" got {','.join(map(str, detector_roi))}", options=("detector_roi",))
     if threshold is not None and not (threshold >= 0 and math.isfinite(threshold)):
-        raise InputError(f"--threshold must be a non-negative number, got {threshold}")
+        raise InputError(f"`threshold` must be a non-negative number, got {threshold}",
+                         options=("threshold",))
     # Read the small fields first: a wrong file name fails before reading 200 frames.
     dark_field = None if dark is None else read_field(dark, "dark field")
     white_field = None if white is None else read_field(white, "white field")

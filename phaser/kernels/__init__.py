@@ -21,14 +21,11 @@ OPENMP_SPIN = {"GOMP_SPINCOUNT": "3000", "KMP_BLOCKTIME": "0"}
 the user sets ``OMP_WAIT_POLICY`` or these variables.  Two OpenMP runtimes share the
 cores: numba's (its parallel loops) and the one pyFFTW's FFTW brings (its threads).  With
 the runtime's default (300,000 spins) the threads of one starve those of the other on a
-small machine (18 ms instead of 1 ms per 64³ iteration on 2 cores); sleeping at once
-(``OMP_WAIT_POLICY=PASSIVE``) makes every parallel loop and FFT pay a wake-up, which on
-2 cores costs a 32³ FFT four times its work (0.18 against 0.04 ms), a 64³ HIO iteration
-1.7 ms against 1.2 and the default's 64³ reconstruction, whose race runs on 32³, 4.0 s
-against 2.5.  A short spin (GNU's count; Intel's and LLVM's runtimes
-sleep at once) keeps both: ``bench/openmp_spin.py`` has the figures.  The runtimes read it
-when they load, so it is set here, before :mod:`phaser.kernels.fft` or the numba backend
-loads one."""
+small machine; sleeping at once (``OMP_WAIT_POLICY=PASSIVE``) makes every parallel loop
+and FFT pay a wake-up, which costs small FFTs (the race's 32³) several times their work.
+A short spin (GNU's count; Intel's and LLVM's runtimes sleep at once) avoids both
+(``bench/openmp_spin.py`` measures it).  The runtimes read it when they load, so it is set
+here, before :mod:`phaser.kernels.fft` or the numba backend loads one."""
 
 if "OMP_WAIT_POLICY" not in os.environ:
     for _name, _value in OPENMP_SPIN.items():

@@ -34,8 +34,8 @@ TINY = np.float32(1e-30)
 
 def core_index(n, half_width):
     """Indices, in engine order, of the voxels of an axis of `n` within `half_width` of index
-    0 (periodically): ``0 .. half_width`` then ``n - half_width .. n - 1``; the whole axis
-    when that covers it."""
+    0 (periodically): ``0`` to ``half_width``, then ``n - half_width`` to ``n - 1``; the
+    whole axis when that covers it."""
     if half_width is None or 2 * half_width + 1 >= n:
         return np.arange(n)
     return np.r_[0:half_width + 1, n - half_width:n]

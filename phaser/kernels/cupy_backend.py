@@ -154,7 +154,8 @@ class CupyBackend:
             raise InputError(
                 f"a pattern of {'x'.join(map(str, shape))} voxels needs about "
                 f"{need / 2**30:.1f} GiB on the GPU ({per} bytes a voxel), which has "
-                f"{free / 2**30:.1f} GiB free; bin or crop the pattern, or use --backend numba")
+                f"{free / 2**30:.1f} GiB free; bin or crop the pattern, or use `backend` numba",
+                options=("backend",))
 
     # -- launching -----------------------------------------------------------------------
     def _blocks(self, size):

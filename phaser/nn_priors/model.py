@@ -76,13 +76,14 @@ class PriorModel:
         self._input = inputs[0].name
 
     def predict(self, x):
-        """Amplitude and phase for network inputs ``x`` of shape (2, *size) or (n, 2, *size)."""
+        """Amplitude and phase for network inputs ``x`` of shape ``(2, *size)`` or
+        ``(n, 2, *size)``."""
         x, single = self._batch(x)
         amp, phase = self.session.run(["amplitude", "phase"], {self._input: x})
         return (amp[0], phase[0]) if single else (amp, phase)
 
     def encode(self, x):
-        """The encoder's latent vectors for inputs of shape (2, *size) or (n, 2, *size).
+        """The encoder's latent vectors for inputs of shape ``(2, *size)`` or ``(n, 2, *size)``.
 
         Raises
         ------

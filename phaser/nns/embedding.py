@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from phaser.checks import check_integer, check_number
 from phaser.errors import ConfigError, InputError
 from phaser.nn_priors.grid import network_input, to_model_grid
 from phaser.nn_priors.model import PriorModel
@@ -42,10 +43,8 @@ class FeatureEmbedding:
     name = "features"
 
     def __init__(self, bin=2, floor=1e-3):
-        if isinstance(bin, bool) or not isinstance(bin, (int, np.integer)) or bin < 1:
-            raise ConfigError(f"feature binning must be a positive integer, got {bin!r}")
-        if not 0 < floor < 1:
-            raise ConfigError(f"feature floor must be in (0, 1), got {floor!r}")
+        check_integer("feature binning", bin, 1)
+        check_number("feature floor", floor, 0, 1, low_open=True, high_open=True)
         self.bin, self.floor = int(bin), float(floor)
 
     def params(self):

@@ -31,6 +31,7 @@ import h5py
 import numpy as np
 
 from phaser import __version__
+from phaser.checks import check_integer
 from phaser.conventions import OBJECT_DTYPE, SUPPORT_DTYPE, to_engine, to_file
 from phaser.errors import InputError
 from phaser.io.atomic import atomic_output, check_output
@@ -161,7 +162,7 @@ def build_library(sources, out, *, embedding="features", model=None, components=
         Called as ``progress(done, total)`` while entries are embedded.
     executor : concurrent.futures.Executor, optional
         Where the entries' embeddings are computed (e.g. a Dask cluster's,
-        :func:`phaser.dist.executor`), :data:`_TASK_ENTRIES` per task, before the
+        :func:`phaser.distributed.executor`), :data:`_TASK_ENTRIES` per task, before the
         library is written; the library is the same as without it.
 
     Returns
@@ -175,8 +176,7 @@ def build_library(sources, out, *, embedding="features", model=None, components=
         Missing or unreadable sources, sources on different grids, a model without a
         latent output, an existing output without `force`.
     """
-    if isinstance(components, bool) or not isinstance(components, (int, np.integer)) or components < 1:
-        raise InputError(f"components must be a positive integer, got {components!r}")
+    check_integer("components", components, 1, error=InputError)
     if not sources:
         raise InputError("give at least one simulated set or result file")
     check_output(out, force=force)
@@ -200,7 +200,8 @@ def build_library(sources, out, *, embedding="features", model=None, components=
         params = {"model": None if model is None else str(model), "oversampling": oversampling} \
             if embedding == "encoder" else {}
         if model is not None and embedding != "encoder":
-            raise InputError("--model gives the encoder of --embedding encoder")
+            raise InputError("`model` gives the encoder of `embedding` encoder",
+                             options=("model", "embedding"))
         embed = make_embedding(embedding, **params)
 
         if executor is None:

@@ -76,7 +76,7 @@ def write_dataset(
         Worker processes; 1 simulates in this process.
     executor : concurrent.futures.Executor, optional
         Where the samples are simulated instead (e.g. a Dask cluster's,
-        :func:`phaser.dist.executor`); `workers` is then ignored.
+        :func:`phaser.distributed.executor`); `workers` is then ignored.
     force : bool, optional
         Replace an existing file.
     progress : bool, optional

@@ -73,7 +73,7 @@ class SimulatedCrystal:
 
     @property
     def amplitude(self):
-        """Float32 amplitude |obj|."""
+        """Float32 amplitude ``|obj|``."""
         return np.abs(self.obj)
 
     @property

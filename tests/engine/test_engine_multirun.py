@@ -121,12 +121,12 @@ def test_each_run_draws_its_threshold_from_a_range(sim):
     assert len(drawn) == 3 and all(0.15 <= float(t) <= 0.3 for t in drawn)
     again = phaser.reconstruct(sim.iobs, config=cfg)
     assert [r["algorithm"] for r in again.runs] == [r["algorithm"] for r in res.runs]
-    with pytest.raises(ConfigError, match="--sw-threshold takes one threshold or a range"):
+    with pytest.raises(ConfigError, match="`sw_threshold` takes one threshold or a range"):
         ReconstructionConfig(sw_threshold=(0.3, 0.1))
 
 
 def test_keep_cannot_exceed_runs(sim):
-    with pytest.raises(ConfigError, match=r"--keep \(3\) cannot exceed --runs \(2\)"):
+    with pytest.raises(ConfigError, match=r"`keep` \(3\) cannot exceed `runs` \(2\)"):
         phaser.reconstruct(sim.iobs, runs=2, keep=3)
 
 
@@ -161,7 +161,7 @@ def test_runs_can_be_ranked_by_an_amplitude_criterion(sim):
     by_llk = phaser.reconstruct(sim.iobs, config=cfg.replace(select="llk"))
     ok = sorted((r for r in by_llk.runs if r["status"] != "collapsed"), key=lambda r: r["rank"])
     assert [r["llk"] for r in ok] == sorted(r["llk"] for r in ok)
-    with pytest.raises(ConfigError, match="--select must be one of"):
+    with pytest.raises(ConfigError, match="`select` must be one of"):
         ReconstructionConfig(select="beauty")
 
 

@@ -41,7 +41,7 @@ def test_coarse_must_be_a_positive_integer():
     from phaser.errors import ConfigError
 
     for bad in (0, -2, 1.5, True):
-        with pytest.raises(ConfigError, match="--coarse"):
+        with pytest.raises(ConfigError, match="`coarse`"):
             ReconstructionConfig(coarse=bad)
 
 

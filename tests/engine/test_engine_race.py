@@ -222,13 +222,13 @@ def test_ctrl_c_during_the_race_gives_the_interrupted_trial(sim):
 
 
 def test_starts_must_be_a_positive_integer():
-    with pytest.raises(ConfigError, match="--starts must be an integer >= 1"):
+    with pytest.raises(ConfigError, match="`starts` must be an integer >= 1"):
         ReconstructionConfig(starts=0)
 
 
 @pytest.mark.parametrize("widths", [(), (-1,), (0, 9), (1, 1), (True,), ("1",)])
 def test_psf_widths_are_distinct_widths_in_range(widths):
-    with pytest.raises(ConfigError, match="--psf-widths takes distinct Gaussian widths in "
+    with pytest.raises(ConfigError, match="`psf_widths` takes distinct Gaussian widths in "
                                           r"\[0, 8\] pixels"):
         ReconstructionConfig(psf_widths=widths)
 

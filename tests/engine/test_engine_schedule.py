@@ -89,7 +89,7 @@ def test_operators_are_frozen_and_repeat_counts_checked():
     with pytest.raises(dataclasses.FrozenInstanceError):
         HIO().beta = 0.5
     for n in (0, -1, 2.0, True, "3"):
-        with pytest.raises(ConfigError, match="positive integer"):
+        with pytest.raises(ConfigError, match="an integer >= 1"):
             ER() ** n
     assert ER() ** 1 == ER()
     assert str(ER() ** 2 * (ShrinkWrap() * HIO() ** 20) ** 15) == "ER**2 * (SW * HIO**20)**15"
@@ -262,7 +262,7 @@ def test_after_the_coarse_race_the_winner_runs_the_coarse_schedule():
 
 
 def test_init_coarse_is_the_default_now():
-    with pytest.raises(ConfigError, match="--init coarse is now the default's own coarse stage"):
+    with pytest.raises(ConfigError, match="`init` coarse is now the default's own coarse stage"):
         ReconstructionConfig(init="coarse")
 
 

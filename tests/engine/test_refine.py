@@ -225,7 +225,7 @@ def test_bad_parameters_are_config_errors(text):
 
 
 def test_bad_parameters_in_python():
-    with pytest.raises(ConfigError, match="ML iterations must be a positive integer"):
+    with pytest.raises(ConfigError, match="ML iterations must be an integer >= 1"):
         ML(True)
     with pytest.raises(ConfigError, match="ML loss must be one of"):
         ML(loss="Poisson")

@@ -81,9 +81,9 @@ def test_a_reconstruction_from_the_nns_start(nns_library, member):
 
 
 @pytest.mark.parametrize("options, error, message", [
-    ({"neighbours": 0}, ConfigError, "--neighbours must be an integer >= 1"),
-    ({"neighbours": 1.5}, ConfigError, "--neighbours must be an integer >= 1"),
-    ({"dilate": -1}, ConfigError, "--dilate must be an integer >= 0"),
+    ({"neighbours": 0}, ConfigError, "`neighbours` must be an integer >= 1"),
+    ({"neighbours": 1.5}, ConfigError, "`neighbours` must be an integer >= 1"),
+    ({"dilate": -1}, ConfigError, "support dilation \\(dilate\\) must be an integer >= 0"),
 ])
 def test_bad_options(nns_library, options, error, message):
     with pytest.raises(error, match=message):

@@ -10,7 +10,7 @@ from phaser.io import atomic_output, cxi, load_result, save_data, save_result
 def test_existing_file_kept_without_force(tmp_path, result):
     path = tmp_path / "out.cxi"
     path.write_bytes(b"precious")
-    with pytest.raises(InputError, match="out.cxi exists; use --force to overwrite"):
+    with pytest.raises(InputError, match="out.cxi exists; use `force` to overwrite"):
         save_result(result, path)
     assert path.read_bytes() == b"precious"
     assert os.listdir(tmp_path) == ["out.cxi"]
@@ -28,7 +28,7 @@ def test_save_data_refuses_overwrite(tmp_path, iobs):
     path = tmp_path / "d.cxi"
     save_data(path, iobs)
     before = path.read_bytes()
-    with pytest.raises(InputError, match="exists; use --force"):
+    with pytest.raises(InputError, match="exists; use `force`"):
         save_data(path, iobs * 2)
     assert path.read_bytes() == before
     save_data(path, iobs * 2, force=True)

@@ -71,7 +71,7 @@ def test_automatic_box_is_the_largest_centred_fit():
 def test_asked_box_checks():
     box, sizes = choose_box((40, 48, 50), (17, 21, 29), (16, 20, 30))
     assert sizes == (16, 20, 30) and box == ((9, 25), (11, 31), (14, 44))
-    with pytest.raises(InputError, match="--roi 14 along y is not FFT-friendly .* use 12 or 15"):
+    with pytest.raises(InputError, match="`roi` 14 along y is not FFT-friendly .* use 12 or 15"):
         choose_box((40, 48, 50), (17, 21, 29), (16, 14, 16))
     with pytest.raises(InputError, match="crop larger than the data: 64 x bin 1 = 64 pixels along z"):
         choose_box((40, 48, 50), (17, 21, 29), (64, 16, 16))
@@ -163,9 +163,9 @@ def test_fields_must_match_the_frames(scan):
     raw, dark, white = scan
     big = np.zeros((64, 64))
     big[4:52, 6:56] = dark
-    with pytest.raises(InputError, match="the dark field is 64x64 but the frames are 48x50; give --detector-roi"):
+    with pytest.raises(InputError, match="the dark field is 64x64 but the frames are 48x50; give `detector_roi`"):
         prepare(raw, big, white)
-    with pytest.raises(InputError, match="--detector-roi 0,48,0,48 is 48x48 but the frames are 48x50"):
+    with pytest.raises(InputError, match="`detector_roi` 0,48,0,48 is 48x48 but the frames are 48x50"):
         prepare(raw, big, white, detector_roi=(0, 48, 0, 48))
     with pytest.raises(InputError, match="reaches beyond the dark field"):
         prepare(raw, big, white, detector_roi=(20, 68, 0, 50))
@@ -177,11 +177,11 @@ def test_fields_must_match_the_frames(scan):
 
 def test_bad_sizes():
     raw = np.ones((4, 6, 8), np.float32)
-    with pytest.raises(InputError, match="--roi takes one integer or three"):
+    with pytest.raises(InputError, match="`roi` takes one integer or three"):
         prepare(raw, roi=(8, 8))
-    with pytest.raises(InputError, match="--bin takes one integer or three"):
+    with pytest.raises(InputError, match="`binning` takes one integer or three"):
         prepare(raw, binning=0)
-    with pytest.raises(InputError, match="--threshold must be a non-negative"):
+    with pytest.raises(InputError, match="`threshold` must be a non-negative"):
         prepare(raw, threshold=-1)
 
 
@@ -203,7 +203,7 @@ def test_written_file_loads_and_keeps_the_record(scan, tmp_path):
         assert process["command"][()].decode() == "phaser prepare x"
         assert process["note_5/description"][()].decode() == "crop"
         assert f["/entry_1/notes"][()].decode().startswith("phaser prepare: 16x16x16")
-    with pytest.raises(InputError, match="exists; use --force"):
+    with pytest.raises(InputError, match="exists; use `force`"):
         write_prepared(out, p)
     write_prepared(out, p, force=True)
     with pytest.raises(InputError, match="unknown file type .npz"):

@@ -121,11 +121,11 @@ def test_build_refuses_bad_sources_and_existing_output(tmp_path, nns_set, nns_li
     text.write_text("not hdf5")
     with pytest.raises(InputError, match="neither a simulated set"):
         build_library([text], tmp_path / "lib.h5")
-    with pytest.raises(InputError, match="exists; use --force"):
+    with pytest.raises(InputError, match="exists; use `force`"):
         build_library([nns_set], nns_library)
-    with pytest.raises(InputError, match="components must be a positive integer"):
+    with pytest.raises(InputError, match="`components` must be an integer >= 1"):
         build_library([nns_set], tmp_path / "lib.h5", components=0)
-    with pytest.raises(InputError, match="--model gives the encoder"):
+    with pytest.raises(InputError, match="`model` gives the encoder"):
         build_library([nns_set], tmp_path / "lib.h5", model="x.onnx")
     assert not (tmp_path / "lib.h5").exists()
 

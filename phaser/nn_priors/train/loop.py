@@ -17,6 +17,7 @@ import torch
 from tqdm import tqdm
 
 from phaser.analysis import recovery_scores
+from phaser.checks import check_integer
 from phaser.config import ReconstructionConfig
 from phaser.engine.solver import Reconstructor
 from phaser.errors import ConfigError, InputError, PhaserError
@@ -106,8 +107,7 @@ def train(data, out, *, model="autophase", loss="unsupervised", epochs=10, batch
         raise ConfigError(f"unknown loss {loss!r}; choose from {', '.join(LOSSES)}")
     if not 0 < validation < 1:
         raise ConfigError(f"validation fraction must be in (0, 1), got {validation!r}")
-    if isinstance(probe, bool) or not isinstance(probe, int) or probe < 0:
-        raise ConfigError(f"probe must be a non-negative integer, got {probe!r}")
+    check_integer("probe", probe, 0)
     if not is_dataset(data):
         raise InputError(f"{data} is not a data set written by 'phaser simulate'")
     _check_out(out, force)  # before the data are read
@@ -320,8 +320,8 @@ def _check_out(out, force):
     """An existing, non-empty run directory needs `force`."""
     out = Path(out)
     if out.exists() and any(out.iterdir()) and not force:
-        raise InputError(f"run directory {out} exists and is not empty; use --force to reuse it"
-                         " (or --resume to continue a training run)")
+        raise InputError(f"run directory {out} exists and is not empty; use `force` to reuse it"
+                         " (or `resume` to continue a training run)", options=("force", "resume"))
 
 
 def _prepare_out(out, force):

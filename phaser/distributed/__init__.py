@@ -11,6 +11,7 @@ and serves its dashboard.
 import contextlib
 import logging
 
+from phaser.checks import check_integer
 from phaser.errors import ConfigError
 from phaser.kernels.fft import default_threads
 
@@ -53,10 +54,9 @@ def connect(scheduler=None, workers=None, threads_per_worker=1):
         scheduler cannot be reached.
     """
     distributed = _distributed()
-    for name, value in (("workers", workers), ("threads per worker", threads_per_worker)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
-                                  or value < 1):
-            raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+    for name, value in (("workers", workers), ("threads_per_worker", threads_per_worker)):
+        if value is not None:
+            check_integer(name, value, 1)
     cluster = None
     if scheduler in (None, "local"):
         n = workers or max(default_threads() // threads_per_worker, 1)

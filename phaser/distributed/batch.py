@@ -27,7 +27,7 @@ from tqdm import tqdm
 
 from phaser.analysis.phase import postprocess_result
 from phaser.config import ReconstructionConfig
-from phaser.dist import connect, dashboard_link
+from phaser.distributed import connect, dashboard_link
 from phaser.engine.multirun import combine_runs, one_run
 from phaser.engine.run import run_configured
 from phaser.engine.solver import shared_inputs
@@ -118,7 +118,7 @@ def batch(inputs, out, config=None, *, mask=None, support=None, geometry=None,
         A mask, starting support or geometry TOML file for every input, as ``phaser run``'s
         ``--mask``, ``--support`` and ``--geometry``.
     scheduler, workers, threads_per_worker
-        The cluster (:func:`phaser.dist.connect`).
+        The cluster (:func:`phaser.distributed.connect`).
     force : bool
         Recompute and overwrite results that exist (by default an input whose result
         exists is skipped when the result's configuration matches, and fails otherwise).
@@ -141,7 +141,7 @@ def batch(inputs, out, config=None, *, mask=None, support=None, geometry=None,
     paths = expand_inputs(inputs)
     out = Path(out)
     if out.exists() and not out.is_dir():
-        raise ConfigError(f"--out {out} is a file, not a folder")
+        raise ConfigError(f"`out` {out} is a file, not a folder", options=("out",))
     out.mkdir(parents=True, exist_ok=True)
     files = {"mask": mask, "support": support, "geometry": geometry}
     rows, todo = {}, []

@@ -20,6 +20,7 @@ cluster's start, moving results and idle workers at the end of the batch.  Resul
 import argparse
 import json
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -68,7 +69,7 @@ def main(argv=None):
     tasks = sum(row["seconds"] for row in table)
     overhead = (wall * args.workers - tasks) / len(table)
     record = {
-        "script": "bench/batch.py", "cores": cores, "workers": args.workers,
+        "command": " ".join(["python", *sys.argv]), "cores": cores, "workers": args.workers,
         "inputs": {"64": args.small, "128": args.large},
         "one_process_s": sequential, "one_process_per_input_s": one,
         "batch_wall_s": wall, "batch_task_s": {Path(r["input"]).name: r["seconds"] for r in table},

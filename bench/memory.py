@@ -89,7 +89,7 @@ def main(argv=None):
     schedule = (["--algo", args.algo] if args.algo else []) + (
         ["--iters", str(args.iters)] if args.iters else []) + (
         ["--psf-widths", args.psf_widths] if args.psf_widths else [])
-    record = {"script": "bench/memory.py " + " ".join(argv or sys.argv[1:]), "runs": []}
+    record = {"command": " ".join(["python bench/memory.py", *(argv or sys.argv[1:])]), "runs": []}
     with tempfile.TemporaryDirectory() as tmp:
         for size in [32, *(int(s) for s in args.sizes.split(","))]:
             data = Path(tmp) / f"sim{size}.npy"

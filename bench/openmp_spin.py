@@ -135,7 +135,8 @@ def main():
         print(name, json.dumps({k: round(v, 4) if isinstance(v, float) else v
                                 for k, v in rows[name].items()}), flush=True)
     if args.out:
-        args.out.write_text(json.dumps({"cpus": os.cpu_count(), "settings": rows}, indent=1))
+        args.out.write_text(json.dumps({"command": " ".join(["python", *sys.argv]),
+                                        "cpus": os.cpu_count(), "settings": rows}, indent=1))
 
 
 if __name__ == "__main__":

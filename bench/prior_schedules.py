@@ -20,6 +20,7 @@ go to ``bench/results/prior_schedules.json``.
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -95,7 +96,8 @@ def main():
                  f"`{default_algorithm(600)}` | {sum(r['success'] for r in reference)}/"
                  f"{len(reference)}, {np.median([r['chi2'] for r in reference]):.3g} | |")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"model": nn.get("model", "bundled"), "schedules": SCHEDULES,
+    args.out.write_text(json.dumps({"command": " ".join(["python", *sys.argv]),
+                                    "model": nn.get("model", "bundled"), "schedules": SCHEDULES,
                                     "results": {f"{s}|{n}": v for (s, n), v in results.items()},
                                     "default 600": reference}, indent=1))
     print("\n".join(lines))

@@ -10,6 +10,7 @@ crystals.
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 
@@ -41,7 +42,8 @@ def main():
         rows.append(row)
         print(json.dumps(row), flush=True)
     if args.out:
-        args.out.write_text(json.dumps({"probe_set": str(args.probe_set), "crystals": len(probes),
+        args.out.write_text(json.dumps({"command": " ".join(["python", *sys.argv]),
+                                        "probe_set": str(args.probe_set), "crystals": len(probes),
                                         "rows": rows}, indent=1))
 
 

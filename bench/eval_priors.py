@@ -166,7 +166,7 @@ def speed(model, backend, sizes=((128, 10), (256, 3))):
 def real(starts, backend, docs):
     from phaser.analysis.report import save_report
     from phaser.datasets import example_path
-    from phaser.io.prepare import prepare
+    from phaser.preparation.prepare import prepare
 
     data = ROOT / "tests" / "data" / "s0054"
     scans = {"bundled crop 64^3": ("crop", phaser.load_data(example_path()))}

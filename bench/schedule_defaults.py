@@ -165,7 +165,7 @@ def _trials(result):
 
 def measured(candidates, seeds=(0, 1, 2), threads=None):
     from phaser.datasets import example_path
-    from phaser.io.prepare import prepare
+    from phaser.preparation.prepare import prepare
 
     data = ROOT / "tests" / "data" / "s0054"
     prepared = prepare(data / "S0054_raw_stack.npz", data / "dark.tif", data / "whitefield.tif",

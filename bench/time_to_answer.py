@@ -71,7 +71,7 @@ def measured(size):
     prepared 128^3 box at 128."""
     import phaser
     from phaser.datasets import example_path
-    from phaser.io.prepare import prepare
+    from phaser.preparation.prepare import prepare
 
     data = ROOT / "tests" / "data" / "s0054"
     raw = (data / "S0054_raw_stack.npz", data / "dark.tif", data / "whitefield.tif")

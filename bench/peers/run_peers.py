@@ -99,7 +99,7 @@ def load_patterns(crystals, size=64):
     import phaser
     import phaser.datasets
 
-    from phaser.io.prepare import prepare
+    from phaser.preparation.prepare import prepare
 
     raw = REPO / "tests" / "data" / "s0054"
     raw = (raw / "S0054_raw_stack.npz", raw / "dark.tif", raw / "whitefield.tif")

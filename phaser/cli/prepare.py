@@ -75,8 +75,8 @@ def _prepare(frames, out, dark, white, detector_roi, roi, max_size, binning, thr
 
     from phaser.io.atomic import check_output
     from phaser.io.paths import file_format
-    from phaser.io.prepare import prepare as run_prepare
-    from phaser.io.prepare import write_prepared
+    from phaser.preparation.prepare import prepare as run_prepare
+    from phaser.preparation.prepare import write_prepared
 
     # Every check that needs no data comes first: a typo must not cost a scan's read.
     file_format(out, allowed=("hdf5",))

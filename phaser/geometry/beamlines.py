@@ -18,7 +18,7 @@ import numpy as np
 
 from phaser.errors import ConfigError, InputError
 from phaser.geometry.model import Geometry
-from phaser.io.spec import read_spec_scan
+from phaser.preparation.spec import read_spec_scan
 from phaser.plugins import load_plugin, registry
 
 __all__ = ["GROUP", "Detector", "Beamline", "SpecBeamline", "ScanRecord", "APS_34IDC",

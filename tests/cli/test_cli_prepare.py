@@ -8,7 +8,7 @@ import pytest
 import tifffile
 
 import phaser
-from phaser.io.prepare import is_fft_friendly, read_steps
+from phaser.preparation.prepare import is_fft_friendly, read_steps
 
 S0054 = Path(__file__).resolve().parents[1] / "data" / "s0054"
 SHAPE = (24, 32, 36)  # frames, rows, cols

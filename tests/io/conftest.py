@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 
 from phaser.result import Result
-from synthetic_scan import make_scan
 
 SHAPE = (6, 8, 10)
 
@@ -105,9 +104,3 @@ def _assert_results_equal(a, b):
 def assert_results_equal():
     """The comparison above, as a fixture so test modules need not import conftest."""
     return _assert_results_equal
-
-
-@pytest.fixture
-def scan():
-    """A raw scan with a known peak, and its dark and white fields with known defects."""
-    return make_scan()

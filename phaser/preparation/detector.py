@@ -7,7 +7,7 @@ pixel response with the white (flat) field, both in place, returning the pixels 
 findings; :func:`find_gaps` (whole lines that never read) and :func:`find_hot_pixels`
 (isolated pixels far above their neighbours) return (rows, cols) masks; and
 :func:`apply_threshold` zeroes counts below a background level in place and returns its
-record.  :func:`phaser.io.prepare.prepare` chains them and keeps the records.
+record.  :func:`phaser.preparation.prepare.prepare` chains them and keeps the records.
 """
 
 import math
@@ -15,8 +15,8 @@ import math
 import numpy as np
 from scipy import ndimage
 
-from ..conventions import INTENSITY_DTYPE
-from ..errors import InputError
+from phaser.conventions import INTENSITY_DTYPE
+from phaser.errors import InputError
 
 __all__ = [
     "subtract_dark",

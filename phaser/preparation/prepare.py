@@ -4,15 +4,15 @@ A rocking scan arrives as one detector frame per rocking angle (a TIFF series) o
 stacked array.  :func:`prepare` turns it into the intensity phaser reconstructs:
 
 1. read the frames into a (frames, rows, cols) float32 stack
-   (:func:`~phaser.io.frames.read_frames`);
-2. subtract the dark field, clipping at 0 (:func:`~phaser.io.detector.subtract_dark`);
+   (:func:`~phaser.preparation.frames.read_frames`);
+2. subtract the dark field, clipping at 0 (:func:`~phaser.preparation.detector.subtract_dark`);
    pixels that are hot in the dark field itself are masked;
 3. divide by the white (flat) field normalised to its median
-   (:func:`~phaser.io.detector.divide_white`); pixels with almost no response in the
+   (:func:`~phaser.preparation.detector.divide_white`); pixels with almost no response in the
    white field are dead and masked;
 4. mask detector gaps, rows or columns that read zero in every frame
-   (:func:`~phaser.io.detector.find_gaps`), and hot pixels, isolated pixels far above
-   their neighbours (:func:`~phaser.io.detector.find_hot_pixels`);
+   (:func:`~phaser.preparation.detector.find_gaps`), and hot pixels, isolated pixels far above
+   their neighbours (:func:`~phaser.preparation.detector.find_hot_pixels`);
 5. optionally set counts below a background threshold to 0;
 6. find the Bragg peak (:func:`find_peak`) and cut a box of FFT-friendly size centred on
    it (:func:`choose_box`), optionally binning each axis by summing counts
@@ -38,14 +38,14 @@ from scipy import ndimage
 
 from phaser import __version__
 
-from ..conventions import INTENSITY_DTYPE, MASK_DTYPE
-from ..errors import InputError
-from . import cxi
-from .atomic import atomic_output, check_output
-from .detector import apply_threshold, divide_white, find_gaps, find_hot_pixels, subtract_dark
-from .frames import crop_field, read_field, read_frames
-from .paths import check_file, file_format
-from .validate import check_intensity, check_mask
+from phaser.conventions import INTENSITY_DTYPE, MASK_DTYPE
+from phaser.errors import InputError
+from phaser.io import cxi
+from phaser.io.atomic import atomic_output, check_output
+from phaser.preparation.detector import apply_threshold, divide_white, find_gaps, find_hot_pixels, subtract_dark
+from phaser.preparation.frames import crop_field, read_field, read_frames
+from phaser.io.paths import check_file, file_format
+from phaser.io.validate import check_intensity, check_mask
 
 __all__ = [
     "Prepared",
@@ -348,10 +348,10 @@ def prepare(frames, dark=None, white=None, *, detector_roi=None, roi=None, binni
     Parameters
     ----------
     frames : str, os.PathLike, sequence of them, or numpy.ndarray
-        The scan, as :func:`~phaser.io.frames.read_frames` takes it.
+        The scan, as :func:`~phaser.preparation.frames.read_frames` takes it.
     dark, white : str, os.PathLike or numpy.ndarray, optional
         Dark and white (flat) fields, 2-D (or 3-D, averaged), as
-        :func:`~phaser.io.frames.read_field` takes them; the frames' shape, or the full
+        :func:`~phaser.preparation.frames.read_field` takes them; the frames' shape, or the full
         detector with `detector_roi`.
     detector_roi : tuple of int, optional
         ``(y0, y1, x0, x1)``: where the frames sit on the detector, to cut the fields.
@@ -363,12 +363,12 @@ def prepare(frames, dark=None, white=None, *, detector_roi=None, roi=None, binni
         ``roi * binning``.
     threshold : float, optional
         Counts below this (per detector pixel and frame, after the corrections) are set
-        to 0 (:func:`~phaser.io.detector.apply_threshold`).
+        to 0 (:func:`~phaser.preparation.detector.apply_threshold`).
     dead_fraction : float
-        See :func:`~phaser.io.detector.divide_white`.
+        See :func:`~phaser.preparation.detector.divide_white`.
     hot_sigma, hot_ratio : float
-        See :func:`~phaser.io.detector.find_hot_pixels`; ``hot_sigma`` is also the
-        dark-field criterion of :func:`~phaser.io.detector.subtract_dark`.
+        See :func:`~phaser.preparation.detector.find_hot_pixels`; ``hot_sigma`` is also the
+        dark-field criterion of :func:`~phaser.preparation.detector.subtract_dark`.
     max_size : int or None
         Cap of the automatic output size (None: no cap, the largest box the data hold).
     bin_mask_fraction : float

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from phaser.errors import InputError
-from phaser.io.detector import divide_white, find_gaps, find_hot_pixels, subtract_dark
+from phaser.preparation.detector import divide_white, find_gaps, find_hot_pixels, subtract_dark
 
 from synthetic_scan import DEAD, DARK_HOT, HOT
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from phaser.errors import InputError
-from phaser.io.spec import read_spec_scan
+from phaser.preparation.spec import read_spec_scan
 
 SPEC = Path(__file__).resolve().parents[1] / "data" / "s0054" / "S0054.spec"
 

@@ -6,7 +6,7 @@ import pytest
 
 import phaser
 from phaser.errors import InputError
-from phaser.io.prepare import (
+from phaser.preparation.prepare import (
     PROCESS_PATH,
     bin_counts,
     bin_mask,

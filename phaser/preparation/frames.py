@@ -15,11 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..conventions import INTENSITY_DTYPE
-from ..errors import InputError
-from . import arrays, cxi
-from .paths import check_file, file_format
-from .validate import check_mask
+from phaser.conventions import INTENSITY_DTYPE
+from phaser.errors import InputError
+from phaser.io import arrays, cxi
+from phaser.io.paths import check_file, file_format
+from phaser.io.validate import check_mask
 
 __all__ = ["read_frames", "read_field", "crop_field"]
 

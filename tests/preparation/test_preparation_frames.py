@@ -6,7 +6,7 @@ import tifffile
 
 from phaser.errors import InputError
 from phaser.io import cxi
-from phaser.io.frames import read_frames
+from phaser.preparation.frames import read_frames
 
 
 def test_tiff_series_is_stacked_in_natural_order(tmp_path):

@@ -3,12 +3,14 @@ handling: a :class:`phaser.errors.PhaserError` (bad input, bad option) is printe
 line on standard error and the command exits with status 1, leaving no output file."""
 
 import contextlib
+from dataclasses import fields
 
 import typer
 
+from phaser.config import ReconstructionConfig
 from phaser.errors import PhaserError
 
-__all__ = ["app", "flag", "message", "user_errors"]
+__all__ = ["app", "flag", "flags_in", "message", "plan_text", "user_errors"]
 
 FLAGS = {"algorithm": "--algo", "init_options": "--init-option", "binning": "--bin"}
 """Options whose flag is not their library name with dashes (:func:`flag`)."""
@@ -30,13 +32,23 @@ def flag(name):
     return FLAGS.get(name, "--" + name.replace("_", "-"))
 
 
+def flags_in(text, names):
+    """`text` with the options `names` it gives between backquotes written as flags."""
+    for name in names:
+        text = text.replace(f"`{name}`", flag(name))
+    return text
+
+
 def message(exc):
     """The one line of a :class:`~phaser.errors.PhaserError` as the command line says it:
     the options it names (:attr:`~phaser.errors.PhaserError.options`) as flags."""
-    text = str(exc)
-    for name in getattr(exc, "options", ()):
-        text = text.replace(f"`{name}`", flag(name))
-    return text
+    return flags_in(str(exc), getattr(exc, "options", ()))
+
+
+def plan_text(text):
+    """What :class:`~phaser.engine.plan.Plan` says (its dropped lines, its description),
+    with the configuration's options as flags."""
+    return flags_in(text, [f.name for f in fields(ReconstructionConfig)])
 
 
 @contextlib.contextmanager

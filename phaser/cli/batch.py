@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from phaser.cli.app import app, user_errors
+from phaser.cli.app import app, plan_text, user_errors
 from phaser.cli.options import RunOptions, with_run_options
 
 __all__ = ["batch"]
@@ -55,10 +55,10 @@ def _batch(inputs, out, scheduler, workers, threads_per_worker, force, quiet, op
         cfg = options.config()
         plan = make_plan(cfg)
         if options.dry_run:
-            typer.echo(plan.describe(shape_known=False) + "\n(each input)")
+            typer.echo(plan_text(plan.describe(shape_known=False)) + "\n(each input)")
             return None
         for line in plan.dropped:
-            typer.echo(f"phaser: not run: {line}", err=True)
+            typer.echo(f"phaser: not run: {plan_text(line)}", err=True)
         try:
             return run_batch(inputs, out, cfg, mask=options.mask, support=options.support,
                              geometry=options.geometry, scheduler=scheduler, workers=workers,

@@ -9,7 +9,7 @@ from typing import Optional
 
 import typer
 
-from phaser.cli.app import app, user_errors
+from phaser.cli.app import app, plan_text, user_errors
 from phaser.cli.options import RunOptions, with_run_options
 
 __all__ = ["run"]
@@ -48,7 +48,7 @@ def _run(input, out, force, save_on_interrupt, quiet, options):
     cfg = options.config()
     mask, support, geometry_file = options.mask, options.support, options.geometry
     if options.dry_run:
-        typer.echo(make_plan(cfg).describe(shape_known=False))
+        typer.echo(plan_text(make_plan(cfg).describe(shape_known=False)))
         return
     out = out or Path(f"{input.stem}_phaser.cxi")
     file_format(out, allowed=("hdf5", "npz"))  # fail before the work, not after
@@ -60,7 +60,7 @@ def _run(input, out, force, save_on_interrupt, quiet, options):
     geometry = geometry_record(input, geometry_file, iobs.shape)  # bad geometry: before the work
     plan = make_plan(cfg, shape=iobs.shape)
     for line in plan.dropped:  # the inputs are good: what of the plan will not run
-        typer.echo(f"phaser: not run: {line}", err=True)
+        typer.echo(f"phaser: not run: {plan_text(line)}", err=True)
 
     total = plan.total_iterations()  # the trials of the race included
     bar = tqdm(total=total, unit="it", disable=True if quiet else None, leave=False,

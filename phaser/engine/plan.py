@@ -143,7 +143,8 @@ class Plan:
         What runs on the combined runs (with more than one kept).
     dropped : tuple of str
         What the configuration asked for that this plan does not run, and why: one line
-        each, for the user to see.
+        each, for the user to see, naming options between backquotes as errors do
+        (:class:`phaser.errors.PhaserError`).
     coarse : Coarse or None
         The coarse stage, whose winner starts the full-size schedule (`algorithm`, one
         start, under the winner's model); None: the plan runs at full size only.
@@ -283,10 +284,10 @@ def make_plan(config, start_given=False, psf_given=False, shape=None):
         (0.0,) if explicit else DEFAULT_PSF_WIDTHS)
     dropped = []
     own_start = config.init in PRIOR_INITIALIZERS or start_given
-    why = ("a given starting object" if start_given else f"--init {config.init}")
+    why = ("a given starting object" if start_given else f"`init` {config.init}")
     if own_start and starts > 1:
         if config.starts is not None:
-            dropped.append(f"--starts {starts}: {why} brings a single start")
+            dropped.append(f"`starts` {starts}: {why} brings a single start")
         starts = 1
     if len(models) > 1 or models[0]:
         reason = ("a given PSF is the model" if psf_given
@@ -295,7 +296,7 @@ def make_plan(config, start_given=False, psf_given=False, shape=None):
                   if any(isinstance(e, ML) for e in in_order(op)) else None)
         if reason is not None:
             if config.psf_widths is not None:
-                dropped.append("--psf-widths " + ",".join(f"{w:g}" for w in models)
+                dropped.append("`psf_widths` " + ",".join(f"{w:g}" for w in models)
                                + f": {reason}")
             models = (0.0,)
     rungs = ()
@@ -321,7 +322,7 @@ def _with_coarse_stage(plan, config, explicit, psf_given, shape):
     if factor == 1:
         return plan
     asked = config.coarse is not None
-    why = ("an explicit --algo runs as written" if explicit
+    why = ("an explicit `algorithm` runs as written" if explicit
            else "a given PSF is for the full-size grid" if psf_given
            else "a single trial has no race to run there" if not plan.rungs
            else f"the pattern {tuple(shape)} is too small (at least {COARSE_MIN_SIZE} "
@@ -330,7 +331,7 @@ def _with_coarse_stage(plan, config, explicit, psf_given, shape):
            else None)
     if why is not None:
         if asked:
-            return replace(plan, dropped=(*plan.dropped, f"--coarse {factor}: {why}"))
+            return replace(plan, dropped=(*plan.dropped, f"`coarse` {factor}: {why}"))
         return plan
     fine = max(1, round(plan.iterations * FINE_FRACTION))
     stage = Coarse(factor=factor, plan=replace(plan, runs=1, keep=1, polish=None, dropped=()))

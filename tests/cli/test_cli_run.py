@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import phaser
+from phaser.cli.app import plan_text
 from phaser.engine.metrics import chi2
 from phaser.config import ReconstructionConfig
 from phaser.engine.plan import make_plan
@@ -274,7 +275,7 @@ def test_dry_run_prints_the_plan_and_writes_nothing(invoke, data, tmp_path, monk
     res = invoke("run", data, "--dry-run", "--out", "r.cxi")
     assert res.exit_code == 0, res.output
     plan = make_plan(ReconstructionConfig())
-    assert res.stdout.strip() == plan.describe(shape_known=False)
+    assert res.stdout.strip() == plan_text(plan.describe(shape_known=False))
     assert "a smaller pattern runs the race at full size" in res.stdout
     assert "race" in res.stdout and f"{plan.total_iterations()} in all" in res.stdout
     assert sorted(p.name for p in tmp_path.iterdir()) == before

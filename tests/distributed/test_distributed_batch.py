@@ -12,6 +12,7 @@ pytest.importorskip("dask.distributed")
 
 import phaser  # noqa: E402
 from phaser.cli import app  # noqa: E402
+from phaser.cli.app import plan_text  # noqa: E402
 from phaser.config import ReconstructionConfig  # noqa: E402
 from phaser.distributed.batch import SUMMARY_COLUMNS, batch, expand_inputs  # noqa: E402
 from phaser.engine.plan import make_plan  # noqa: E402
@@ -155,7 +156,7 @@ def test_a_dry_run_prints_the_plan_of_each_input_and_runs_nothing(scans, tmp_pat
                 "--dry-run")
     assert done.exit_code == 0, done.output
     plan = make_plan(ReconstructionConfig(algorithm=ALGO, starts=3))
-    assert done.output == plan.describe(shape_known=False) + "\n(each input)\n"
+    assert done.output == plan_text(plan.describe(shape_known=False)) + "\n(each input)\n"
     assert not (tmp_path / "out").exists()
 
 

@@ -31,9 +31,9 @@ def test_a_small_pattern_races_at_full_size():
     assert make_plan(ReconstructionConfig(coarse=1)).coarse is None
     # Asked for, and impossible: said so.
     [line] = make_plan(ReconstructionConfig(coarse=2), shape=small).dropped
-    assert line.startswith("--coarse 2: the pattern") and "too small" in line
+    assert line.startswith("`coarse` 2: the pattern") and "too small" in line
     [line] = make_plan(ReconstructionConfig(coarse=2, algorithm="HIO**100")).dropped
-    assert line == "--coarse 2: an explicit --algo runs as written"
+    assert line == "`coarse` 2: an explicit `algorithm` runs as written"
     assert make_plan(ReconstructionConfig(starts=1, psf_widths=(0.0,))).coarse is None
 
 
@@ -73,11 +73,11 @@ def test_an_explicit_algorithm_runs_as_written():
 @pytest.mark.parametrize("options, line", [
     (dict(iters=100), "the race of 4 start(s) x 4 model(s): the schedule's 100 iterations "
                       "are too short"),
-    (dict(init="nn", iters=50, starts=3), "--starts 3: --init nn brings a single start"),
+    (dict(init="nn", iters=50, starts=3), "`starts` 3: `init` nn brings a single start"),
     (dict(init="previous", starts=2, init_options={"previous": "r.cxi"}),
-     "--starts 2: --init previous brings a single start"),
+     "`starts` 2: `init` previous brings a single start"),
     (dict(algorithm="ML(iterations=10) * HIO**300", psf_widths=(0, 1)),
-     "--psf-widths 0,1: the algorithm runs ML, which models no PSF"),
+     "`psf_widths` 0,1: the algorithm runs ML, which models no PSF"),
 ])
 def test_what_cannot_run_is_dropped_and_named(options, line):
     plan = make_plan(ReconstructionConfig(**options))

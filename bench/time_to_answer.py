@@ -24,7 +24,10 @@ shape families, Gaussian strain with phase spans up
 to 5 rad, oversampling drawn per axis in 2.5-5, 10^5-10^9 photons, and a quarter of the
 patterns blurred by partial coherence (Gaussian, sigma 0.5-1.5 pixels).  Measured: the S0054
 crop bundled with phaser and the scan prepared with ``phaser prepare`` (64x128x128, and
-128^3 at 128).  Results: ``bench/results/time_to_answer.json`` and Markdown tables.
+128^3 at 128).  ``--crystals SEED ...`` runs chosen crystals of any set (those where two
+sides differ) and ``--seeds`` several seeds of every run, to tell a side's rate from one
+run's luck.
+Results: ``bench/results/time_to_answer.json`` and Markdown tables.
 """
 
 import argparse
@@ -50,20 +53,21 @@ SIDES = {
 
 def test_set(size, count, seed0=SEED0):
     """(name, iobs, mask, truth or None) of the simulated test crystals at `size`."""
+    return [test_crystal(size, seed0 + 1000 * (size // 64) + i) for i in range(count)]
+
+
+def test_crystal(size, seed):
+    """(name, iobs, mask, truth) of the test crystal of `seed`: the `seed % 1000`-th of its
+    set, every fourth of which is blurred."""
     import phaser
 
-    out = []
-    for i in range(count):
-        seed = seed0 + 1000 * (size // 64) + i
-        rng = np.random.default_rng(seed)
-        blur = float(rng.uniform(0.5, 1.5)) if i % 4 == 3 else 0.0
-        sim = phaser.simulate(size, rng=seed, family="mixed", strain="gaussian",
-                              oversampling=tuple(float(v) for v in rng.uniform(2.5, 5.0, 3)),
-                              photons=float(10 ** rng.uniform(5, 9)),
-                              max_phase=float(rng.uniform(0.5, 2.5)), psf_sigma=blur)
-        out.append((f"sim {seed}" + (f" (blur {blur:.2f})" if blur else ""), sim.iobs,
-                    sim.mask, sim))
-    return out
+    rng = np.random.default_rng(seed)
+    blur = float(rng.uniform(0.5, 1.5)) if seed % 1000 % 4 == 3 else 0.0
+    sim = phaser.simulate(size, rng=seed, family="mixed", strain="gaussian",
+                          oversampling=tuple(float(v) for v in rng.uniform(2.5, 5.0, 3)),
+                          photons=float(10 ** rng.uniform(5, 9)),
+                          max_phase=float(rng.uniform(0.5, 2.5)), psf_sigma=blur)
+    return (f"sim {seed}" + (f" (blur {blur:.2f})" if blur else ""), sim.iobs, sim.mask, sim)
 
 
 def measured(size):
@@ -141,6 +145,9 @@ def main():
     parser.add_argument("--sides", nargs="+", default=list(SIDES))
     parser.add_argument("--previous-count", type=int, nargs="+",
                         help="run the previous side on the first N patterns of each size only")
+    parser.add_argument("--crystals", type=int, nargs="+",
+                        help="these test crystals (their seeds, from any set) instead of a "
+                             "set's first --count")
     parser.add_argument("--no-measured", action="store_true")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0],
                         help="seeds of the runs: every pattern runs once per seed and side")
@@ -159,8 +166,9 @@ def main():
     rows = []
     for k, size in enumerate(args.sizes):
         count = args.count[min(k, len(args.count) - 1)]
-        patterns = test_set(size, count, args.set_seed) + ([] if args.no_measured
-                                                            else measured(size))
+        simulated = ([test_crystal(size, seed) for seed in args.crystals] if args.crystals
+                     else test_set(size, count, args.set_seed))
+        patterns = simulated + ([] if args.no_measured else measured(size))
         limit = (args.previous_count[min(k, len(args.previous_count) - 1)]
                  if args.previous_count else None)
         runs = [(j, pattern, seed) for j, pattern in enumerate(patterns) for seed in args.seeds]
